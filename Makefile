@@ -1,0 +1,39 @@
+# Two entry points: `make demo` (install everything, run the main job) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+CONSTRAINTS := constraints.txt
+DATA_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test install install-dev data clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned to the CPU build on local disk; otherwise pip pulls a multi-GB CUDA build
+	$(PIP) install -q torch==2.13.0 numpy
+
+install: $(PY)
+	$(PIP) install -q -c $(CONSTRAINTS) -e .
+
+install-dev: $(PY)
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev]"
+
+data:
+	@if [ -f "$(DATA_DIR)/train-images-idx3-ubyte.gz" ] || [ -n "$$EXPUNGE_DATA" ]; then \
+		echo "Fashion-MNIST: found"; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		(apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null)) && echo "Fashion-MNIST: installed"; \
+	else \
+		echo "Fashion-MNIST is missing: run 'sudo apt-get install -y dataset-fashion-mnist', or set EXPUNGE_DATA to a folder with the idx files."; exit 1; \
+	fi
+
+demo: install data
+	$(VENV)/bin/expunge demo
+
+test: install-dev
+	@if [ "$$(id -u)" = "0" ] && [ ! -f "$(DATA_DIR)/train-images-idx3-ubyte.gz" ]; then $(MAKE) --no-print-directory data || true; fi
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -n 2 tests
+
+clean:
+	rm -rf runs .pytest_cache

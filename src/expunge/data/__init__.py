@@ -1,0 +1,24 @@
+"""Datasets (registry, Fashion-MNIST, synthetic) and forget-set splits."""
+
+from . import fashion_mnist, synthetic  # noqa: F401  (register the built-in datasets)
+from .base import DatasetBundle, IndexedTensorDataset, TensorBatches, make_loader
+from .registry import DATASETS
+from .splits import SPLIT_BUILDERS, ForgetSplit, build_split
+
+
+def load_dataset(name: str, **options: object) -> DatasetBundle:
+    """Load a registered dataset by name, e.g. ``load_dataset("fashion_mnist")``."""
+    return DATASETS.get(name)(**options)
+
+
+__all__ = [
+    "DATASETS",
+    "SPLIT_BUILDERS",
+    "DatasetBundle",
+    "ForgetSplit",
+    "IndexedTensorDataset",
+    "TensorBatches",
+    "build_split",
+    "load_dataset",
+    "make_loader",
+]

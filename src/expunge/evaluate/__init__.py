@@ -1,0 +1,28 @@
+"""Evaluation: one module per metric family; all are pure functions of outputs or models."""
+
+from .accuracy import Outputs, accuracy, model_outputs, per_example_loss, true_class_probability
+from .changes import changed_by_layer, changed_fraction
+from .gaps import AVG_GAP_AUC_TERMS, AVG_GAP_TERMS, DELTA_KEYS, deltas, oracle_spread
+from .metrics import Evaluation, evaluate_model
+from .mia import fit_svc_attack, heldout_nonmember_rate, loss_auc, mia_efficacy
+
+__all__ = [
+    "AVG_GAP_AUC_TERMS",
+    "AVG_GAP_TERMS",
+    "DELTA_KEYS",
+    "Evaluation",
+    "Outputs",
+    "accuracy",
+    "changed_by_layer",
+    "changed_fraction",
+    "deltas",
+    "evaluate_model",
+    "fit_svc_attack",
+    "heldout_nonmember_rate",
+    "loss_auc",
+    "mia_efficacy",
+    "model_outputs",
+    "oracle_spread",
+    "per_example_loss",
+    "true_class_probability",
+]

@@ -1,0 +1,160 @@
+"""Markdown report and plots for one experiment's records."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+TABLE_COLUMNS = [
+    ("forget_acc", "FA"), ("retain_acc", "RA"), ("test_acc", "TA"), ("mia_efficacy", "MIA-eff"), ("mia_auc", "loss AUC"),
+    ("delta_forget", "ΔFA"), ("delta_retain", "ΔRA"), ("delta_test", "ΔTA"), ("delta_mia", "ΔMIA"), ("delta_mia_auc", "ΔAUC"),
+    ("avg_gap", "Avg.Gap"), ("avg_gap_auc", "Avg.Gap(AUC)"), ("seconds", "s"), ("relative_time", "×retrain"), ("changed_fraction", "changed"),
+]
+
+
+def group_by_method(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[r["method"]].append(r)
+    return groups
+
+
+def mean_std(values: list[float]) -> str:
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    if arr.size == 0:
+        return "–"
+    if arr.size == 1:
+        return f"{arr[0]:.2f}"
+    return f"{arr.mean():.2f}±{arr.std(ddof=1):.2f}"
+
+
+def summary_table(records: list[dict[str, Any]]) -> str:
+    """Mean ± std over seeds, one row per method; failed runs are counted, not averaged."""
+    header = "| method | n | " + " | ".join(label for _, label in TABLE_COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(TABLE_COLUMNS) + 2)]
+    for method, rows in group_by_method(records).items():
+        ok = [r for r in rows if r.get("status", "ok") == "ok"]
+        failed = len(rows) - len(ok)
+        n = f"{len(ok)}" + (f" ({failed} failed)" if failed else "")
+        cells = [mean_std([r[key] for r in ok]) for key, _ in TABLE_COLUMNS]
+        lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def console_table(records: list[dict[str, Any]]) -> str:
+    keys = ["forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc", "avg_gap", "avg_gap_auc", "seconds", "relative_time", "changed_fraction"]
+    labels = ["FA", "RA", "TA", "MIA", "AUC", "AvgGap", "Gap(AUC)", "sec", "xRetrain", "changed"]
+    lines = [f"{'method':22s}" + "".join(f"{lab:>15s}" for lab in labels)]
+    for method, rows in group_by_method(records).items():
+        ok = [r for r in rows if r.get("status", "ok") == "ok"]
+        if not ok:
+            lines.append(f"{method:22s}  all {len(rows)} runs failed: {rows[0].get('error', '')[:80]}")
+            continue
+        lines.append(f"{method:22s}" + "".join(f"{mean_std([r[k] for r in ok]):>15s}" for k in keys))
+    return "\n".join(lines)
+
+
+def mask_table(records: list[dict[str, Any]]) -> str:
+    """Per-tensor selected fraction of each masked method (first seed)."""
+    masked = {}
+    for method, rows in group_by_method(records).items():
+        first = next((r for r in rows if r.get("mask_layers")), None)
+        if first:
+            masked[method] = first["mask_layers"]
+    if not masked:
+        return ""
+    names = list(next(iter(masked.values())))
+    lines = ["| parameter | " + " | ".join(masked) + " |", "|---|" + "---|" * len(masked)]
+    for n in names:
+        lines.append(f"| {n} | " + " | ".join(f"{layers.get(n, 0):.1%}" for layers in masked.values()) + " |")
+    return "\n".join(lines)
+
+
+def recovery_table(records: list[dict[str, Any]]) -> str:
+    rows = [r for r in records if r.get("recovery")]
+    if not rows:
+        return ""
+    lines = []
+    for method, group in group_by_method(rows).items():
+        epochs = len(group[0]["recovery"])
+        lines.append(f"**{method}** (mean over {len(group)} seeds)\n")
+        lines.append("| epoch | ΔFA | ΔRA | ΔTA | ΔMIA | ΔAUC | Avg.Gap |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for e in range(epochs):
+            pts = [g["recovery"][e] for g in group if len(g["recovery"]) > e]
+            cells = [f"{np.mean([p[k] for p in pts]):+.2f}" for k in ("delta_forget", "delta_retain", "delta_test", "delta_mia", "delta_mia_auc")]
+            lines.append(f"| {pts[0]['epoch']} | " + " | ".join(cells) + f" | {np.mean([p['avg_gap'] for p in pts]):.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_recovery(records: list[dict[str, Any]], path: Path) -> bool:
+    rows = [r for r in records if r.get("recovery")]
+    if not rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for method, group in group_by_method(rows).items():
+        for key, label in (("delta_forget", "ΔFA"), ("delta_retain", "ΔRA"), ("delta_test", "ΔTA"), ("delta_mia", "ΔMIA-eff")):
+            epochs = [p["epoch"] for p in group[0]["recovery"]]
+            values = np.mean([[p[key] for p in g["recovery"]] for g in group], axis=0)
+            ax.plot(epochs, values, marker="o", label=f"{method} {label}")
+    ax.axhspan(-2, 2, color="grey", alpha=0.15, label="±2 points")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("finetuning epoch")
+    ax.set_ylabel("Δ = oracle − method (percentage points)")
+    ax.set_title("Recovery during the finetune (mean over seeds)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: Path) -> str:
+    config = run_info["config"]
+    spread = run_info["oracle_spread"]
+    env = run_info["environment"]
+    parts = [
+        f"# expunge report: {config['name']}",
+        "",
+        f"Dataset `{config['dataset']['name']}`, model `{config['model']['name']}` ({run_info['num_parameters']:,} parameters), "
+        f"forget set: {run_info['split_description']}; sizes {run_info['split_sizes']}.",
+        f"Device {env.get('device')}, torch {env['torch']}, expunge {env['expunge']}. Total wall time {run_info['total_seconds']:.0f} s; "
+        f"median oracle training {run_info['oracle_train_seconds_median']:.1f} s.",
+        "",
+        "## Results (mean ± std over unlearning seeds; Δ = mean over oracles − method, in points)",
+        "",
+        summary_table(records),
+        "",
+        "`retrain` rows score each oracle against the other oracles (leave-one-out): their Δs are the noise floor. "
+        f"Oracle std: FA {spread['forget_acc_std']:.2f}, RA {spread['retain_acc_std']:.2f}, TA {spread['test_acc_std']:.2f}, "
+        f"MIA-eff {spread['mia_efficacy_std']:.2f}, loss AUC {spread['mia_auc_std']:.2f}.",
+        "MIA-eff: SalUn's SVC attack on the true-class confidence (percent of forget examples called non-members). "
+        "loss AUC: loss-threshold attack, forget vs test (50 = no signal). Avg.Gap: mean |Δ| of FA, RA, TA, MIA-eff (SalUn); "
+        "Avg.Gap(AUC) uses the loss AUC instead of MIA-eff.",
+        "",
+        f"Original model: " + ", ".join(f"{k} {v:.2f}" for k, v in run_info["original"]["metrics"].items()),
+        "",
+    ]
+    masks = mask_table(records)
+    if masks:
+        parts += ["## Mask composition (fraction of each parameter tensor selected, first seed)", "", masks, ""]
+    recovery = recovery_table(records)
+    if recovery:
+        parts += ["## Recovery curve (Δ after each finetuning epoch; epoch 0 = right after the reset)", "", recovery]
+        if plot_recovery(records, out / "recovery.png"):
+            parts += ["![recovery](recovery.png)", ""]
+    failed = [r for r in records if r.get("status") == "failed"]
+    if failed:
+        parts += ["## Failed runs", ""] + [f"- {r['method']} seed {r['seed']}: {r['error']}" for r in failed] + [""]
+    parts += ["## Config", "", "```json", json.dumps(config, indent=2), "```", ""]
+    return "\n".join(parts)

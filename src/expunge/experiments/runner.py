@@ -1,0 +1,263 @@
+"""Runs one experiment: split, original, oracle pool, every method x seed, evaluation, report."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import statistics
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..cache import ModelCache, state_to_cpu
+from ..data import DatasetBundle, ForgetSplit, build_split, load_dataset
+from ..data.splits import _read_indices
+from ..evaluate import changed_fraction, deltas, evaluate_model, oracle_spread
+from ..localize import LOCALIZERS
+from ..masks import Mask
+from ..models import build_model, count_parameters
+from ..train import Recipe, epoch_batches, train
+from ..unlearn import UNLEARNERS, UnlearningTask
+from ..utils import Timer, atomic_write_json, atomic_write_text, environment_info, resolve_device, seed_everything, stable_hash
+from .config import ExperimentConfig, MethodConfig
+from .store import RecordStore
+
+log = logging.getLogger("expunge.runner")
+
+
+@dataclass
+class TrainedModel:
+    model: nn.Module
+    info: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """Everything shared by the methods of one experiment."""
+
+    config: ExperimentConfig
+    bundle: DatasetBundle
+    split: ForgetSplit
+    device: torch.device
+    cache: ModelCache
+    original: TrainedModel
+    oracles: list[TrainedModel]
+    fresh_model: Callable[[int], nn.Module]
+    original_init: dict[str, torch.Tensor] | None
+
+    @property
+    def oracle_metrics(self) -> list[dict[str, float]]:
+        return [o.metrics for o in self.oracles]
+
+    @property
+    def oracle_seconds(self) -> float:
+        return statistics.median(o.info["train_seconds"] for o in self.oracles)
+
+
+def make_split(config: ExperimentConfig, bundle: DatasetBundle) -> ForgetSplit:
+    s = config.split
+    if s.indices_file:
+        path = Path(s.indices_file).expanduser()
+        if path.is_dir():
+            return ForgetSplit.load(path)
+        return ForgetSplit.from_forget_indices(_read_indices(path), len(bundle.train), len(bundle.test), description=f"forget indices from {path}")
+    options: dict[str, Any] = {"fraction": s.fraction}
+    if s.classes is not None:
+        options["classes"] = s.classes
+    return build_split(s.kind, bundle.train_targets(), len(bundle.test), s.seed, s.train_size, s.test_size, s.validation_fraction, **options)
+
+
+def train_cached(ctx_cache: ModelCache, kind: str, config: ExperimentConfig, bundle: DatasetBundle, indices: np.ndarray, seed: int, device: torch.device, fresh: Callable[[int], nn.Module]) -> TrainedModel:
+    recipe = Recipe(**{**config.recipe.to_dict(), "seed": seed})
+    spec = {
+        "dataset": asdict(config.dataset),
+        "indices": stable_hash(np.sort(indices).tolist()),
+        "num_examples": int(len(indices)),
+        "model": asdict(config.model),
+        "recipe": recipe.to_dict(),
+    }
+
+    def fit(model: nn.Module) -> dict[str, Any]:
+        seed_everything(seed)
+        model.to(device)
+        log_ = train(model, epoch_batches(bundle.train, indices, recipe.batch_size, seed), recipe, device, progress=not config.quiet, desc=f"{kind} seed {seed}")
+        return {"train_seconds": log_.seconds, "epoch_losses": log_.epoch_losses, "device": str(device)}
+
+    model, info = ctx_cache.get_or_train(kind, spec, lambda: fresh(seed), fit)
+    return TrainedModel(model.to(device), info)
+
+
+def prepare(config: ExperimentConfig) -> Context:
+    device = resolve_device(config.device)
+    bundle = load_dataset(config.dataset.name, **config.dataset.options)
+    split = make_split(config, bundle)
+    cache = ModelCache(Path(config.cache_dir).expanduser() if config.cache_dir else None)
+
+    def fresh(seed: int) -> nn.Module:
+        return build_model(config.model.name, bundle.input_shape, bundle.num_classes, seed=seed, **config.model.options).to(device)
+
+    pool = np.union1d(split.forget, split.retain)
+    original = train_cached(cache, "original", config, bundle, pool, config.train_seed, device, fresh)
+    oracles = [train_cached(cache, "oracle", config, bundle, split.retain, config.train_seed + 1 + k, device, fresh) for k in range(config.oracles)]
+    ev = config.evaluation
+    for trained in [original, *oracles]:
+        trained.metrics = evaluate_model(trained.model, bundle.train, bundle.test, split, device, ev.seed, ev.mia_max_per_side).metrics
+    init_folder_spec = original.info.get("spec")
+    original_init = cache.init_state("original", init_folder_spec) if init_folder_spec else None
+    return Context(config, bundle, split, device, cache, original, oracles, fresh, original_init)
+
+
+def localize(ctx: Context, method: MethodConfig, model: nn.Module, seed: int) -> Mask:
+    localizer = LOCALIZERS.get(method.localizer)(**method.localizer_options)
+    part = ctx.split.forget if localizer.data_source == "forget" else np.union1d(ctx.split.forget, ctx.split.retain)
+    data = epoch_batches(ctx.bundle.train, part, 128, seed)(0)
+    scores = localizer.fit(model, cross_entropy, data)
+    mask = scores.mask(method.alpha, method.granularity, method.budget)
+    mask.metadata.update(localizer=method.localizer, seed=str(seed))
+    return mask
+
+
+def cross_entropy(model: nn.Module, batch: Any) -> torch.Tensor:
+    return nn.functional.cross_entropy(model(batch[0]), batch[1])
+
+
+def run_method(ctx: Context, method: MethodConfig, seed: int) -> dict[str, Any]:
+    """Localize (optional), unlearn and evaluate one method at one unlearning seed."""
+    ev = ctx.config.evaluation
+    seed_everything(seed)
+    model = copy.deepcopy(ctx.original.model)
+    before = state_to_cpu(model)
+    mask, localize_seconds = None, 0.0
+    if method.localizer:
+        with Timer(ctx.device) as t_loc:
+            mask = localize(ctx, method, model, seed)
+        localize_seconds = t_loc.seconds
+    recovery: list[dict[str, float]] = []
+    excluded = [0.0]
+
+    def on_epoch(epoch: int, current: nn.Module) -> None:
+        t0 = time.perf_counter()
+        metrics = evaluate_model(current, ctx.bundle.train, ctx.bundle.test, ctx.split, ctx.device, ev.seed, ev.mia_max_per_side).metrics
+        recovery.append({"epoch": epoch + 1, **metrics, **deltas(metrics, ctx.oracle_metrics)})
+        excluded[0] += time.perf_counter() - t0
+
+    task = UnlearningTask(
+        ctx.bundle.train, ctx.split, ctx.device, ctx.fresh_model, ctx.config.recipe, seed,
+        progress=not ctx.config.quiet, original_init=ctx.original_init,
+        epoch_callback=on_epoch if method.recovery_curve else None,
+    )
+    unlearner = UNLEARNERS.get(method.unlearner)(**method.hyperparams)
+    with Timer(ctx.device) as t_unl:
+        model = unlearner.unlearn(model, task, mask)
+    unlearn_seconds = t_unl.seconds - excluded[0]
+    metrics = evaluate_model(model, ctx.bundle.train, ctx.bundle.test, ctx.split, ctx.device, ev.seed, ev.mia_max_per_side).metrics
+    seconds = localize_seconds + unlearn_seconds
+    record: dict[str, Any] = {
+        "method": method.name,
+        "unlearner": method.unlearner,
+        "localizer": method.localizer,
+        "alpha": method.alpha,
+        "seed": seed,
+        **metrics,
+        **deltas(metrics, ctx.oracle_metrics),
+        "seconds": seconds,
+        "localize_seconds": localize_seconds,
+        "unlearn_seconds": unlearn_seconds,
+        "relative_time": seconds / ctx.oracle_seconds,
+        "changed_fraction": changed_fraction(before, model),
+        "mask_fraction": mask.fraction() if mask else None,
+        "mask_layers": mask.layer_fractions() if mask else None,
+        "recovery": recovery or None,
+        "notes": {k: v for k, v in task.notes.items() if k != "epoch_losses"},
+    }
+    return record
+
+
+def retrain_records(ctx: Context) -> list[dict[str, Any]]:
+    """Each oracle scored against the others (leave-one-out): the noise floor of every Δ."""
+    records = []
+    original_state = state_to_cpu(ctx.original.model)
+    for k, oracle in enumerate(ctx.oracles):
+        others = [o.metrics for j, o in enumerate(ctx.oracles) if j != k] or [oracle.metrics]
+        seconds = oracle.info["train_seconds"]
+        records.append({
+            "method": "retrain", "unlearner": "retrain", "localizer": None, "alpha": None, "seed": k,
+            **oracle.metrics, **deltas(oracle.metrics, others),
+            "seconds": seconds, "localize_seconds": 0.0, "unlearn_seconds": seconds,
+            "relative_time": seconds / ctx.oracle_seconds,
+            "changed_fraction": changed_fraction(original_state, oracle.model),
+            "mask_fraction": None, "mask_layers": None, "recovery": None,
+            "notes": {"compared_with": "the other oracles (leave-one-out)", "cache_hit": oracle.info.get("cache_hit")},
+        })
+    return records
+
+
+def provenance(config: ExperimentConfig, ctx: Context) -> dict[str, Any]:
+    return {
+        "config": config.to_dict(),
+        "environment": environment_info(ctx.device),
+        "split_sizes": ctx.split.sizes(),
+        "split_description": ctx.split.description,
+        "num_parameters": count_parameters(ctx.original.model),
+    }
+
+
+def run_experiment(config: ExperimentConfig) -> list[dict[str, Any]]:
+    """Run (or resume) every method x seed; write results.json, run.json and report.md."""
+    from .report import write_report
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    ctx = prepare(config)
+    ctx.split.save(out / "split")
+    prov = provenance(config, ctx)
+    store = RecordStore(out / "records")
+    base_hash = stable_hash({k: v for k, v in config.to_dict().items() if k not in ("methods", "seeds", "out", "quiet", "cache_dir", "device")})
+    records = retrain_records(ctx)
+    seeds_info = {"train_seed": config.train_seed, "oracle_seeds": [config.train_seed + 1 + k for k in range(config.oracles)], "eval_seed": config.evaluation.seed}
+    for method in config.methods:
+        for seed in config.seeds:
+            key = f"{method.name}-seed{seed}".replace("/", "_").replace(" ", "_")
+            config_hash = stable_hash({"base": base_hash, "method": asdict(method), "seed": seed})
+            record = store.load(key, config_hash)
+            if record is None:
+                try:
+                    record = run_method(ctx, method, seed)
+                    record["status"] = "ok"
+                except Exception as exc:  # a failed run is recorded; the sweep goes on
+                    log.error("%s seed %s failed: %s", method.name, seed, exc)
+                    record = {"method": method.name, "unlearner": method.unlearner, "localizer": method.localizer, "alpha": method.alpha, "seed": seed,
+                              "status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+                record.update(config_hash=config_hash, method_config=asdict(method), seeds={**seeds_info, "unlearn_seed": seed})
+                store.save(key, record)
+            records.append(record)
+    for record in records:
+        record.setdefault("status", "ok")
+        record["seeds"] = record.get("seeds") or {**seeds_info, "oracle_index": record["seed"]}
+        record["config"] = prov["config"]
+        record["environment"] = prov["environment"]
+        record["oracle_train_seconds_median"] = ctx.oracle_seconds
+    run_info = {
+        **prov,
+        "original": {"metrics": ctx.original.metrics, "info": _public_info(ctx.original.info)},
+        "oracles": [{"metrics": o.metrics, "info": _public_info(o.info)} for o in ctx.oracles],
+        "oracle_spread": oracle_spread(ctx.oracle_metrics),
+        "oracle_train_seconds_median": ctx.oracle_seconds,
+        "total_seconds": time.time() - started,
+    }
+    atomic_write_json(out / "results.json", records)
+    atomic_write_json(out / "run.json", run_info)
+    atomic_write_text(out / "report.md", write_report(records, run_info, out))
+    return records
+
+
+def _public_info(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if k not in ("spec",)} | {"spec_hash": stable_hash(info.get("spec", {}))}

@@ -1,0 +1,23 @@
+"""Localizer contract and registry: ``fit(model, loss_fn, data) -> Scores``."""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+from torch import nn
+
+from ..registry import Registry
+from ..train import Batch, LossFn
+from .scores import Scores
+
+LOCALIZERS: Registry = Registry("localizer", entry_point_group="expunge.localizers")
+
+
+class Localizer(Protocol):
+    """Scores parameters from a loss on data. ``data_source`` says which data the runner should pass:
+    ``"forget"`` (the examples to remove) or ``"train"`` (forget + retain, forget-set agnostic)."""
+
+    data_source: str
+    default_granularity: str
+
+    def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> Scores: ...

@@ -1,0 +1,7 @@
+"""Unlearning algorithms, each ``UNLEARNERS.get(name)(**hyperparams)``; all accept an optional mask."""
+
+from . import finetune, reset_finetune  # noqa: F401  (register built-ins)
+from .base import UNLEARNERS, Unlearner, UnlearningTask
+from .reset_finetune import RESETS, reset_masked
+
+__all__ = ["RESETS", "UNLEARNERS", "Unlearner", "UnlearningTask", "reset_masked"]

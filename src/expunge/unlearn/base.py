@@ -1,0 +1,51 @@
+"""Unlearner contract and registry.
+
+An unlearner is configured by its hyperparameters and called as
+``unlearner.unlearn(model, task, mask=None) -> model``. The ``task`` carries everything it
+may read (retain / forget batches, a fresh-initialization factory, device, seed); the
+mask restricts updates through the shared ``MaskedUpdate`` mechanism.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.base import IndexedTensorDataset
+from ..data.splits import ForgetSplit
+from ..masks import Mask
+from ..registry import Registry
+from ..train import Batch, LossFn, Recipe, cross_entropy_loss, epoch_batches
+
+UNLEARNERS: Registry = Registry("unlearner", entry_point_group="expunge.unlearners")
+
+
+@dataclass
+class UnlearningTask:
+    """What an unlearner is allowed to see and use."""
+
+    train_set: IndexedTensorDataset
+    split: ForgetSplit
+    device: torch.device
+    fresh_model: Callable[[int], nn.Module]  # seed -> a newly initialised model of the same architecture
+    pretrain_recipe: Recipe
+    seed: int = 0
+    loss_fn: LossFn = cross_entropy_loss
+    progress: bool = True
+    original_init: dict[str, torch.Tensor] | None = None  # the original's own initialization, when known
+    epoch_callback: Callable[[int, nn.Module], None] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)  # what the unlearner reports back (e.g. epochs run)
+
+    def batches(self, part: str, batch_size: int, seed_offset: int = 0) -> Callable[[int], Iterable[Batch]]:
+        indices: np.ndarray = getattr(self.split, part)
+        return epoch_batches(self.train_set, indices, batch_size, self.seed * 7919 + seed_offset)
+
+
+class Unlearner(Protocol):
+    name: str
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module: ...
