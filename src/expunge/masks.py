@@ -7,6 +7,8 @@ their per-layer composition, because where a budget lands matters as much as its
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -103,7 +105,7 @@ class Mask:
         """safetensors file (uint8 tensors); metadata (settings, summary) goes into its header."""
         from safetensors.torch import save
 
-        meta = {**self.metadata, "fraction": f"{self.fraction():.8f}"}
+        meta = {**self.metadata, "fraction": f"{self.fraction():.8f}", "order": json.dumps(list(self.entries))}
         data = save({n: t.to(torch.uint8).contiguous() for n, t in self.entries.items()}, metadata=meta)
         atomic_write_bytes(path, data)
 
@@ -116,8 +118,10 @@ class Mask:
             raise DataError(f"mask file {path} not found.")
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-        return cls({n: t.bool() for n, t in tensors.items()}, meta)
+            meta = dict(handle.metadata() or {})
+        order = json.loads(meta.pop("order", "[]")) or sorted(tensors)  # safetensors sorts names; restore model order
+        meta.pop("fraction", None)
+        return cls({n: tensors[n].bool() for n in order}, meta)
 
     def __repr__(self) -> str:
         return f"Mask({self.num_selected()}/{self.num_total()} = {self.fraction():.2%}, {len(self.entries)} tensors)"

@@ -117,6 +117,8 @@ def train(
             total += float(loss.detach()) * len(batch[1])
             count += len(batch[1])
             log.steps += 1
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            raise TrainingDiverged(f"{desc}: parameters became non-finite at epoch {epoch + 1}; lower the learning rate.")
         log.epoch_losses.append(total / max(count, 1))
         bar.set_postfix(loss=f"{log.epoch_losses[-1]:.4f}")
         if epoch_callback is not None:
@@ -135,6 +137,6 @@ def epoch_batches(dataset: Any, indices: np.ndarray, batch_size: int, seed: int)
 
     def make(epoch: int) -> Iterable[Batch]:
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        return TensorBatches(dataset, indices, batch_size=batch_size, shuffle=True, generator=generator)
+        return TensorBatches(dataset, indices, batch_size=batch_size, shuffle=True, generator=generator, drop_singleton=True)
 
     return make

@@ -59,7 +59,9 @@ class TensorBatches:
         shuffle: bool = False,
         generator: torch.Generator | None = None,
         drop_last: bool = False,
+        drop_singleton: bool = False,
     ) -> None:
+        self.drop_singleton = drop_singleton  # BatchNorm cannot train on a final batch of one example
         self.dataset = dataset
         self.indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         self.batch_size = int(batch_size)
@@ -81,7 +83,7 @@ class TensorBatches:
             order = order[torch.randperm(len(order), generator=self.generator)]
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            if self.drop_last and len(idx) < self.batch_size:
+            if (self.drop_last and len(idx) < self.batch_size) or (self.drop_singleton and len(idx) == 1 < len(order)):
                 break
             yield self.dataset.inputs[idx], self.dataset.targets[idx], idx
 
