@@ -66,6 +66,21 @@ class EvaluationConfig:
 
 
 @dataclass
+class ExecutorConfig:
+    """Where independent jobs run: ``local`` (in-process) or ``ray`` (``address`` for a cluster)."""
+
+    name: str = "local"
+    retries: int = 1
+    address: str | None = None
+    num_cpus: int | None = None
+    cpus_per_job: float = 1.0
+    gpus_per_job: float = 0.0
+
+    def options(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "name"}
+
+
+@dataclass
 class ExperimentConfig:
     name: str = "experiment"
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -77,6 +92,7 @@ class ExperimentConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     methods: list[MethodConfig] = field(default_factory=list)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     device: str = "auto"
     cache_dir: str | None = "~/.cache/expunge/models"
     out: str = "runs/experiment"
@@ -91,7 +107,9 @@ class ExperimentConfig:
         from ..models import MODELS
         from ..unlearn import UNLEARNERS
 
-        checks = [(DATASETS, self.dataset.name, "dataset.name"), (SPLIT_BUILDERS, self.split.kind, "split.kind"), (MODELS, self.model.name, "model.name")]
+        from .executors import EXECUTORS
+
+        checks = [(EXECUTORS, self.executor.name, "executor.name"), (DATASETS, self.dataset.name, "dataset.name"), (SPLIT_BUILDERS, self.split.kind, "split.kind"), (MODELS, self.model.name, "model.name")]
         for i, m in enumerate(self.methods):
             checks.append((UNLEARNERS, m.unlearner, f"methods.{i}.unlearner"))
             if m.localizer is not None:

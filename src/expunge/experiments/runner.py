@@ -6,7 +6,6 @@ import copy
 import logging
 import statistics
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,7 +24,9 @@ from ..models import build_model, count_parameters
 from ..train import Recipe, epoch_batches, train
 from ..unlearn import UNLEARNERS, UnlearningTask
 from ..utils import Timer, atomic_write_json, atomic_write_text, environment_info, resolve_device, seed_everything, stable_hash
+from ..errors import ConfigError, ExpungeError
 from .config import ExperimentConfig, MethodConfig
+from .executors import Job, JobResult, make_executor
 from .store import RecordStore
 
 log = logging.getLogger("expunge.runner")
@@ -209,36 +210,105 @@ def provenance(config: ExperimentConfig, ctx: Context) -> dict[str, Any]:
     }
 
 
-def run_experiment(config: ExperimentConfig) -> list[dict[str, Any]]:
+_CONTEXTS: dict[str, Context] = {}
+
+
+def context_for(config: ExperimentConfig) -> Context:
+    """``prepare`` memoised per process, so executor jobs in one worker share the loaded pool."""
+    key = stable_hash({k: v for k, v in config.to_dict().items() if k not in ("methods", "seeds", "out", "quiet", "executor")})
+    if key not in _CONTEXTS:
+        _CONTEXTS.clear()
+        _CONTEXTS[key] = prepare(config)
+    return _CONTEXTS[key]
+
+
+def train_pool_member_job(config_data: dict[str, Any], kind: str, index: int) -> dict[str, Any]:
+    """Executor job: train (or find cached) the original or oracle ``index``; returns its info."""
+    from .config import load_config
+
+    config = load_config(config_data)
+    device = resolve_device(config.device)
+    bundle = load_dataset(config.dataset.name, **config.dataset.options)
+    split = make_split(config, bundle)
+    cache = ModelCache(Path(config.cache_dir).expanduser() if config.cache_dir else None)
+
+    def fresh(seed: int) -> nn.Module:
+        return build_model(config.model.name, bundle.input_shape, bundle.num_classes, seed=seed, **config.model.options).to(device)
+
+    indices = np.union1d(split.forget, split.retain) if kind == "original" else split.retain
+    seed = config.train_seed if kind == "original" else config.train_seed + 1 + index
+    trained = train_cached(cache, kind, config, bundle, indices, seed, device, fresh)
+    return {k: v for k, v in trained.info.items() if k != "spec"}
+
+
+def method_job(config_data: dict[str, Any], method_index: int, seed: int) -> dict[str, Any]:
+    """Executor job: one method at one unlearning seed."""
+    from .config import load_config
+
+    config = load_config(config_data)
+    return run_method(context_for(config), config.methods[method_index], seed)
+
+
+def train_pool(config: ExperimentConfig, executor: Any) -> None:
+    """Train the original and the oracles as independent jobs (parallel on Ray); needs a cache."""
+    if not config.cache_dir:
+        return  # nothing to share between jobs: prepare() trains in-process
+    data = config.to_dict()
+    jobs = [Job("original", train_pool_member_job, (data, "original", 0))]
+    jobs += [Job(f"oracle-{k}", train_pool_member_job, (data, "oracle", k)) for k in range(config.oracles)]
+    failed = [r for r in executor.map(jobs) if not r.ok]
+    if failed:
+        raise ExpungeError("could not train the model pool: " + "; ".join(f"{r.key}: {r.error}" for r in failed))
+
+
+def run_experiment(config: ExperimentConfig, executor: Any | None = None) -> list[dict[str, Any]]:
     """Run (or resume) every method x seed; write results.json, run.json and report.md."""
     from .report import write_report
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    ctx = prepare(config)
+    if executor is None:
+        executor = make_executor(config.executor.name, **config.executor.options())
+    if config.executor.name != "local" and not config.cache_dir:
+        raise ConfigError("a parallel executor needs cache_dir (on a filesystem every worker can read) to share trained models.")
+    train_pool(config, executor)
+    ctx = context_for(config)
     ctx.split.save(out / "split")
     prov = provenance(config, ctx)
     store = RecordStore(out / "records")
-    base_hash = stable_hash({k: v for k, v in config.to_dict().items() if k not in ("methods", "seeds", "out", "quiet", "cache_dir", "device")})
-    records = retrain_records(ctx)
+    base_hash = stable_hash({k: v for k, v in config.to_dict().items() if k not in ("methods", "seeds", "out", "quiet", "cache_dir", "device", "executor")})
     seeds_info = {"train_seed": config.train_seed, "oracle_seeds": [config.train_seed + 1 + k for k in range(config.oracles)], "eval_seed": config.evaluation.seed}
-    for method in config.methods:
+    data = config.to_dict()
+    planned: list[tuple[str, str, MethodConfig, int]] = []
+    done: dict[str, dict[str, Any]] = {}
+    jobs: list[Job] = []
+    for index, method in enumerate(config.methods):
         for seed in config.seeds:
             key = f"{method.name}-seed{seed}".replace("/", "_").replace(" ", "_")
             config_hash = stable_hash({"base": base_hash, "method": asdict(method), "seed": seed})
+            planned.append((key, config_hash, method, seed))
             record = store.load(key, config_hash)
-            if record is None:
-                try:
-                    record = run_method(ctx, method, seed)
-                    record["status"] = "ok"
-                except Exception as exc:  # a failed run is recorded; the sweep goes on
-                    log.error("%s seed %s failed: %s", method.name, seed, exc)
-                    record = {"method": method.name, "unlearner": method.unlearner, "localizer": method.localizer, "alpha": method.alpha, "seed": seed,
-                              "status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-                record.update(config_hash=config_hash, method_config=asdict(method), seeds={**seeds_info, "unlearn_seed": seed})
-                store.save(key, record)
-            records.append(record)
+            if record is not None:
+                done[key] = record
+            else:
+                jobs.append(Job(key, method_job, (data, index, seed)))
+    by_key = {p[0]: p for p in planned}
+
+    def save(result: JobResult) -> None:
+        _, config_hash, method, seed = by_key[result.key]
+        if result.ok:
+            record = {**result.value, "status": "ok"}
+        else:
+            log.error("%s failed: %s", result.key, result.error)
+            record = {"method": method.name, "unlearner": method.unlearner, "localizer": method.localizer, "alpha": method.alpha, "seed": seed,
+                      "status": "failed", "error": result.error, "traceback": result.traceback}
+        record.update(config_hash=config_hash, attempts=result.attempts, method_config=asdict(method), seeds={**seeds_info, "unlearn_seed": seed})
+        store.save(result.key, record)
+        done[result.key] = record
+
+    executor.map(jobs, on_result=save)
+    records = retrain_records(ctx) + [done[key] for key, *_ in planned]
     for record in records:
         record.setdefault("status", "ok")
         record["seeds"] = record.get("seeds") or {**seeds_info, "oracle_index": record["seed"]}
@@ -251,6 +321,7 @@ def run_experiment(config: ExperimentConfig) -> list[dict[str, Any]]:
         "oracles": [{"metrics": o.metrics, "info": _public_info(o.info)} for o in ctx.oracles],
         "oracle_spread": oracle_spread(ctx.oracle_metrics),
         "oracle_train_seconds_median": ctx.oracle_seconds,
+        "executor": config.executor.name,
         "total_seconds": time.time() - started,
     }
     atomic_write_json(out / "results.json", records)
