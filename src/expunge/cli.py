@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from importlib import resources
@@ -43,6 +44,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run(args.config, overrides)
 
 
+def cmd_pool(args: argparse.Namespace) -> int:
+    from .experiments import load_config
+    from .experiments.pool import build_pool, pool_report_section
+
+    config = load_config(args.config, list(args.overrides) + (["quiet=true"] if args.quiet else []))
+    path = build_pool(config, args.models, ceiling=not args.no_ceiling)
+    pool = json.loads(path.read_text())
+    print("\n".join(pool_report_section(pool, path.parent, "")))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .experiments.report import report_folder
+
+    print(f"wrote {report_folder(args.runs_dir)}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .data import DATASETS, SPLIT_BUILDERS
     from .localize import LOCALIZERS
@@ -56,7 +76,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. methods.1.alpha=0.1 split.kind=non_iid")
     run.add_argument("--quiet", action="store_true")
     sub.add_parser("list", help="list datasets, forget-set builders, models, localizers and unlearners")
+    pool = sub.add_parser("pool", help="N originals, N (2N with the ceiling) oracles, N replicates per method; ε-score, LiRA, JS")
+    pool.add_argument("config")
+    pool.add_argument("overrides", nargs="*")
+    pool.add_argument("--models", type=int, default=16, help="models per side (default 16)")
+    pool.add_argument("--no-ceiling", action="store_true", help="skip the N extra oracles of the oracle-vs-oracle ceiling")
+    pool.add_argument("--quiet", action="store_true")
+    report = sub.add_parser("report", help="Markdown report + PNG plots over every results.json / pool.json below a folder")
+    report.add_argument("runs_dir")
     return parser
 
 

@@ -153,8 +153,56 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
         parts += ["## Recovery curve (Δ after each finetuning epoch; epoch 0 = right after the reset)", "", recovery]
         if plot_recovery(records, out / "recovery.png"):
             parts += ["![recovery](recovery.png)", ""]
+    from .plots import plot_mask_composition, plot_tradeoff
+
+    figures = [("tradeoff.png", plot_tradeoff, "Forgetting vs test accuracy"), ("masks.png", plot_mask_composition, "Mask composition")]
+    shown = [f"![{title}]({name})" for name, plot, title in figures if plot(records, out / name)]
+    if shown:
+        parts += ["## Plots", "", *shown, ""]
     failed = [r for r in records if r.get("status") == "failed"]
     if failed:
         parts += ["## Failed runs", ""] + [f"- {r['method']} seed {r['seed']}: {r['error']}" for r in failed] + [""]
     parts += ["## Config", "", "```json", json.dumps(config, indent=2), "```", ""]
     return "\n".join(parts)
+
+
+def report_folder(folder: str | Path) -> Path:
+    """``expunge report RUNS_DIR``: one report over every results.json below ``folder``.
+
+    Each experiment (a folder with results.json and run.json) gets its own section and
+    plots; ε-score pools (pool.json, written by ``expunge pool``) get their score tables
+    and per-example histograms.
+    """
+    from ..errors import DataError
+    from ..utils import atomic_write_text
+
+    folder = Path(folder)
+    result_files = sorted(folder.rglob("results.json"))
+    pool_files = sorted(folder.rglob("pool.json"))
+    if not result_files and not pool_files:
+        raise DataError(f"no results.json or pool.json below {folder}; run `expunge run` or `expunge pool` with out={folder}/NAME first.")
+    parts = [f"# expunge report: {folder}", ""]
+    for path in result_files:
+        run_path = path.parent / "run.json"
+        try:
+            records = json.loads(path.read_text())
+            run_info = json.loads(run_path.read_text()) if run_path.exists() else None
+        except json.JSONDecodeError as exc:
+            parts += [f"## {path.parent.name}", "", f"**unreadable results ({exc}); re-run the experiment to regenerate them.**", ""]
+            continue
+        if run_info is None:
+            parts += [f"## {path.parent.name}", "", summary_table(records), ""]
+            continue
+        section = write_report(records, run_info, path.parent)
+        atomic_write_text(path.parent / "report.md", section)
+        rel = path.parent.relative_to(folder)
+        section = section.replace("](", f"]({rel.as_posix()}/") if str(rel) != "." else section
+        parts += ["#" + line if line.startswith("#") else line for line in section.splitlines()] + [""]
+    for path in pool_files:
+        from .pool import pool_report_section
+
+        rel = path.parent.relative_to(folder)
+        parts += pool_report_section(json.loads(path.read_text()), path.parent, rel.as_posix())
+    out = folder / "report.md"
+    atomic_write_text(out, "\n".join(parts) + "\n")
+    return out

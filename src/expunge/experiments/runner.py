@@ -95,7 +95,12 @@ def train_cached(ctx_cache: ModelCache, kind: str, config: ExperimentConfig, bun
     return TrainedModel(model.to(device), info)
 
 
-def prepare(config: ExperimentConfig) -> Context:
+def prepare(config: ExperimentConfig, original_seed: int | None = None) -> Context:
+    """Load data, build the split, train (or load) the original and the oracles, evaluate them.
+
+    ``original_seed`` picks another independently trained original (model pools); the
+    oracles are always those of ``config.train_seed``.
+    """
     device = resolve_device(config.device)
     bundle = load_dataset(config.dataset.name, **config.dataset.options)
     split = make_split(config, bundle)
@@ -105,7 +110,8 @@ def prepare(config: ExperimentConfig) -> Context:
         return build_model(config.model.name, bundle.input_shape, bundle.num_classes, seed=seed, **config.model.options).to(device)
 
     pool = np.union1d(split.forget, split.retain)
-    original = train_cached(cache, "original", config, bundle, pool, config.train_seed, device, fresh)
+    seed = config.train_seed if original_seed is None else original_seed
+    original = train_cached(cache, "original", config, bundle, pool, seed, device, fresh)
     oracles = [train_cached(cache, "oracle", config, bundle, split.retain, config.train_seed + 1 + k, device, fresh) for k in range(config.oracles)]
     ev = config.evaluation
     for trained in [original, *oracles]:
@@ -129,7 +135,7 @@ def cross_entropy(model: nn.Module, batch: Any) -> torch.Tensor:
     return nn.functional.cross_entropy(model(batch[0]), batch[1])
 
 
-def run_method(ctx: Context, method: MethodConfig, seed: int) -> dict[str, Any]:
+def run_method(ctx: Context, method: MethodConfig, seed: int, keep_model: dict[str, nn.Module] | None = None) -> dict[str, Any]:
     """Localize (optional), unlearn and evaluate one method at one unlearning seed."""
     ev = ctx.config.evaluation
     seed_everything(seed)
@@ -160,6 +166,8 @@ def run_method(ctx: Context, method: MethodConfig, seed: int) -> dict[str, Any]:
     unlearn_seconds = t_unl.seconds - excluded[0]
     metrics = evaluate_model(model, ctx.bundle.train, ctx.bundle.test, ctx.split, ctx.device, ev.seed, ev.mia_max_per_side).metrics
     seconds = localize_seconds + unlearn_seconds
+    if keep_model is not None:
+        keep_model["model"] = model
     record: dict[str, Any] = {
         "method": method.name,
         "unlearner": method.unlearner,
@@ -213,12 +221,12 @@ def provenance(config: ExperimentConfig, ctx: Context) -> dict[str, Any]:
 _CONTEXTS: dict[str, Context] = {}
 
 
-def context_for(config: ExperimentConfig) -> Context:
+def context_for(config: ExperimentConfig, original_seed: int | None = None) -> Context:
     """``prepare`` memoised per process, so executor jobs in one worker share the loaded pool."""
-    key = stable_hash({k: v for k, v in config.to_dict().items() if k not in ("methods", "seeds", "out", "quiet", "executor")})
+    key = stable_hash({"config": {k: v for k, v in config.to_dict().items() if k not in ("methods", "seeds", "out", "quiet", "executor")}, "original": original_seed})
     if key not in _CONTEXTS:
         _CONTEXTS.clear()
-        _CONTEXTS[key] = prepare(config)
+        _CONTEXTS[key] = prepare(config, original_seed)
     return _CONTEXTS[key]
 
 

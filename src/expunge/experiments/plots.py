@@ -1,0 +1,94 @@
+"""PNG plots for reports: readable axes with units, legends, one question per figure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _ok(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("status", "ok") == "ok"]
+
+
+def plot_tradeoff(records: Sequence[dict[str, Any]], path: Path) -> bool:
+    """Forgetting (|ΔFA| to the oracles) against test accuracy, one marker per method and budget."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in _ok(records):
+        label = r["method"] if r.get("alpha") is None else f"{r['method']} (α={r['alpha']})"
+        groups[label].append(r)
+    if not groups:
+        return False
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, rows in groups.items():
+        x = np.array([abs(r["delta_forget"]) for r in rows])
+        y = np.array([r["test_acc"] for r in rows])
+        ax.errorbar(x.mean(), y.mean(), xerr=x.std() if len(x) > 1 else None, yerr=y.std() if len(y) > 1 else None, fmt="o", capsize=3, label=f"{label} (n={len(rows)})")
+    ax.set_xlabel("|ΔFA|: forget-accuracy gap to the oracles (points, lower is better)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Forgetting vs utility (mean ± std over seeds)")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_mask_composition(records: Sequence[dict[str, Any]], path: Path) -> bool:
+    """Fraction of every parameter tensor selected by each masked method (first seed)."""
+    masks: dict[str, dict[str, float]] = {}
+    for r in _ok(records):
+        if r.get("mask_layers") and r["method"] not in masks:
+            masks[r["method"]] = r["mask_layers"]
+    if not masks:
+        return False
+    names = list(next(iter(masks.values())))
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, max(3.5, 0.18 * len(names) + 1.5)))
+    height = 0.8 / len(masks)
+    ys = np.arange(len(names))
+    for i, (method, layers) in enumerate(masks.items()):
+        ax.barh(ys + i * height, [100 * layers.get(n, 0.0) for n in names], height=height, label=method)
+    ax.set_yticks(ys + 0.4 - height / 2, names, fontsize=6)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of the tensor's entries in the mask (%)")
+    ax.set_title("Mask composition per parameter tensor (input side at the top)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_epsilon_histograms(per_example: dict[str, np.ndarray], path: Path, n_models: int) -> bool:
+    """Per-example ε of each method (and the oracle-vs-oracle ceiling), NeurIPS-2023 scoring."""
+    if not per_example:
+        return False
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    top = max(float(np.max(v)) for v in per_example.values())
+    bins = np.arange(0, max(top, 1.0) + 0.5, 0.5)
+    for label, values in per_example.items():
+        ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=label)
+    ax.axvline(np.ceil(np.log(max(n_models - 1, 2))), color="grey", ls="--", label="last scoring bucket")
+    ax.set_xlabel(f"per-example ε (N = {n_models} models per side; 0 = indistinguishable from retraining)")
+    ax.set_ylabel("forget examples")
+    ax.set_title("Per-example forgetting ε")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
