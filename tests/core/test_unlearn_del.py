@@ -110,3 +110,31 @@ def test_del_scores_use_summed_signed_gradient(setup):
     assert torch.allclose(scores.values["fc.weight"], (w * total["fc.weight"]).abs())
     # eval mode during localization: BatchNorm running statistics are untouched
     assert model.training is False
+
+
+@pytest.mark.parametrize("reset", ["zero", "original_init", "perturb"])
+def test_reset_variants_write_what_they_claim(setup, reset):
+    model, task = setup
+    mask = del_mask(model, task, alpha=0.2)
+    task.original_init = {n: torch.full_like(p, 0.125) for n, p in model.named_parameters()}
+    out = UNLEARNERS.get("reset_finetune")(epochs=0, reset=reset, noise=0.5).unlearn(copy.deepcopy(model), task, mask)
+    for name, param in out.named_parameters():
+        sel = mask[name]
+        if not sel.any():
+            continue
+        if reset == "zero":
+            assert torch.all(param[sel] == 0)
+        elif reset == "original_init":
+            assert torch.all(param[sel] == 0.125)
+        else:
+            assert not torch.equal(param[sel], dict(model.named_parameters())[name][sel])
+
+
+def test_distillation_recovery_variant_respects_mask(setup):
+    model, task = setup
+    mask = del_mask(model, task, alpha=0.2)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    out = UNLEARNERS.get("reset_finetune")(epochs=1, lr=0.05, distill_weight=0.5, open_classifier=False).unlearn(copy.deepcopy(model), task, mask)
+    for name, param in out.named_parameters():
+        assert torch.equal(param[~mask[name]], before[name][~mask[name]])
+    assert all(torch.isfinite(p).all() for p in out.parameters())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..masks import Mask
-from ..train import Recipe, train
+from ..train import LossFn, Recipe, train
 from .base import UNLEARNERS, UnlearningTask
 
 
@@ -43,9 +43,13 @@ class Finetune:
         return Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, "cosine", self.min_lr_factor, seed)
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        return self.finetune(model, task, mask, task.loss_fn)
+
+    def finetune(self, model: nn.Module, task: UnlearningTask, mask: Mask | None, loss_fn: LossFn) -> nn.Module:
+        """The retain-set finetune shared by subclasses that change the loss or reset entries first."""
         model.to(task.device)
         recipe = self.recipe(task.seed)
         batches = task.batches("retain", recipe.batch_size, seed_offset=1)
-        log = train(model, batches, recipe, task.device, mask, task.loss_fn, task.progress, self.name, task.epoch_callback)
+        log = train(model, batches, recipe, task.device, mask, loss_fn, task.progress, self.name, task.epoch_callback)
         task.notes.update(epochs=self.epochs, epoch_losses=log.epoch_losses)
         return model

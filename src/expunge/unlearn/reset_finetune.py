@@ -9,6 +9,7 @@ reset; BatchNorm running statistics are kept and then updated in train mode.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import copy
 from typing import Callable
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..masks import Mask
 from ..models import classifier_parameter_names
+from ..train import Batch, LossFn
 from .base import UNLEARNERS, UnlearningTask
 from .finetune import Finetune
 
@@ -64,6 +66,8 @@ class ResetFinetune(Finetune):
     reset: str = "fresh"  # fresh | zero | original_init | perturb
     noise: float = 0.5  # only for reset='perturb'
     open_classifier: bool = True
+    distill_weight: float = 0.0  # > 0: recover by distillation from the original on the retain set (a variant, not the paper)
+    distill_temperature: float = 4.0
     name: str = "reset_finetune"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -72,8 +76,27 @@ class ResetFinetune(Finetune):
         if self.reset not in RESETS:
             raise ConfigError(f"reset {self.reset!r} unknown; choose one of {sorted(RESETS)}.")
         mask.check_matches(model)
+        loss_fn = task.loss_fn
+        if self.distill_weight > 0:
+            loss_fn = distillation_loss(copy.deepcopy(model).eval(), task.loss_fn, self.distill_weight, self.distill_temperature)
         reset_masked(model, mask, RESETS[self.reset](model, task, self.noise))
         if task.epoch_callback is not None:
             task.epoch_callback(-1, model)  # the recovery curve's starting point, right after the reset
         update_mask = mask.with_open(classifier_parameter_names(model), model) if self.open_classifier else mask
-        return super().unlearn(model, task, update_mask)
+        return self.finetune(model, task, update_mask, loss_fn)
+
+
+def distillation_loss(teacher: nn.Module, base: LossFn, weight: float, temperature: float) -> LossFn:
+    """(1 − w)·base + w·T²·KL(teacher_T ‖ student_T): pulls the reset model back toward the
+    original's retain-set outputs, which may restore oracle-like confidence faster than CE alone."""
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+
+    def loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+        with torch.no_grad():
+            target = torch.log_softmax(teacher(batch[0]) / temperature, dim=1)
+        student = torch.log_softmax(model(batch[0]) / temperature, dim=1)
+        kl = nn.functional.kl_div(student, target, log_target=True, reduction="batchmean")
+        return (1 - weight) * base(model, batch) + weight * temperature**2 * kl
+
+    return loss
