@@ -100,3 +100,20 @@ def test_list_shows_registries(capsys):
     out = capsys.readouterr().out
     for name in ("fashion_mnist", "resnet_small", "del", "salloc", "reset_finetune", "non_iid"):
         assert name in out
+
+
+def test_backdoor_experiment_reports_clean_accuracy_and_attack_success(tmp_path):
+    from expunge.experiments import run_experiment
+
+    cfg = tiny_config(tmp_path)
+    cfg["split"]["corruption"] = {"name": "backdoor", "target": 0, "patch": 2}
+    cfg["recipe"]["epochs"] = 6
+    cfg["seeds"] = [0]
+    cfg["methods"] = cfg["methods"][1:2]
+    records = run_experiment(load_config(cfg))
+    for r in records:
+        assert 0 <= r["backdoor_success"] <= 100 and 0 <= r["clean_test_acc"] <= 100
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    # the original learned the trigger from the corrupted forget set; oracles never saw it
+    assert run["original"]["metrics"]["backdoor_success"] > max(o["metrics"]["backdoor_success"] for o in run["oracles"])
+    assert "backdoor ASR" in (tmp_path / "run" / "report.md").read_text()

@@ -1,6 +1,7 @@
 """Datasets (registry, Fashion-MNIST, synthetic) and forget-set splits."""
 
-from . import fashion_mnist, synthetic  # noqa: F401  (register the built-in datasets)
+from . import fashion_mnist, forget_modes, synthetic  # noqa: F401  (register the built-in datasets and builders)
+from .corruption import CORRUPTIONS, corrupt
 from .base import DatasetBundle, IndexedTensorDataset, TensorBatches, make_loader
 from .registry import DATASETS
 from .splits import SPLIT_BUILDERS, ForgetSplit, build_split
@@ -12,6 +13,8 @@ def load_dataset(name: str, **options: object) -> DatasetBundle:
 
 
 __all__ = [
+    "CORRUPTIONS",
+    "corrupt",
     "DATASETS",
     "SPLIT_BUILDERS",
     "DatasetBundle",

@@ -188,14 +188,18 @@ def build_split(
     train_size: int | None = None,
     test_size: int | None = None,
     validation_fraction: float = 0.05,
+    inputs: object = None,
     **options: object,
 ) -> ForgetSplit:
-    """Draw a training pool, carve out validation, pick the forget set with builder ``kind``."""
+    """Draw a training pool, carve out validation, pick the forget set with builder ``kind``.
+
+    ``inputs`` (the training inputs) is handed to builders that look at the data (sub_class, memorization).
+    """
     builder: Callable[..., np.ndarray] = SPLIT_BUILDERS.get(kind)
     targets = np.asarray(train_targets)
     rng = np.random.default_rng(seed)
     pool, validation = _pool_and_validation(targets, rng, train_size, validation_fraction)
-    forget = np.sort(builder(targets, pool, rng, **options))
+    forget = np.sort(builder(targets, pool, rng, inputs=inputs, **options))
     retain = np.setdiff1d(pool, forget)
     test = np.arange(num_test) if test_size is None or test_size >= num_test else np.sort(rng.choice(num_test, test_size, replace=False))
     desc = f"{kind} forget set ({', '.join(f'{k}={v}' for k, v in options.items())}), seed {seed}"

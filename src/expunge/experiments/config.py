@@ -36,6 +36,8 @@ class SplitConfig:
     validation_fraction: float = 0.05
     seed: int = 0
     indices_file: str | None = None  # a saved split folder or a forget-index file (one index per line)
+    options: dict[str, Any] = field(default_factory=dict)  # builder-specific, e.g. {clusters: 3, cluster: 0} for sub_class
+    corruption: dict[str, Any] | None = None  # e.g. {name: backdoor, target: 0, patch: 3}: corrupt the forget set before training
 
 
 @dataclass
@@ -121,6 +123,12 @@ class ExperimentConfig:
         for registry, value, key in checks:
             if value not in registry.names():
                 raise ConfigError(f"{key}: unknown {registry.kind} {value!r}; choose one of {registry.names()}.")
+        if self.split.corruption is not None:
+            from ..data import CORRUPTIONS
+
+            name = self.split.corruption.get("name")
+            if name not in CORRUPTIONS.names():
+                raise ConfigError(f"split.corruption.name: unknown corruption {name!r}; choose one of {CORRUPTIONS.names()}.")
         if self.oracles < 1:
             raise ConfigError("oracles must be >= 1 (the retrained reference models); 3 or more is recommended.")
         if not self.seeds:

@@ -32,15 +32,24 @@ def mean_std(values: list[float]) -> str:
     return f"{arr.mean():.2f}±{arr.std(ddof=1):.2f}"
 
 
+EXTRA_COLUMNS = [("clean_test_acc", "clean TA"), ("backdoor_success", "backdoor ASR")]
+
+
+def table_columns(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The standard columns plus corruption metrics when the experiment has them."""
+    return TABLE_COLUMNS + [(k, label) for k, label in EXTRA_COLUMNS if any(k in r for r in records)]
+
+
 def summary_table(records: list[dict[str, Any]]) -> str:
     """Mean ± std over seeds, one row per method; failed runs are counted, not averaged."""
-    header = "| method | n | " + " | ".join(label for _, label in TABLE_COLUMNS) + " |"
-    lines = [header, "|" + "---|" * (len(TABLE_COLUMNS) + 2)]
+    columns = table_columns(records)
+    header = "| method | n | " + " | ".join(label for _, label in columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 2)]
     for method, rows in group_by_method(records).items():
         ok = [r for r in rows if r.get("status", "ok") == "ok"]
         failed = len(rows) - len(ok)
         n = f"{len(ok)}" + (f" ({failed} failed)" if failed else "")
-        cells = [mean_std([r[key] for r in ok]) for key, _ in TABLE_COLUMNS]
+        cells = [mean_std([r.get(key) for r in ok]) for key, _ in columns]
         lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

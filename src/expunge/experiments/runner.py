@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..cache import ModelCache, state_to_cpu
-from ..data import DatasetBundle, ForgetSplit, build_split, load_dataset
+from ..data import DatasetBundle, ForgetSplit, build_split, corrupt, load_dataset
 from ..data.splits import _read_indices
 from ..evaluate import changed_fraction, deltas, evaluate_model, oracle_spread
 from ..localize import LOCALIZERS
@@ -52,6 +52,15 @@ class Context:
     oracles: list[TrainedModel]
     fresh_model: Callable[[int], nn.Module]
     original_init: dict[str, torch.Tensor] | None
+    extra_metrics: Callable[[nn.Module, torch.device], dict[str, float]] | None = None
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Standard metrics plus the corruption's own (clean test accuracy, backdoor success)."""
+        ev = self.config.evaluation
+        metrics = evaluate_model(model, self.bundle.train, self.bundle.test, self.split, self.device, ev.seed, ev.mia_max_per_side).metrics
+        if self.extra_metrics is not None:
+            metrics.update(self.extra_metrics(model, self.device))
+        return metrics
 
     @property
     def oracle_metrics(self) -> list[dict[str, float]]:
@@ -69,16 +78,28 @@ def make_split(config: ExperimentConfig, bundle: DatasetBundle) -> ForgetSplit:
         if path.is_dir():
             return ForgetSplit.load(path)
         return ForgetSplit.from_forget_indices(_read_indices(path), len(bundle.train), len(bundle.test), description=f"forget indices from {path}")
-    options: dict[str, Any] = {"fraction": s.fraction}
+    options: dict[str, Any] = {"fraction": s.fraction, **s.options}
     if s.classes is not None:
         options["classes"] = s.classes
-    return build_split(s.kind, bundle.train_targets(), len(bundle.test), s.seed, s.train_size, s.test_size, s.validation_fraction, **options)
+    return build_split(s.kind, bundle.train_targets(), len(bundle.test), s.seed, s.train_size, s.test_size, s.validation_fraction, inputs=bundle.train.inputs, **options)
+
+
+def load_data(config: ExperimentConfig) -> tuple[DatasetBundle, ForgetSplit, Callable[[nn.Module, torch.device], dict[str, float]] | None]:
+    """Dataset and split; with ``split.corruption`` the forget set is corrupted before anything trains on it."""
+    bundle = load_dataset(config.dataset.name, **config.dataset.options)
+    split = make_split(config, bundle)
+    if not config.split.corruption:
+        return bundle, split, None
+    options = {k: v for k, v in config.split.corruption.items() if k != "name"}
+    corrupted = corrupt(config.split.corruption["name"], bundle, split.forget, split.test, **{"seed": config.split.seed, **options})
+    return corrupted.bundle, split, corrupted.metrics
 
 
 def train_cached(ctx_cache: ModelCache, kind: str, config: ExperimentConfig, bundle: DatasetBundle, indices: np.ndarray, seed: int, device: torch.device, fresh: Callable[[int], nn.Module]) -> TrainedModel:
     recipe = Recipe(**{**config.recipe.to_dict(), "seed": seed})
     spec = {
         "dataset": asdict(config.dataset),
+        "corruption": config.split.corruption if kind == "original" else None,
         "indices": stable_hash(np.sort(indices).tolist()),
         "num_examples": int(len(indices)),
         "model": asdict(config.model),
@@ -102,8 +123,7 @@ def prepare(config: ExperimentConfig, original_seed: int | None = None) -> Conte
     oracles are always those of ``config.train_seed``.
     """
     device = resolve_device(config.device)
-    bundle = load_dataset(config.dataset.name, **config.dataset.options)
-    split = make_split(config, bundle)
+    bundle, split, extra_metrics = load_data(config)
     cache = ModelCache(Path(config.cache_dir).expanduser() if config.cache_dir else None)
 
     def fresh(seed: int) -> nn.Module:
@@ -113,12 +133,12 @@ def prepare(config: ExperimentConfig, original_seed: int | None = None) -> Conte
     seed = config.train_seed if original_seed is None else original_seed
     original = train_cached(cache, "original", config, bundle, pool, seed, device, fresh)
     oracles = [train_cached(cache, "oracle", config, bundle, split.retain, config.train_seed + 1 + k, device, fresh) for k in range(config.oracles)]
-    ev = config.evaluation
-    for trained in [original, *oracles]:
-        trained.metrics = evaluate_model(trained.model, bundle.train, bundle.test, split, device, ev.seed, ev.mia_max_per_side).metrics
     init_folder_spec = original.info.get("spec")
     original_init = cache.init_state("original", init_folder_spec) if init_folder_spec else None
-    return Context(config, bundle, split, device, cache, original, oracles, fresh, original_init)
+    ctx = Context(config, bundle, split, device, cache, original, oracles, fresh, original_init, extra_metrics)
+    for trained in [original, *oracles]:
+        trained.metrics = ctx.evaluate(trained.model)
+    return ctx
 
 
 def localize(ctx: Context, method: MethodConfig, model: nn.Module, seed: int) -> Mask:
@@ -137,7 +157,6 @@ def cross_entropy(model: nn.Module, batch: Any) -> torch.Tensor:
 
 def run_method(ctx: Context, method: MethodConfig, seed: int, keep_model: dict[str, nn.Module] | None = None) -> dict[str, Any]:
     """Localize (optional), unlearn and evaluate one method at one unlearning seed."""
-    ev = ctx.config.evaluation
     seed_everything(seed)
     model = copy.deepcopy(ctx.original.model)
     before = state_to_cpu(model)
@@ -151,7 +170,7 @@ def run_method(ctx: Context, method: MethodConfig, seed: int, keep_model: dict[s
 
     def on_epoch(epoch: int, current: nn.Module) -> None:
         t0 = time.perf_counter()
-        metrics = evaluate_model(current, ctx.bundle.train, ctx.bundle.test, ctx.split, ctx.device, ev.seed, ev.mia_max_per_side).metrics
+        metrics = ctx.evaluate(current)
         recovery.append({"epoch": epoch + 1, **metrics, **deltas(metrics, ctx.oracle_metrics)})
         excluded[0] += time.perf_counter() - t0
 
@@ -164,7 +183,7 @@ def run_method(ctx: Context, method: MethodConfig, seed: int, keep_model: dict[s
     with Timer(ctx.device) as t_unl:
         model = unlearner.unlearn(model, task, mask)
     unlearn_seconds = t_unl.seconds - excluded[0]
-    metrics = evaluate_model(model, ctx.bundle.train, ctx.bundle.test, ctx.split, ctx.device, ev.seed, ev.mia_max_per_side).metrics
+    metrics = ctx.evaluate(model)
     seconds = localize_seconds + unlearn_seconds
     if keep_model is not None:
         keep_model["model"] = model
@@ -236,8 +255,7 @@ def train_pool_member_job(config_data: dict[str, Any], kind: str, index: int) ->
 
     config = load_config(config_data)
     device = resolve_device(config.device)
-    bundle = load_dataset(config.dataset.name, **config.dataset.options)
-    split = make_split(config, bundle)
+    bundle, split, _ = load_data(config)
     cache = ModelCache(Path(config.cache_dir).expanduser() if config.cache_dir else None)
 
     def fresh(seed: int) -> nn.Module:
