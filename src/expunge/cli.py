@@ -56,6 +56,21 @@ def cmd_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .experiments import load_config
+    from .experiments.tune import tune
+
+    config = load_config(args.config, list(args.overrides) + (["quiet=true"] if args.quiet else []))
+    path = tune(config, args.method, args.trials, args.seed, args.objective)
+    result = json.loads(path.read_text())
+    for t in result["trials"]:
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["params"].items())
+        print(f"trial {t['trial']:2d}  {args.objective}={t['objective']:.3f}  {params}  [{t['status']}]")
+    print(f"best: {result['best']['params']} ({args.objective} {result['best']['objective']:.3f} on the validation split; oracle floor {result['oracle_floor']})")
+    print(f"wrote {path} and {path.parent / ('tuned-' + args.method + '.yaml')}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .experiments.report import report_folder
 
@@ -76,7 +91,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool, "tune": cmd_tune}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     pool.add_argument("--models", type=int, default=16, help="models per side (default 16)")
     pool.add_argument("--no-ceiling", action="store_true", help="skip the N extra oracles of the oracle-vs-oracle ceiling")
     pool.add_argument("--quiet", action="store_true")
+    tune = sub.add_parser("tune", help="random search of a method's lr / epochs / budget on the validation split")
+    tune.add_argument("config")
+    tune.add_argument("overrides", nargs="*")
+    tune.add_argument("--method", required=True, help="a method name from the config's methods")
+    tune.add_argument("--trials", type=int, default=8)
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--objective", default="avg_gap", choices=["avg_gap", "avg_gap_auc"])
+    tune.add_argument("--quiet", action="store_true")
     report = sub.add_parser("report", help="Markdown report + PNG plots over every results.json / pool.json below a folder")
     report.add_argument("runs_dir")
     return parser
