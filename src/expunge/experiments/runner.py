@@ -143,12 +143,19 @@ def prepare(config: ExperimentConfig, original_seed: int | None = None) -> Conte
 
 def localize(ctx: Context, method: MethodConfig, model: nn.Module, seed: int) -> Mask:
     localizer = LOCALIZERS.get(method.localizer)(**method.localizer_options)
-    part = ctx.split.forget if localizer.data_source == "forget" else np.union1d(ctx.split.forget, ctx.split.retain)
-    data = epoch_batches(ctx.bundle.train, part, 128, seed)(0)
-    scores = localizer.fit(model, cross_entropy, data)
+    data = _batches(ctx, localizer.data_source, seed)
+    reference_source = getattr(localizer, "reference_source", None)
+    extra = {"reference": _batches(ctx, reference_source, seed + 1)} if reference_source else {}
+    scores = localizer.fit(model, cross_entropy, data, **extra)
     mask = scores.mask(method.alpha, method.granularity, method.budget)
     mask.metadata.update(localizer=method.localizer, seed=str(seed))
     return mask
+
+
+def _batches(ctx: Context, source: str, seed: int) -> Any:
+    """One pass over the forget set or the whole training pool (forget + retain), for localizers."""
+    part = ctx.split.forget if source == "forget" else np.union1d(ctx.split.forget, ctx.split.retain)
+    return epoch_batches(ctx.bundle.train, part, 128, seed)(0)
 
 
 def cross_entropy(model: nn.Module, batch: Any) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Localizers: which parameters hold the data to forget. ``LOCALIZERS.get(name)(**options)``."""
 
-from . import gradient, random_control  # noqa: F401  (register built-ins)
+from . import critmem, gradient, layers, random_control, ssd_importance  # noqa: F401  (register built-ins)
 from .base import LOCALIZERS, Localizer
 from .gradient import GradientLocalizer, summed_gradient
 from .random_control import random_like

@@ -15,7 +15,9 @@ LOCALIZERS: Registry = Registry("localizer", entry_point_group="expunge.localize
 
 class Localizer(Protocol):
     """Scores parameters from a loss on data. ``data_source`` says which data the runner should pass:
-    ``"forget"`` (the examples to remove) or ``"train"`` (forget + retain, forget-set agnostic)."""
+    ``"forget"`` (the examples to remove) or ``"train"`` (forget + retain, forget-set agnostic).
+    A localizer that also compares with reference data (SSD's importance ratio) sets
+    ``reference_source`` and receives those batches as ``fit(..., reference=...)``."""
 
     data_source: str
     default_granularity: str

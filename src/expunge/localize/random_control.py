@@ -48,11 +48,12 @@ class RandomControlLocalizer:
     def __init__(self, reference: str = "del", seed: int = 0, **reference_options: object) -> None:
         self.reference = LOCALIZERS.get(reference)(**reference_options)
         self.data_source = self.reference.data_source
+        self.reference_source = getattr(self.reference, "reference_source", None)
         self.default_granularity = self.reference.default_granularity
         self.seed = seed
 
-    def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> Scores:
-        return RandomControlScores(self.reference.fit(model, loss_fn, data), self.seed)
+    def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch], **extra: object) -> Scores:
+        return RandomControlScores(self.reference.fit(model, loss_fn, data, **extra), self.seed)
 
 
 @LOCALIZERS.register("random", "random-mask control: a reference mask's per-layer counts, random channels (DEL Table 3)")

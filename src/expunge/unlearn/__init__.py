@@ -1,6 +1,6 @@
 """Unlearning algorithms, each ``UNLEARNERS.get(name)(**hyperparams)``; all accept an optional mask."""
 
-from . import finetune, reset_finetune  # noqa: F401  (register built-ins)
+from . import bad_teacher, finetune, gradient_ascent, l1_sparse, random_label, reset_finetune, scrub, ssd  # noqa: F401  (register built-ins)
 from .base import UNLEARNERS, Unlearner, UnlearningTask
 from .reset_finetune import RESETS, reset_masked
 

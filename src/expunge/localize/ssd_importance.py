@@ -1,0 +1,74 @@
+"""SSD-style importance (Foster et al., AAAI 2024): diagonal Fisher on the forget set relative to the training set.
+
+``diagonal_fisher`` is SSD's importance: the mean over batches of the squared *batch* gradient
+(as SSD's and DEL's code compute it, in eval mode). The localizer scores each entry by
+``I_F / (I_D + eps)``: SSD dampens exactly the entries where this ratio exceeds its selection
+threshold α, so the top of this ranking is what SSD would touch first.
+
+It needs two datasets. ``fit(model, loss_fn, data, reference=...)`` takes the forget batches
+as ``data`` (``data_source = "forget"``) and the training-set batches as ``reference``; the
+attribute ``reference_source = "train"`` tells the runner to build and pass them.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..train import Batch, LossFn, to_device
+from ..utils import eval_mode
+from .base import LOCALIZERS
+from .scores import Scores
+
+
+def diagonal_fisher(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> dict[str, torch.Tensor]:
+    """Mean over batches of (∇θ loss(batch))², in eval mode, without touching the weights."""
+    device = next(model.parameters()).device
+    total = {n: torch.zeros_like(p) for n, p in model.named_parameters() if p.requires_grad}
+    batches = 0
+    with eval_mode(model):
+        for batch in data:
+            model.zero_grad(set_to_none=True)
+            loss_fn(model, to_device(batch, device)).backward()
+            for n, p in model.named_parameters():
+                if p.grad is not None and n in total:
+                    total[n] += p.grad.detach() ** 2
+            batches += 1
+    model.zero_grad(set_to_none=True)
+    if batches == 0:
+        raise ConfigError("the Fisher importance received no data; the forget or training set is empty.")
+    return {n: t / batches for n, t in total.items()}
+
+
+class SSDImportanceLocalizer:
+    """Scores = I_F / (I_D + eps): where the forget set matters far more than the data at large."""
+
+    data_source = "forget"
+    reference_source = "train"
+
+    def __init__(self, eps: float = 1e-12, granularity: str = "param", channel_rule: str = "del_code") -> None:
+        if eps < 0:
+            raise ConfigError(f"ssd_importance eps must be >= 0, got {eps}.")
+        self.eps = float(eps)
+        self.default_granularity = granularity
+        self.channel_rule = channel_rule
+
+    def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch], reference: Iterable[Batch] | None = None) -> Scores:
+        if reference is None:
+            raise ConfigError(
+                "ssd_importance needs the training set as well as the forget set: call fit(model, loss_fn, forget_batches, "
+                "reference=train_batches); the runner passes it for localizers with a reference_source."
+            )
+        forget = diagonal_fisher(model, loss_fn, data)
+        train = diagonal_fisher(model, loss_fn, reference)
+        # 0 where the forget set has no gradient at all (0/0 with eps = 0 would be NaN)
+        values = {n: torch.where(forget[n] > 0, forget[n] / (train[n] + self.eps), torch.zeros_like(forget[n])) for n in forget}
+        return Scores(values, self.default_granularity, self.channel_rule, {"criterion": "fisher_ratio", "data_source": "forget/train"})
+
+
+@LOCALIZERS.register("ssd_importance", "SSD importance: diagonal Fisher on the forget set over that on the training set (Foster et al., AAAI 2024)")
+def ssd_importance_localizer(**options: object) -> SSDImportanceLocalizer:
+    return SSDImportanceLocalizer(**options)  # type: ignore[arg-type]
