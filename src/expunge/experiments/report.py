@@ -151,7 +151,7 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
         "loss AUC: loss-threshold attack, forget vs test (50 = no signal). Avg.Gap: mean |Δ| of FA, RA, TA, MIA-eff (SalUn); "
         "Avg.Gap(AUC) uses the loss AUC instead of MIA-eff.",
         "",
-        f"Original model: " + ", ".join(f"{k} {v:.2f}" for k, v in run_info["original"]["metrics"].items()),
+        "Original model: " + ", ".join(f"{k} {v:.2f}" for k, v in run_info["original"]["metrics"].items()),
         "",
     ]
     masks = mask_table(records)

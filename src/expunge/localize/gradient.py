@@ -26,24 +26,30 @@ CRITERIA: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 
 
-def summed_gradient(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> dict[str, torch.Tensor]:
-    """Σ over batches of ∇θ loss(batch), in eval mode, without touching the weights."""
+def accumulate_gradients(
+    model: nn.Module, loss_fn: LossFn, data: Iterable[Batch], transform: Callable[[torch.Tensor], torch.Tensor] = lambda g: g
+) -> tuple[dict[str, torch.Tensor], int]:
+    """Σ over batches of transform(∇θ loss(batch)), in eval mode, without touching the weights; also the batch count."""
     device = next(model.parameters()).device
     total = {n: torch.zeros_like(p) for n, p in model.named_parameters() if p.requires_grad}
     batches = 0
     with eval_mode(model):
         for batch in data:
             model.zero_grad(set_to_none=True)
-            loss = loss_fn(model, to_device(batch, device))
-            loss.backward()
+            loss_fn(model, to_device(batch, device)).backward()
             for n, p in model.named_parameters():
                 if p.grad is not None and n in total:
-                    total[n] += p.grad
+                    total[n] += transform(p.grad.detach())
             batches += 1
     model.zero_grad(set_to_none=True)
     if batches == 0:
         raise ConfigError("the localizer received no data; the forget set is empty or the loader yields nothing.")
-    return total
+    return total, batches
+
+
+def summed_gradient(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> dict[str, torch.Tensor]:
+    """Σ over batches of ∇θ loss(batch): DEL's batch-summed, signed gradient."""
+    return accumulate_gradients(model, loss_fn, data)[0]
 
 
 class GradientLocalizer:

@@ -18,28 +18,15 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..train import Batch, LossFn, to_device
-from ..utils import eval_mode
+from ..train import Batch, LossFn
 from .base import LOCALIZERS
+from .gradient import accumulate_gradients
 from .scores import Scores
 
 
 def diagonal_fisher(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> dict[str, torch.Tensor]:
     """Mean over batches of (∇θ loss(batch))², in eval mode, without touching the weights."""
-    device = next(model.parameters()).device
-    total = {n: torch.zeros_like(p) for n, p in model.named_parameters() if p.requires_grad}
-    batches = 0
-    with eval_mode(model):
-        for batch in data:
-            model.zero_grad(set_to_none=True)
-            loss_fn(model, to_device(batch, device)).backward()
-            for n, p in model.named_parameters():
-                if p.grad is not None and n in total:
-                    total[n] += p.grad.detach() ** 2
-            batches += 1
-    model.zero_grad(set_to_none=True)
-    if batches == 0:
-        raise ConfigError("the Fisher importance received no data; the forget or training set is empty.")
+    total, batches = accumulate_gradients(model, loss_fn, data, lambda g: g**2)
     return {n: t / batches for n, t in total.items()}
 
 
