@@ -3,8 +3,10 @@
 Localizers x masked algorithms at alpha in {0.1, 0.3}, the DEL variants (per-layer budget,
 layer-normalised scores, reset to the original's own init, distillation recovery), and the
 full-parameter methods, on IID and non-IID forget sets with 3 seeds. Every entry gets the
-same finetuning budget as DEL in the demo (4 epochs, ~25% of a retrain). Writes one JSON
-with every record and a table of Avg.Gap (both definitions) and relative time.
+same finetuning budget as DEL in the quick demo (3 of the 12 pretraining epochs, ~25% of a
+retrain). To fit a grid of ~90 entries x 3 seeds x 2 forget sets on 2 CPU cores it runs at
+the quick demo's scale (a 3,000-example pool); ``--preset demo`` runs it at full demo size.
+Writes one JSON with every record and a table of Avg.Gap (both definitions) and relative time.
 
     python benchmarks/grid_fmnist.py [--seeds 0 1 2] [--alphas 0.1 0.3] [--quick]
 """
@@ -22,7 +24,7 @@ from expunge.experiments import load_config, run_experiment
 from expunge.utils import atomic_write_json, environment_info, resolve_device
 
 MODES = {"iid": ["split.kind=iid"], "non_iid": ["split.kind=non_iid", "split.classes=[2, 5]"]}
-FT = {"epochs": 4, "lr": 0.05}
+FT = {"epochs": 3, "lr": 0.05}
 LOCALIZERS = {
     "DEL": ("del", {}),
     "SalLoc": ("salloc", {}),
@@ -30,22 +32,22 @@ LOCALIZERS = {
     "Deepest": ("deepest", {}),
     "Shallowest": ("shallowest", {}),
     "SSD-imp": ("ssd_importance", {}),
-    "CritMem": ("critmem", {}),
+    "CritMem": ("critmem", {"max_examples": 64}),  # mask = the union of critical channels, capped at alpha
     "WGrad-param": ("gradient", {"criterion": "weighted_grad", "granularity": "param"}),
     "DEL-train": ("gradient", {"criterion": "weighted_grad", "granularity": "channel", "data_source": "train"}),
 }
 MASKED_ALGORITHMS = {
     "reset_finetune": dict(FT),
     "finetune": dict(FT),
-    "neggrad_plus": {"epochs": 4, "lr": 0.02},
-    "random_label": {"epochs": 4, "lr": 0.02},
+    "neggrad_plus": {"epochs": 3, "lr": 0.02},
+    "random_label": {"epochs": 3, "lr": 0.02},
 }
 FULL_PARAMETER = {
     "finetune": ("finetune", dict(FT)),
     "GA": ("ga", {}),
-    "NegGrad+": ("neggrad_plus", {"epochs": 4, "lr": 0.02}),
-    "RandomLabel": ("random_label", {"epochs": 4, "lr": 0.02}),
-    "l1-sparse": ("l1_sparse", {"epochs": 4, "lr": 0.02}),
+    "NegGrad+": ("neggrad_plus", {"epochs": 3, "lr": 0.02}),
+    "RandomLabel": ("random_label", {"epochs": 3, "lr": 0.02}),
+    "l1-sparse": ("l1_sparse", {"epochs": 3, "lr": 0.02}),
     "SCRUB": ("scrub", {}),
     "SSD": ("ssd", {}),
     "BadTeacher": ("bad_teacher", {}),
@@ -59,7 +61,7 @@ def methods(alphas: list[float]) -> list[dict[str, Any]]:
             for algorithm, hyper in MASKED_ALGORITHMS.items():
                 out.append({"name": f"{loc_name}+{algorithm}@{alpha}", "localizer": localizer, "localizer_options": options,
                             "alpha": alpha, "unlearner": algorithm, "hyperparams": hyper})
-        out.append({"name": f"SalUn@{alpha}", "localizer": "salloc", "alpha": alpha, "unlearner": "salun", "hyperparams": {"epochs": 4, "lr": 0.02}})
+        out.append({"name": f"SalUn@{alpha}", "localizer": "salloc", "alpha": alpha, "unlearner": "salun", "hyperparams": {"epochs": 3, "lr": 0.02}})
         variants = {
             "per_layer": {"budget": "per_layer"},
             "own_init": {"hyperparams": {**FT, "reset": "original_init"}},
@@ -93,10 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.3])
     parser.add_argument("--modes", nargs="+", default=list(MODES))
+    parser.add_argument("--preset", default="demo-quick", choices=["demo-quick", "demo"])
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"benchmark": "grid_fmnist", "modes": {}}
     for mode in args.modes:
-        config = load_config(preset_path("demo"), [f"out={args.runs}/{mode}", f"seeds={args.seeds}", "quiet=true", f"name=grid-{mode}", *MODES[mode]])
+        config = load_config(preset_path(args.preset), [f"out={args.runs}/{mode}", f"seeds={args.seeds}", "quiet=true", f"name=grid-{mode}", *MODES[mode]])
         data = config.to_dict()
         data["methods"] = methods(args.alphas)
         config = load_config(data)
