@@ -31,6 +31,13 @@ def _run(config_source: str | Path, overrides: list[str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.zero_shot:
+        from .zeroshot.demo import run_zero_shot_demo
+
+        out = args.out or f"runs/zero-shot-class{args.forget_class}"
+        run_zero_shot_demo(out, args.forget_class, args.quick, args.quiet, "~/.cache/expunge/models")
+        print(f"\nwrote {Path(out) / 'results.json'} and {Path(out) / 'report.md'}")
+        return 0
     overrides = list(args.overrides)
     if args.out:
         overrides.append(f"out={args.out}")
@@ -101,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="output folder (default runs/demo)")
     demo.add_argument("--quick", action="store_true", help="small pool and one seed: under 2 minutes on 2 CPU cores")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--zero-shot", action="store_true", help="class removal without training data: LRP + path perturbation vs retraining")
+    demo.add_argument("--forget-class", type=int, default=3, help="class to remove with --zero-shot (default 3, Dress)")
     demo.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. recipe.epochs=10")
     run = sub.add_parser("run", help="run an experiment from a YAML config")
     run.add_argument("config", help="YAML config (see src/expunge/configs/)")

@@ -1,0 +1,67 @@
+"""The zero-shot method: never reads the training set, and removes a separable class while others hold."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import expunge.data as data_module
+from expunge.data.base import IndexedTensorDataset, TensorBatches
+from expunge.errors import DataError
+from expunge.zeroshot import ZeroShotConfig, zero_shot_unlearn
+
+from .conftest import accuracy, class_images
+
+
+class PoisonedDataset(IndexedTensorDataset):
+    """A training set that fails the test the moment anything reads it."""
+
+    def __init__(self) -> None:  # noqa: D107 - no tensors at all
+        pass
+
+    def __getattribute__(self, name: str):
+        if name in ("__class__", "__dict__"):
+            return object.__getattribute__(self, name)
+        raise AssertionError(f"the zero-shot method read the training set ({name})")
+
+    def __len__(self) -> int:
+        raise AssertionError("the zero-shot method read the training set (len)")
+
+
+def test_method_never_reads_the_training_set(trained_resnet, separable_bundle, monkeypatch) -> None:
+    separable_bundle_copy = data_module.DatasetBundle("synthetic", PoisonedDataset(), separable_bundle.test, 4)
+    monkeypatch.setattr(data_module, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(AssertionError("load_dataset called")))
+    read = []
+    original_getitem = IndexedTensorDataset.__getitem__
+    monkeypatch.setattr(IndexedTensorDataset, "__getitem__", lambda self, i: read.append(i) or original_getitem(self, i))
+    x, _ = class_images(separable_bundle_copy.test, 1, 16)
+    result = zero_shot_unlearn(trained_resnet, 1, x, config=ZeroShotConfig(k_p=2))
+    assert result.selection.k_p == 2 and not read
+    # it also refuses a dataset, and a loader whose labels show it is not the analysis set
+    with pytest.raises(DataError, match="not a dataset"):
+        zero_shot_unlearn(trained_resnet, 1, separable_bundle.train)
+    with pytest.raises(DataError, match="labels other than class 1"):
+        zero_shot_unlearn(trained_resnet, 1, TensorBatches(separable_bundle.train, torch.arange(40), 16))
+
+
+def test_accepts_an_analysis_loader_of_the_class(trained_resnet, separable_bundle) -> None:
+    idx = torch.where(separable_bundle.test.targets == 2)[0][:20]
+    result = zero_shot_unlearn(trained_resnet, 2, TensorBatches(separable_bundle.test, idx, 8), config=ZeroShotConfig(k_p=1))
+    assert result.ranking.num_images == 20
+
+
+@pytest.mark.parametrize("fixture", ["trained_resnet", "trained_mlp"])
+@pytest.mark.parametrize("cls", [0, 2])
+def test_class_accuracy_drops_while_others_hold(fixture: str, cls: int, separable_bundle, request) -> None:
+    model = request.getfixturevalue(fixture)
+    train, test = separable_bundle.train, separable_bundle.test
+    x_a, _ = class_images(test, cls, 16)
+    other = class_images(test, cls, 16, other=True)
+    t_x, t_y = class_images(train, cls)
+    o_x, o_y = class_images(train, cls, other=True)
+    assert accuracy(model, t_x, t_y) > 0.9 and accuracy(model, o_x, o_y) > 0.9
+    result = zero_shot_unlearn(model, cls, x_a, other, ZeroShotConfig(max_other_drop=0.0))
+    assert result.selection.met
+    assert accuracy(result.model, t_x, t_y) <= 0.05
+    assert accuracy(result.model, o_x, o_y) >= accuracy(model, o_x, o_y) - 0.03
+    assert accuracy(model, t_x, t_y) > 0.9  # the input model was not modified (inplace=False)
