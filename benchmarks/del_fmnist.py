@@ -62,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default="runs/bench-del", help="folder for per-run records (resumable)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--no-long", action="store_true", help="skip the 15-epoch DEL recovery run")
+    parser.add_argument("--cache-dir", default=None, help="model cache; use an empty one so oracle and method timings come from the same run")
     args = parser.parse_args(argv)
 
     result: dict[str, object] = {"benchmark": "del_fmnist", "modes": {}}
     for mode, overrides in MODES.items():
         extra = [f"out={args.runs}/{mode}", f"seeds={args.seeds}", "quiet=true", f"name=del-fmnist-{mode}", *overrides]
+        if args.cache_dir:
+            extra.append(f"cache_dir={args.cache_dir}")
         config = load_config(preset_path("demo"), extra)
         if not args.no_long:
             config = load_config(preset_path("demo"), extra + [f"methods=[{_methods_yaml(config)}, {LONG_DEL}]"])

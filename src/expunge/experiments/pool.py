@@ -88,8 +88,8 @@ def replicate_job(config_data: dict[str, Any], method_index: int, i: int, path: 
 
 def build_pool(config: ExperimentConfig, n_models: int, ceiling: bool = True, executor: Any | None = None) -> Path:
     """Train / run every pool member that is not stored yet, then score; returns pool.json's path."""
-    if n_models < 2:
-        raise ConfigError("a pool needs at least 2 models per side (the ε-score buckets run to ceil(log(N-1))); 16 or more is sensible.")
+    if n_models < 4:
+        raise ConfigError("a pool needs at least 4 models per side (LiRA fits Gaussians on halves; the ε-score buckets run to ceil(log(N-1))); 16 or more is sensible.")
     if not config.cache_dir:
         raise ConfigError("expunge pool needs cache_dir: pool members are trained as separate jobs that share the model cache.")
     folder = Path(config.out) / "pool"
