@@ -56,8 +56,11 @@ def test_run_through_cli_writes_results_and_report(tmp_path, capsys):
 
     # resume: a second run reuses finished records and cached models (nothing is retrained)
     before = (tmp_path / "run" / "records" / "DEL-seed0.json").read_text()
+    truncated = tmp_path / "run" / "records" / "DEL-seed1.json"
+    truncated.write_text(truncated.read_text()[:100])  # a record cut off mid-write by a crash
     assert main(["run", str(path), "methods.0.hyperparams.epochs=2"]) == 0
     assert (tmp_path / "run" / "records" / "DEL-seed0.json").read_text() == before
+    assert json.loads(truncated.read_text())["status"] == "ok"  # reported and recomputed, not read
 
 
 def test_failing_run_is_recorded_and_sweep_goes_on(tmp_path):
