@@ -110,18 +110,22 @@ def plot_recovery(records: list[dict[str, Any]], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for method, group in group_by_method(rows).items():
-        for key, label in (("delta_forget", "ΔFA"), ("delta_retain", "ΔRA"), ("delta_test", "ΔTA"), ("delta_mia", "ΔMIA-eff")):
-            epochs = [p["epoch"] for p in group[0]["recovery"]]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    metrics = (("delta_forget", "ΔFA", "tab:blue"), ("delta_retain", "ΔRA", "tab:orange"), ("delta_test", "ΔTA", "tab:green"), ("delta_mia", "ΔMIA-eff", "tab:red"))
+    styles = ["-", "--", ":", "-."]
+    for m_index, (method, group) in enumerate(group_by_method(rows).items()):
+        epochs = [p["epoch"] for p in group[0]["recovery"]]
+        for key, label, color in metrics:
             values = np.mean([[p[key] for p in g["recovery"]] for g in group], axis=0)
-            ax.plot(epochs, values, marker="o", label=f"{method} {label}")
-    ax.axhspan(-2, 2, color="grey", alpha=0.15, label="±2 points")
+            ax.plot(epochs, values, styles[m_index % len(styles)], color=color, marker="o", markersize=3, label=f"{method}: {label}")
+    ax.axhspan(-2, 2, color="grey", alpha=0.2, label="±2 points")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("finetuning epoch")
-    ax.set_ylabel("Δ = oracle − method (percentage points)")
+    ax.set_yscale("symlog", linthresh=2)  # keeps both the ±2 band and the post-reset collapse readable
+    ax.set_xlabel("finetuning epoch (0 = right after the reset)")
+    ax.set_ylabel("Δ = oracle − method (points, symlog)")
     ax.set_title("Recovery during the finetune (mean over seeds)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
