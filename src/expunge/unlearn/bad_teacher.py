@@ -25,8 +25,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..masks import Mask
-from ..train import Batch, Recipe, epoch_batches, train
-from .base import UNLEARNERS, UnlearningTask
+from ..train import Batch, epoch_batches, train
+from .base import UNLEARNERS, SGDSettings, UnlearningTask
 from .common import freeze, frozen_copy, kl_to_teacher, teacher_probs
 
 PAPER_SCALE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -38,14 +38,12 @@ PAPER_SCALE_DEFAULTS: dict[str, dict[str, Any]] = {
 
 @UNLEARNERS.register("bad_teacher", "Bad Teacher: distil from the original on retain and a random model on forget (Chundawat et al., AAAI 2023)")
 @dataclass
-class BadTeacher:
+class BadTeacher(SGDSettings):
     """Competent/incompetent teacher distillation on forget ∪ a retain subset."""
 
     epochs: int = 1
     lr: float = 3e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
+    schedule: str = "constant"
     temperature: float = 1.0
     retain_fraction: float = 0.3
     name: str = "bad_teacher"
@@ -73,7 +71,7 @@ class BadTeacher:
             target = torch.where(is_forget, teacher_probs(incompetent, x, T), teacher_probs(competent, x, T))
             return kl_to_teacher(net(x), target, T)
 
-        recipe = Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, "constant", 1.0, task.seed)
+        recipe = self.recipe(task.seed)
         batches = epoch_batches(task.train_set, self.indices(task), self.batch_size, task.seed * 7919 + 6)
         log = train(model, batches, recipe, task.device, mask, loss, task.progress, self.name, task.epoch_callback)
         task.notes.update(epochs=self.epochs, steps=log.steps, epoch_losses=log.epoch_losses)

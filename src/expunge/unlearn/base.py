@@ -45,6 +45,22 @@ class UnlearningTask:
         return epoch_batches(self.train_set, indices, batch_size, self.seed * 7919 + seed_offset)
 
 
+@dataclass
+class SGDSettings:
+    """Optimisation settings shared by the training-based unlearners; subclasses override defaults."""
+
+    epochs: int = 4
+    lr: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    schedule: str = "cosine"  # cosine (per epoch, to min_lr_factor * lr) | constant
+    min_lr_factor: float = 0.01
+
+    def recipe(self, seed: int) -> Recipe:
+        return Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, self.schedule, self.min_lr_factor, seed)
+
+
 class Unlearner(Protocol):
     name: str
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..masks import Mask
-from ..train import LossFn, Recipe, train
-from .base import UNLEARNERS, UnlearningTask
+from ..train import LossFn, train
+from .base import UNLEARNERS, SGDSettings, UnlearningTask
 
 
 @UNLEARNERS.register("retrain", "retrain from scratch on the retain set: the gold-standard oracle")
@@ -28,19 +28,10 @@ class Retrain:
 
 @UNLEARNERS.register("finetune", "finetune on the retain set only (catastrophic forgetting baseline; Warnecke et al. 2023)")
 @dataclass
-class Finetune:
+class Finetune(SGDSettings):
     """Cross-entropy on the retain set, cosine schedule; a mask restricts which entries move."""
 
-    epochs: int = 4
-    lr: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    min_lr_factor: float = 0.01
     name: str = "finetune"
-
-    def recipe(self, seed: int) -> Recipe:
-        return Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, "cosine", self.min_lr_factor, seed)
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
         return self.finetune(model, task, mask, task.loss_fn)

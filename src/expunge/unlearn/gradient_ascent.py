@@ -18,8 +18,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..masks import Mask
-from ..train import Batch, Recipe, train
-from .base import UNLEARNERS, UnlearningTask
+from ..train import Batch, train
+from .base import UNLEARNERS, SGDSettings, UnlearningTask
 from .common import num_batches, paired_batches
 
 # Steps per GA epoch given (retain examples, forget examples, batch size).
@@ -43,7 +43,7 @@ def _cycled_forget(task: UnlearningTask, batch_size: int, steps: int) -> Callabl
 
 @UNLEARNERS.register("ga", "gradient ascent on the forget-set cross-entropy (Thudi et al. 2022; DEL's code: len(retain) steps per epoch)")
 @dataclass
-class GradientAscent:
+class GradientAscent(SGDSettings):
     """Minimise −CE on forget batches at a constant learning rate.
 
     Defaults (Fashion-MNIST preset): one DEL-style epoch (≈ len(retain)/128 steps) at lr 3e-3.
@@ -54,9 +54,7 @@ class GradientAscent:
 
     epochs: int = 1
     lr: float = 3e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
+    schedule: str = "constant"
     epoch_length: str = "retain"  # retain (DEL) | forget (one forget pass per epoch, SalUn)
     name: str = "ga"
 
@@ -64,7 +62,7 @@ class GradientAscent:
         if self.epoch_length not in EPOCH_LENGTHS:
             raise ConfigError(f"ga epoch_length {self.epoch_length!r} unknown; choose one of {sorted(EPOCH_LENGTHS)}.")
         steps = EPOCH_LENGTHS[self.epoch_length](len(task.split.retain), len(task.split.forget), self.batch_size)
-        recipe = Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, "constant", 1.0, task.seed)
+        recipe = self.recipe(task.seed)
         loss_fn = task.loss_fn
 
         def ascent(net: nn.Module, batch: Batch) -> torch.Tensor:
@@ -78,7 +76,7 @@ class GradientAscent:
 
 @UNLEARNERS.register("neggrad_plus", "NegGrad+: α·CE(retain) − (1−α)·CE(forget), α=0.99 (Kurmanji et al. 2023; DEL's code)")
 @dataclass
-class NegGradPlus:
+class NegGradPlus(SGDSettings):
     """Descend on retain while ascending on forget; ``alpha=1`` is exactly finetuning (same batches, same seed).
 
     The forget forward pass is skipped when its weight ``1 − alpha`` is zero, so even BatchNorm
@@ -86,20 +84,15 @@ class NegGradPlus:
     (quick demo pool, one seed: forget 94.0 / retain 97.2 / test 81.5, oracle 85.3 / 98.0 / 83.3).
     """
 
-    alpha: float = 0.99
     epochs: int = 3
-    lr: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
     schedule: str = "constant"  # DEL's code; "cosine" (to min_lr_factor·lr) matches finetune's schedule
-    min_lr_factor: float = 0.01
+    alpha: float = 0.99
     name: str = "neggrad_plus"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"neggrad_plus alpha (the retain weight) must lie in [0, 1], got {self.alpha}; DEL uses 0.99.")
-        recipe = Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, self.schedule, self.min_lr_factor, task.seed)
+        recipe = self.recipe(task.seed)
         loss_fn, alpha = task.loss_fn, float(self.alpha)
 
         def loss(net: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:

@@ -16,8 +16,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..masks import Mask
-from ..train import Recipe, train
-from .base import UNLEARNERS, UnlearningTask
+from ..train import train
+from .base import UNLEARNERS, SGDSettings, UnlearningTask
 
 PAPER_SCALE_DEFAULTS: dict[str, dict[str, Any]] = {
     # CIFAR-10 / ResNet-18: γ and the schedule from DEL's code; lr/epochs are DEL's flag defaults
@@ -51,20 +51,15 @@ class _L1:
 
 @UNLEARNERS.register("l1_sparse", "ℓ1-sparse: CE(retain) + γ_t‖θ‖₁, γ_t = 7e-5·(1 − t/E) (Jia et al., NeurIPS 2023)")
 @dataclass
-class L1Sparse:
+class L1Sparse(SGDSettings):
     """Retain finetuning pulled towards sparsity; the penalty weight decays linearly to 0.
 
     Defaults (Fashion-MNIST preset): 3 epochs, lr 0.02 (the preset's finetune budget), γ = 7e-5.
     Quick demo pool, one seed: forget 98.2 / retain 99.3 / test 83.0 (oracle 85 / 98 / 83).
     """
 
-    gamma: float = 7e-5
     epochs: int = 3
-    lr: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    min_lr_factor: float = 0.01
+    gamma: float = 7e-5
     name: str = "l1_sparse"
 
     def penalty_weight(self, epoch: int) -> float:
@@ -88,7 +83,7 @@ class L1Sparse:
         def loss(net: nn.Module, batch: tuple[Any, ...]) -> torch.Tensor:
             return loss_fn(net, batch[:3]) + batch[3] * norm(net)
 
-        recipe = Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, "cosine", self.min_lr_factor, task.seed)
+        recipe = self.recipe(task.seed)
         log = train(model, batches, recipe, task.device, mask, loss, task.progress, self.name, task.epoch_callback)  # type: ignore[arg-type]
         task.notes.update(epochs=self.epochs, epoch_losses=log.epoch_losses)
         return model

@@ -22,8 +22,8 @@ from torch import nn
 from ..data.base import IndexedTensorDataset
 from ..errors import ConfigError
 from ..masks import Mask
-from ..train import Batch, Recipe, epoch_batches, train
-from .base import UNLEARNERS, UnlearningTask
+from ..train import Batch, epoch_batches, train
+from .base import UNLEARNERS, SGDSettings, UnlearningTask
 from .common import output_classes
 
 LabelRule = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
@@ -66,7 +66,7 @@ def relabelled_dataset(dataset: IndexedTensorDataset, forget: np.ndarray, num_cl
 
 @UNLEARNERS.register("random_label", "Random Label: train on retain ∪ forget-with-random-labels, cosine to 0.5·lr (Golatkar et al. 2020; DEL/SalUn code)")
 @dataclass
-class RandomLabel:
+class RandomLabel(SGDSettings):
     """Cross-entropy on the union of the retain set and the relabelled forget set.
 
     Defaults (Fashion-MNIST preset): 3 epochs, lr 0.02 (the preset's finetune budget), cosine
@@ -75,10 +75,6 @@ class RandomLabel:
     """
 
     epochs: int = 3
-    lr: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
     min_lr_factor: float = 0.5
     label_rule: str = "exclude_true"  # exclude_true | uniform (DEL's randint, may keep the true label)
     redraw: bool = False  # new random labels every epoch (SalUn) instead of once (DEL)
@@ -100,7 +96,7 @@ class RandomLabel:
             raise ConfigError(f"label_rule {self.label_rule!r} unknown; choose one of {sorted(LABEL_RULES)}.")
         model.to(task.device)
         num_classes = output_classes(model, task)
-        recipe = Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, "cosine", self.min_lr_factor, task.seed)
+        recipe = self.recipe(task.seed)
         log = train(model, self.batches(task, num_classes), recipe, task.device, mask, task.loss_fn, task.progress, self.name, task.epoch_callback)
         task.notes.update(epochs=self.epochs, label_rule=self.label_rule, expected_change_rate=CHANGE_RATES[self.label_rule](num_classes), epoch_losses=log.epoch_losses)
         return model

@@ -28,8 +28,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..masks import Mask
-from ..train import Recipe, train
-from .base import UNLEARNERS, UnlearningTask
+from ..train import train
+from .base import UNLEARNERS, SGDSettings, UnlearningTask
 from .common import frozen_copy, kl_to_teacher, teacher_probs
 
 PAPER_SCALE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -43,15 +43,14 @@ MAX, MIN = "max", "min"
 
 @UNLEARNERS.register("scrub", "SCRUB: teacher-student min-max distillation, away on forget, close on retain (Kurmanji et al., NeurIPS 2023)")
 @dataclass
-class Scrub:
+class Scrub(SGDSettings):
     """Alternate max passes (forget: diverge from the teacher) and min passes (retain: stay close, CE)."""
 
     epochs: int = 3
-    msteps: int = 2  # how many of the first epochs begin with a max pass over the forget set
     lr: float = 5e-4
-    momentum: float = 0.9
     weight_decay: float = 5e-4
-    batch_size: int = 128
+    schedule: str = "constant"
+    msteps: int = 2  # how many of the first epochs begin with a max pass over the forget set
     forget_batch_size: int = 32
     temperature: float = 4.0
     ce_weight: float = 0.99  # γ in the paper
@@ -86,7 +85,7 @@ class Scrub:
                 return -divergence
             return self.kl_weight * divergence + self.ce_weight * nn.functional.cross_entropy(logits, y)
 
-        recipe = Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, "constant", 1.0, task.seed)
+        recipe = self.recipe(task.seed)
         log = train(model, self.batches(task), recipe, task.device, mask, loss, task.progress, self.name, task.epoch_callback)  # type: ignore[arg-type]
         task.notes.update(epochs=self.epochs, msteps=min(self.msteps, self.epochs), steps=log.steps, epoch_losses=log.epoch_losses)
         return model
