@@ -12,7 +12,7 @@ from typing import Callable
 
 from .errors import ExpungeError
 
-PRESETS = {"demo": "demo.yaml", "demo-quick": "demo-quick.yaml"}
+PRESETS = {"demo": "demo.yaml", "demo-quick": "demo-quick.yaml", "cifar10-resnet18": "cifar10-resnet18.yaml"}
 
 
 def preset_path(name: str) -> Path:

@@ -106,3 +106,32 @@ def test_idx_reader_on_written_files(tmp_path, monkeypatch):
         f.write(bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big") + labels.tobytes())
     with pytest.raises(DataError, match="truncated"):
         load_dataset("fashion_mnist", root=str(tmp_path))
+
+
+def test_cifar10_binary_reader_and_missing_message(tmp_path, monkeypatch):
+    from expunge.data import cifar10
+
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name, n in [(f, 3) for f in cifar10.TRAIN_FILES] + [("test_batch.bin", 2)]:
+        records = np.concatenate([rng.integers(0, 10, (n, 1)), rng.integers(0, 256, (n, 3072))], axis=1).astype(np.uint8)
+        (folder / name).write_bytes(records.tobytes())
+    bundle = load_dataset("cifar10", root=str(tmp_path))
+    assert bundle.input_shape == (3, 32, 32) and len(bundle.train) == 15 and len(bundle.test) == 2
+    assert float(bundle.train.inputs.max()) <= 1.0
+    (folder / "test_batch.bin").write_bytes(b"\x00" * 100)
+    with pytest.raises(DataError, match="truncated"):
+        load_dataset("cifar10", root=str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "nocache"))
+    monkeypatch.delenv("EXPUNGE_DATA", raising=False)
+    with pytest.raises(DatasetNotFoundError, match="download_if_missing"):
+        load_dataset("cifar10", root=str(tmp_path / "elsewhere"))
+
+
+def test_paper_scale_preset_validates():
+    from expunge.cli import preset_path
+    from expunge.experiments import load_config
+
+    config = load_config(preset_path("cifar10-resnet18"))
+    assert config.model.name == "resnet18" and config.methods[1].alpha == 0.3

@@ -1,6 +1,6 @@
 """Datasets (registry, Fashion-MNIST, synthetic) and forget-set splits."""
 
-from . import fashion_mnist, forget_modes, synthetic  # noqa: F401  (register the built-in datasets and builders)
+from . import cifar10, fashion_mnist, forget_modes, synthetic  # noqa: F401  (register the built-in datasets and builders)
 from .corruption import CORRUPTIONS, corrupt
 from .base import DatasetBundle, IndexedTensorDataset, TensorBatches, make_loader
 from .registry import DATASETS
