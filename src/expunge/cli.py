@@ -56,7 +56,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
     from .experiments.pool import build_pool, pool_report_section
 
     config = load_config(args.config, list(args.overrides) + (["quiet=true"] if args.quiet else []))
-    path = build_pool(config, args.models, ceiling=not args.no_ceiling)
+    path = build_pool(config, args.models, ceiling=not args.no_ceiling, unlearn_seeds=args.unlearn_seeds)
     pool = json.loads(path.read_text())
     print("\n".join(pool_report_section(pool, path.parent, "")))
     print(f"wrote {path}")
@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     pool.add_argument("overrides", nargs="*")
     pool.add_argument("--models", type=int, default=16, help="models per side (default 16)")
     pool.add_argument("--no-ceiling", action="store_true", help="skip the N extra oracles of the oracle-vs-oracle ceiling")
+    pool.add_argument("--unlearn-seeds", type=int, default=1, help="unlearning seeds per original (>= 2 splits variance into training and unlearning parts)")
     pool.add_argument("--quiet", action="store_true")
     tune = sub.add_parser("tune", help="random search of a method's lr / epochs / budget on the validation split")
     tune.add_argument("config")

@@ -40,6 +40,11 @@ def test_pool_scores_oracles_like_the_ceiling_and_originals_lower(tmp_path):
     again = json.loads(build_pool(load_config(pool_config(tmp_path)), N).read_text())
     assert again["jobs_run"] == 0 and again["sides"]["original"]["epsilon_score"] == original["epsilon_score"]
 
+    # a second unlearning seed per original splits the variance into training and unlearning parts
+    split = json.loads(build_pool(load_config(pool_config(tmp_path)), N, unlearn_seeds=2).read_text())["sides"]["finetune"]["variance_split"]
+    assert set(split) == {"forget_acc", "retain_acc", "test_acc"}
+    assert all(v["training_var"] >= 0 and v["unlearning_var"] >= 0 for v in split.values())
+
     report = report_folder(tmp_path / "run").read_text()
     assert "ε-score pool" in report and (tmp_path / "run" / "pool" / "epsilon_hist.png").exists()
     assert main(["report", str(tmp_path / "run")]) == 0

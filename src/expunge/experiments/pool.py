@@ -76,18 +76,26 @@ def oracle_job(config_data: dict[str, Any], k: int, path: str) -> str:
     return path
 
 
-def replicate_job(config_data: dict[str, Any], method_index: int, i: int, path: str) -> str:
+UNLEARN_SEED_STRIDE = 10_000  # extra unlearning seed k of original i: i + k * stride
+
+
+def replicate_job(config_data: dict[str, Any], method_index: int, i: int, path: str, extra_seed: int = 0) -> str:
     from .runner import run_method
 
     config, ctx = _pool_context(config_data, i)
     holder: dict[str, torch.nn.Module] = {}
-    record = run_method(ctx, config.methods[method_index], seed=i, keep_model=holder)
-    _outputs_npz(Path(path), holder["model"], ctx, record["seconds"], {"unlearn_seed": i, "original_seed": original_seed(config, i)})
+    seed = i + extra_seed * UNLEARN_SEED_STRIDE
+    record = run_method(ctx, config.methods[method_index], seed=seed, keep_model=holder)
+    _outputs_npz(Path(path), holder["model"], ctx, record["seconds"], {"unlearn_seed": seed, "original_seed": original_seed(config, i)})
     return path
 
 
-def build_pool(config: ExperimentConfig, n_models: int, ceiling: bool = True, executor: Any | None = None) -> Path:
-    """Train / run every pool member that is not stored yet, then score; returns pool.json's path."""
+def build_pool(config: ExperimentConfig, n_models: int, ceiling: bool = True, executor: Any | None = None, unlearn_seeds: int = 1) -> Path:
+    """Train / run every pool member that is not stored yet, then score; returns pool.json's path.
+
+    ``unlearn_seeds`` > 1 adds further unlearning runs of every original (under ``methods/NAME/extra``)
+    so that the variance of each metric can be split into a training and an unlearning part.
+    """
     if n_models < 4:
         raise ConfigError("a pool needs at least 4 models per side (LiRA fits Gaussians on halves; the ε-score buckets run to ceil(log(N-1))); 16 or more is sensible.")
     if not config.cache_dir:
@@ -110,16 +118,21 @@ def build_pool(config: ExperimentConfig, n_models: int, ceiling: bool = True, ex
             path = folder / "methods" / method.name / f"{i}.npz"
             if not path.exists():
                 jobs.append(Job(f"{method.name}-{i}", replicate_job, (data, index, i, str(path))))
-    for sub in ["original", "oracle", *[f"methods/{m.name}" for m in config.methods]]:
+            for k in range(1, unlearn_seeds):
+                path = folder / "methods" / method.name / "extra" / f"{i}-seed{k}.npz"
+                if not path.exists():
+                    jobs.append(Job(f"{method.name}-{i}-seed{k}", replicate_job, (data, index, i, str(path), k)))
+    extra = [f"methods/{m.name}/extra" for m in config.methods] if unlearn_seeds > 1 else []
+    for sub in ["original", "oracle", *[f"methods/{m.name}" for m in config.methods], *extra]:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results = executor.map(jobs)
     failures = {r.key: r.error for r in results if not r.ok}
-    scores = score_pool(folder, [m.name for m in config.methods], n_models, ceiling)
+    scores = score_pool(folder, [m.name for m in config.methods], n_models, ceiling, unlearn_seeds)
     scores.update(
         config=data, n_models=n_models, failures=failures, jobs_run=len(jobs), seconds=time.perf_counter() - started,
         executor=config.executor.name, environment=environment_info(resolve_device(config.device)),
-        methods_config=[asdict(m) for m in config.methods],
+        methods_config=[asdict(m) for m in config.methods], unlearn_seeds=unlearn_seeds,
     )
     atomic_write_json(folder / "pool.json", scores)
     return folder / "pool.json"
@@ -142,7 +155,22 @@ def _probs(side: list[dict[str, np.ndarray]], part: str) -> np.ndarray:
     return np.stack([torch.softmax(torch.from_numpy(m[f"{part}_logits"]).double(), 1).numpy() for m in side])  # [K, n, C]
 
 
-def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = True) -> dict[str, Any]:
+def split_variance(folder: Path, n_models: int, unlearn_seeds: int) -> dict[str, Any]:
+    """Training vs unlearning variance of each accuracy over [originals x unlearning seeds]."""
+    from ..evaluate.stats import variance_split
+
+    grid: dict[str, list[list[float]]] = {"forget_acc": [], "retain_acc": [], "test_acc": []}
+    for i in range(n_models):
+        paths = [folder / f"{i}.npz"] + [folder / "extra" / f"{i}-seed{k}.npz" for k in range(1, unlearn_seeds)]
+        if not all(p.exists() for p in paths):
+            return {"error": f"replicates of original {i} are missing; re-run expunge pool"}
+        members = [dict(np.load(p)) for p in paths]
+        for key in grid:
+            grid[key].append([float(m[key]) for m in members])
+    return {key: variance_split(np.array(values)) for key, values in grid.items()}
+
+
+def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = True, unlearn_seeds: int = 1) -> dict[str, Any]:
     """Score every method's replicates against the oracle pool (pure function of the stored outputs)."""
     from ..evaluate.divergence import js_to_pool
     from ..evaluate.epsilon import epsilon_score
@@ -195,6 +223,8 @@ def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = 
             out["sides"][name] = {"label": name, "error": f"only {len(side)} of {n_models} replicates finished"}
             continue
         out["sides"][name] = side_scores(side, name)
+        if unlearn_seeds > 1:
+            out["sides"][name]["variance_split"] = split_variance(folder / "methods" / name, n_models, unlearn_seeds)
     oracle_seconds = [float(m["seconds"]) for m in oracles]
     out["oracle_train_seconds_median"] = float(np.median(oracle_seconds))
     return out
@@ -219,6 +249,11 @@ def pool_report_section(pool: dict[str, Any], folder: Path, rel: str) -> list[st
             f"| {name} | {side['epsilon_score']:.3f} | {side['forgetting_quality']:.3f} | {side['utility_ratio']:.3f} | {side['lira_auc']:.1f} | "
             f"{side['lira_tpr_at_1pct_fpr']:.1f} | {side['js_forget']:.4f} | {side['js_test']:.4f} | {acc('forget_acc')} | {acc('retain_acc')} | {acc('test_acc')} | {acc('seconds')} |"
         )
+    for name, side in pool["sides"].items():
+        split = side.get("variance_split")
+        if split and "error" not in split:
+            parts = ", ".join(f"{k}: training {v['training_var']:.2f} / unlearning {v['unlearning_var']:.2f}" for k, v in split.items())
+            lines.append(f"- variance of {name} (points²) over {n} originals × {pool.get('unlearn_seeds')} unlearning seeds: {parts}")
     lines += ["", f"The ceiling row scores {n} further oracles against the oracle pool: no method can be expected to beat it at this N. "
               f"LiRA: per-example Gaussians from {pool['lira_reference_models']['in']} originals (IN) and {pool['lira_reference_models']['out']} oracles (OUT); "
               "AUC of the method's forget-example statistics against held-out oracles' (50 = looks retrained).", ""]
