@@ -35,7 +35,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from .zeroshot.demo import run_zero_shot_demo
 
         out = args.out or f"runs/zero-shot-class{args.forget_class}"
-        run_zero_shot_demo(out, args.forget_class, args.quick, args.quiet, "~/.cache/expunge/models")
+        records = run_zero_shot_demo(out, args.forget_class, args.quick, args.quiet, "~/.cache/expunge/models")
+        if args.quiet:  # --quiet silences progress bars, not the result
+            from .zeroshot.experiment import format_table
+
+            print(format_table(records))
         print(f"\nwrote {Path(out) / 'results.json'} and {Path(out) / 'report.md'}")
         return 0
     overrides = list(args.overrides)
