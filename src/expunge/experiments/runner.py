@@ -284,8 +284,8 @@ def method_job(config_data: dict[str, Any], method_index: int, seed: int) -> dic
 
 def train_pool(config: ExperimentConfig, executor: Any) -> None:
     """Train the original and the oracles as independent jobs (parallel on Ray); needs a cache."""
-    if not config.cache_dir:
-        return  # nothing to share between jobs: prepare() trains in-process
+    if not config.cache_dir or config.executor.name == "local":
+        return  # in-process, prepare() trains (or loads) the same models once; parallel jobs share the cache
     data = config.to_dict()
     jobs = [Job("original", train_pool_member_job, (data, "original", 0))]
     jobs += [Job(f"oracle-{k}", train_pool_member_job, (data, "oracle", k)) for k in range(config.oracles)]
