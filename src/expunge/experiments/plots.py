@@ -74,20 +74,31 @@ def plot_mask_composition(records: Sequence[dict[str, Any]], path: Path) -> bool
 
 
 def plot_epsilon_histograms(per_example: dict[str, np.ndarray], path: Path, n_models: int) -> bool:
-    """Per-example ε of each method (and the oracle-vs-oracle ceiling), NeurIPS-2023 scoring."""
+    """Share of forget examples in each scoring bucket of the NeurIPS-2023 ε-score, per side.
+
+    Grouped bars over the score's own buckets (0.5 wide up to ceil(log(N−1))), then 'beyond' (no
+    points) and 'capped' (ε = 50: one side far peakier than the other), so the cap does not squash the rest.
+    """
     if not per_example:
         return False
+    top = float(np.ceil(np.log(max(n_models - 1, 2))))
+    edges = np.arange(0, top + 0.5, 0.5)
+    labels = [f"[{a:g},{b:g})" for a, b in zip(edges[:-1], edges[1:])] + [f"≥{top:g}", "capped (50)"]
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    top = max(float(np.max(v)) for v in per_example.values())
-    bins = np.arange(0, max(top, 1.0) + 0.5, 0.5)
-    for label, values in per_example.items():
-        ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=label)
-    ax.axvline(np.ceil(np.log(max(n_models - 1, 2))), color="grey", ls="--", label="last scoring bucket")
-    ax.set_xlabel(f"per-example ε (N = {n_models} models per side; 0 = indistinguishable from retraining)")
-    ax.set_ylabel("forget examples")
-    ax.set_title("Per-example forgetting ε")
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / len(per_example)
+    x = np.arange(len(labels))
+    for i, (label, values) in enumerate(per_example.items()):
+        values = np.asarray(values, dtype=float)
+        counts = list(np.histogram(values[values < top], bins=edges)[0])
+        counts += [int(((values >= top) & (values < 50)).sum()), int((values >= 50).sum())]
+        ax.bar(x + i * width - 0.4 + width / 2, 100 * np.array(counts) / len(values), width=width, label=label)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_xlabel(f"per-example ε bucket (N = {n_models} per side; buckets earn 1, ½, ¼ … points; ≥{top:g} and capped earn 0)")
+    ax.set_ylabel("share of forget examples (%)")
+    ax.set_title("Per-example forgetting ε (lower buckets = closer to retraining)")
     ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
