@@ -211,47 +211,6 @@ def test_logit_confidence_accepts_tensors_and_checks_labels() -> None:
 # --- literal cross-check of the vectorised rule search ------------------------------------
 
 
-def _literal_epsilon(unlearned: np.ndarray, oracle: np.ndarray) -> float:
-    """Every rule of the definition evaluated one by one (slow; no vectorisation tricks)."""
-    import torch
-
-    f32 = np.float32
-    n = len(unlearned)
-    pos, neg = (oracle, unlearned) if np.median(oracle) > np.median(unlearned) else (unlearned, oracle)
-    pd, nd = pos.max() - pos.min(), neg.max() - neg.min()
-    large, small = (pd, nd) if pd > nd else (nd, pd)
-    if large > 0 and small / large < 0.01:
-        return EPSILON_CAP
-    # single thresholds: torch's float32 grid over the pooled range
-    lo, hi = min(pos.min(), neg.min()), max(pos.max(), neg.max())
-    grid = torch.linspace(float(lo), float(hi), int(np.ceil((hi - lo) * 100))).double().numpy()
-    tp = [(pos[None, :] >= grid[:, None]).sum(1)]
-    fp = [(neg[None, :] >= grid[:, None]).sum(1)]
-    # windows around the peakier sample: for every right edge r, 400 left edges
-    peaky, wide = (neg, pos) if pd >= nd else (pos, neg)
-    w = min(pd, nd)
-    r_lo, r_hi = (peaky.min() + w) - 2.0, peaky.max() + 2.0
-    right = np.linspace(r_lo, r_hi, int(np.ceil((r_hi - r_lo) * 100)))
-    left = np.stack([np.linspace(r - w - 2.0, r - w + 2.0, 400) for r in right])  # [R, 400]
-    for sample, counts in ((peaky, tp), (wide, fp)):
-        inside = (left[..., None] <= sample) & (sample <= right[:, None, None])
-        counts.append(inside.sum(-1).reshape(-1))
-    t, f = np.concatenate(tp).astype(f32), np.concatenate(fp).astype(f32)
-    tpr, fnr, fpr, tnr = t / f32(n), (f32(n) - t) / f32(n), f / f32(n), (f32(n) - f) / f32(n)
-    if np.any((fpr + fnr == 0) & (tpr + tnr == 2)):
-        return EPSILON_CAP
-    keep = fpr * fnr != 0
-    with np.errstate(invalid="ignore"):
-        e = np.fmax(np.log(f32(1 - DELTA) - fpr[keep]) - np.log(fnr[keep]), np.log(f32(1 - DELTA) - fnr[keep]) - np.log(fpr[keep]))
-    e = e[~np.isnan(e)]
-    return 0.0 if e.size == 0 else float(min(max(e.max(), 0.0), EPSILON_CAP))
-
-
-def _torch_linspace_is_fused() -> bool:
-    torch = pytest.importorskip("torch")
-    return torch.backends.cpu.get_cpu_capability() != "DEFAULT"  # x86 without AVX2 rounds twice
-
-
 def _literal_rules(pos: np.ndarray, neg: np.ndarray) -> dict[str, np.ndarray]:
     """(tp, fp) of every single-threshold rule and every window rule, one by one."""
     import torch

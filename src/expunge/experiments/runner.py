@@ -84,6 +84,19 @@ def make_split(config: ExperimentConfig, bundle: DatasetBundle) -> ForgetSplit:
     return build_split(s.kind, bundle.train_targets(), len(bundle.test), s.seed, s.train_size, s.test_size, s.validation_fraction, inputs=bundle.train.inputs, **options)
 
 
+def model_cache(config: ExperimentConfig) -> ModelCache:
+    return ModelCache(Path(config.cache_dir).expanduser() if config.cache_dir else None)
+
+
+def model_factory(config: ExperimentConfig, bundle: DatasetBundle, device: torch.device) -> Callable[[int], nn.Module]:
+    """seed -> a newly initialised model of the configured architecture, on ``device``."""
+
+    def fresh(seed: int) -> nn.Module:
+        return build_model(config.model.name, bundle.input_shape, bundle.num_classes, seed=seed, **config.model.options).to(device)
+
+    return fresh
+
+
 def load_data(config: ExperimentConfig) -> tuple[DatasetBundle, ForgetSplit, Callable[[nn.Module, torch.device], dict[str, float]] | None]:
     """Dataset and split; with ``split.corruption`` the forget set is corrupted before anything trains on it."""
     bundle = load_dataset(config.dataset.name, **config.dataset.options)
@@ -124,10 +137,8 @@ def prepare(config: ExperimentConfig, original_seed: int | None = None) -> Conte
     """
     device = resolve_device(config.device)
     bundle, split, extra_metrics = load_data(config)
-    cache = ModelCache(Path(config.cache_dir).expanduser() if config.cache_dir else None)
-
-    def fresh(seed: int) -> nn.Module:
-        return build_model(config.model.name, bundle.input_shape, bundle.num_classes, seed=seed, **config.model.options).to(device)
+    cache = model_cache(config)
+    fresh = model_factory(config, bundle, device)
 
     pool = np.union1d(split.forget, split.retain)
     seed = config.train_seed if original_seed is None else original_seed
@@ -263,10 +274,8 @@ def train_pool_member_job(config_data: dict[str, Any], kind: str, index: int) ->
     config = load_config(config_data)
     device = resolve_device(config.device)
     bundle, split, _ = load_data(config)
-    cache = ModelCache(Path(config.cache_dir).expanduser() if config.cache_dir else None)
-
-    def fresh(seed: int) -> nn.Module:
-        return build_model(config.model.name, bundle.input_shape, bundle.num_classes, seed=seed, **config.model.options).to(device)
+    cache = model_cache(config)
+    fresh = model_factory(config, bundle, device)
 
     indices = np.union1d(split.forget, split.retain) if kind == "original" else split.retain
     seed = config.train_seed if kind == "original" else config.train_seed + 1 + index
