@@ -65,3 +65,33 @@ def test_class_accuracy_drops_while_others_hold(fixture: str, cls: int, separabl
     assert accuracy(result.model, t_x, t_y) <= 0.05
     assert accuracy(result.model, o_x, o_y) >= accuracy(model, o_x, o_y) - 0.03
     assert accuracy(model, t_x, t_y) > 0.9  # the input model was not modified (inplace=False)
+
+
+def test_escalation_moves_to_a_more_invasive_path_only_when_needed(trained_resnet, separable_bundle) -> None:
+    """Here the class is recognised by negative evidence: cutting its row alone cannot remove it."""
+    x_a, _ = class_images(separable_bundle.test, 0, 16)
+    other = class_images(separable_bundle.test, 0, 16, other=True)
+    t_x, t_y = class_images(separable_bundle.train, 0)
+    stuck = zero_shot_unlearn(trained_resnet, 0, x_a, other, ZeroShotConfig(escalate=False))
+    assert stuck.path == "target-row" and not stuck.selection.met and accuracy(stuck.model, t_x, t_y) > 0.5
+    escalated = zero_shot_unlearn(trained_resnet, 0, x_a, other, ZeroShotConfig())
+    assert escalated.path != "target-row" and escalated.selection.met and "after trying target-row" in escalated.selection.reason
+    assert accuracy(escalated.model, t_x, t_y) <= 0.05
+    # the mask records the edit of the chosen path: columns of every class for all-columns, rows for in+out
+    assert escalated.summary()["path"] == escalated.path
+
+
+def test_no_escalation_when_the_first_path_suffices(trained_mlp, separable_bundle) -> None:
+    x_a, _ = class_images(separable_bundle.test, 1, 16)
+    result = zero_shot_unlearn(trained_mlp, 1, x_a, class_images(separable_bundle.test, 1, 16, other=True), ZeroShotConfig())
+    assert result.path == "target-row" and result.selection.met and "after trying" not in result.selection.reason
+    changed = {name for name in result.mask.names() if result.mask[name].any()}
+    assert changed == {result.ranking.path.out_weight}  # only the classifier's target row was touched
+
+
+def test_fractional_k_p_is_a_share_of_the_analysed_neurons(trained_resnet, separable_bundle) -> None:
+    x_a, _ = class_images(separable_bundle.test, 2, 8)
+    result = zero_shot_unlearn(trained_resnet, 2, x_a, config=ZeroShotConfig(k_p=0.25))
+    assert result.selection.k_p == round(0.25 * result.ranking.path.num_neurons)
+    with pytest.raises(Exception, match="fraction"):
+        ZeroShotConfig(k_p=1.5)

@@ -14,10 +14,10 @@ from .experiment import QUICK_SETUP, RemovalSetup, format_table, run_class_remov
 DESCRIPTIONS = {
     "original": "the trained model before unlearning",
     "retrain": "retrained from scratch without the class (oracle; its seconds are the training time)",
-    "lra-npp": "zero-shot LRA-NPP: LRP ε-rule ranking, cut weights into (rows) and out of (target row) the top-K_p neurons",
-    "lra-npp-out": "zero-shot, cutting only the target-class weights out of the neurons (other classes' logits untouched)",
-    "noise-gn": "baseline: Gaussian noise N(0, σ²) on the same entries as LRA-NPP",
-    "noise-ln": "baseline: Laplace noise (scale b) on the same entries as LRA-NPP",
+    "lra-npp": "zero-shot LRA-NPP, expunge's default: LRP ε-rule ranking, cut the target-class weights out of the top-K_p neurons, K_p = smallest count taking every analysis image below chance confidence",
+    "lra-npp-paper": "zero-shot LRA-NPP as in the authors' MNIST code: cut the weights into (rows) and out of (target row) the neurons, fixed K_p = 80/512 of them",
+    "noise-gn": "baseline: Gaussian noise N(0, σ²) on the same entries as lra-npp-paper",
+    "noise-ln": "baseline: Laplace noise (scale b) on the same entries as lra-npp-paper",
 }
 
 

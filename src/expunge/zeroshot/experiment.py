@@ -23,7 +23,7 @@ from ..models import build_model
 from ..train import Recipe, epoch_batches, train
 from ..utils import resolve_device, seed_everything, stable_hash
 from .evaluate import RemovalEvaluator
-from .method import ZeroShotConfig, zero_shot_unlearn
+from .method import PAPER_CONFIG, ZeroShotConfig, zero_shot_unlearn
 
 
 @dataclass
@@ -49,13 +49,14 @@ class RemovalSetup:
 QUICK_SETUP = RemovalSetup(pool_size=2000, recipe=Recipe(epochs=8, lr=0.05, batch_size=128))
 
 
-def method_configs(base: ZeroShotConfig, noise_scale: float) -> dict[str, ZeroShotConfig]:
-    """The compared zero-shot variants; the noise baselines reuse LRA-NPP's K_p (set at run time)."""
+def method_configs(base: ZeroShotConfig, noise_scale: float, seed: int) -> dict[str, ZeroShotConfig]:
+    """The compared zero-shot variants: expunge's default, the authors' path, and their noise baselines on that path."""
+    paper = replace(PAPER_CONFIG, seed=seed)
     return {
-        "lra-npp": base,
-        "lra-npp-out": replace(base, cut_in=False),
-        "noise-gn": replace(base, perturbation="gaussian", scale=noise_scale),
-        "noise-ln": replace(base, perturbation="laplace", scale=noise_scale),
+        "lra-npp": replace(base, seed=seed),
+        "lra-npp-paper": paper,
+        "noise-gn": replace(paper, perturbation="gaussian", scale=noise_scale),
+        "noise-ln": replace(paper, perturbation="laplace", scale=noise_scale),
     }
 
 
@@ -119,14 +120,8 @@ def run_class_removal(setup: RemovalSetup, bundle: DatasetBundle, forget_class: 
     ]
     x_a = bundle.test.inputs[torch.as_tensor(analysis)]
     others = (bundle.test.inputs[torch.as_tensor(other)], bundle.test.targets[torch.as_tensor(other)]) if len(other) else None
-    configs = method_configs(replace(setup.zero_shot, seed=seed), setup.noise_scale)
-    k_p: int | str = setup.zero_shot.k_p
-    for name, cfg in configs.items():
-        if name.startswith("noise") and isinstance(k_p, int):
-            cfg = replace(cfg, k_p=k_p)  # same neurons and count as LRA-NPP: only the edit differs
+    for name, cfg in method_configs(setup.zero_shot, setup.noise_scale, seed).items():
         result = zero_shot_unlearn(copy.deepcopy(original), forget_class, x_a, others, cfg, inplace=True)
-        if name == "lra-npp":
-            k_p = result.selection.k_p
         summary = result.summary()
         records.append({**base, "method": name, **evaluator(result.model), "seconds": result.seconds, "k_p": summary["k_p"], "k_a": summary["k_a"],
                         "selection_met": summary["selection_met"], "selection_reason": summary["selection_reason"], "perturbed_entries": summary["perturbed_entries"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable
 
 import torch
@@ -26,7 +26,13 @@ from .select import KpRule, Selection, auto_kp, fixed_kp
 
 @dataclass
 class ZeroShotConfig:
-    """Settings of the zero-shot unlearner; ``k_p="auto"`` applies ``KpRule``."""
+    """Settings of the zero-shot unlearner; ``k_p="auto"`` applies ``KpRule``.
+
+    The defaults are expunge's: cut only the target-class weights out of the selected neurons
+    (``cut_in=False``), with K_p the smallest count that takes *every* analysis image below chance
+    confidence. ``PAPER_CONFIG`` is the authors' MNIST path (rows into the neurons cut as well,
+    fixed K_a / K_p at their MNIST ratios 50/512 and 80/512 of the analysed neurons).
+    """
 
     layer: str | None = None  # analysed layer; None = the last linear layer (the paper's choice)
     rule: str = "epsilon"
@@ -35,26 +41,39 @@ class ZeroShotConfig:
     beta: float = 1.0
     bn: str = "fold"
     k_a: int | None = None  # per-image top neurons; None = 10% of the layer's neurons
-    k_p: int | str = "auto"
+    k_p: int | float | str = "auto"  # "auto" (KpRule), a count, or a fraction in (0, 1) of the analysed neurons
     perturbation: str = "cut"  # cut | gaussian | laplace
     scale: float = 1.0  # noise std (gaussian) or scale b (laplace)
     out_scope: str = "target"  # target | all | none: which outgoing weights are perturbed
-    cut_in: bool = True  # also perturb the incoming rows (the paper's MNIST path); False = outgoing only
+    cut_in: bool = False  # True: also cut the rows producing the neurons (the paper's MNIST path; hurts other classes)
     cut_bias: bool = False
     max_target_rate: float = 0.0
     max_other_drop: float = 0.0
     max_target_confidence: float | None = None  # None = chance level (1 / classes)
+    confidence: str = "max"  # the rule bounds the max (every analysis image) or the mean target confidence
     max_k: int | None = None
+    escalate: bool = True  # with k_p="auto": move to a more invasive path (PATH_LADDER) when this one cannot remove the class
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.perturbation not in PERTURBATIONS:
             raise ConfigError(f"perturbation {self.perturbation!r} unknown; choose one of {sorted(PERTURBATIONS)}.")
-        if not (self.k_p == "auto" or (isinstance(self.k_p, int) and self.k_p >= 0)):
-            raise ConfigError(f"k_p must be a non-negative integer or 'auto', got {self.k_p!r}.")
+        valid_count = isinstance(self.k_p, int) and not isinstance(self.k_p, bool) and self.k_p >= 0
+        valid_fraction = isinstance(self.k_p, float) and 0.0 < self.k_p < 1.0
+        if not (self.k_p == "auto" or valid_count or valid_fraction):
+            raise ConfigError(f"k_p must be 'auto', a non-negative integer or a fraction in (0, 1) of the analysed neurons, got {self.k_p!r}.")
+
+    def fixed_k_p(self, num_neurons: int) -> int:
+        """The fixed K_p for a layer of ``num_neurons`` (a fraction is rounded, at least 1)."""
+        if isinstance(self.k_p, float):
+            return max(1, round(self.k_p * num_neurons))
+        return int(self.k_p)  # type: ignore[arg-type]
 
     def kp_rule(self) -> KpRule:
-        return KpRule(self.max_target_rate, self.max_other_drop, self.max_target_confidence, self.max_k)
+        return KpRule(max_target_rate=self.max_target_rate, max_other_drop=self.max_other_drop, max_target_confidence=self.max_target_confidence, max_k=self.max_k, confidence=self.confidence)
+
+
+PAPER_CONFIG = ZeroShotConfig(cut_in=True, k_a=None, k_p=80 / 512)  # authors' MNIST setting: K_a 50, K_p 80 of 512 neurons
 
 
 @dataclass
@@ -67,13 +86,14 @@ class ZeroShotResult:
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    path: str = "target-row"  # which weights were edited (see PATH_LADDER)
 
     def summary(self) -> dict[str, Any]:
         return {
             "k_p": self.selection.k_p, "k_a": self.ranking.k_a, "selection_met": self.selection.met, "selection_reason": self.selection.reason,
             "neurons": self.neurons, "top_neurons": ranking_summary(self.ranking), "layer": self.ranking.path.layer,
             "num_neurons": self.ranking.path.num_neurons, "perturbed_entries": self.mask.num_selected(), "path_notes": self.ranking.path.notes,
-            "seconds": self.seconds, "timings": self.timings, "analysis_images": self.ranking.num_images, "config": self.config,
+            "seconds": self.seconds, "timings": self.timings, "analysis_images": self.ranking.num_images, "config": self.config, "path": self.path,
         }
 
 
@@ -126,11 +146,12 @@ def zero_shot_unlearn(
     model.eval()
     ranking = rank_neurons(model, x, config.layer, config.k_a, config.rule, config.epsilon, config.alpha, config.beta, config.bn)
     t_rank = time.perf_counter()
-    kwargs = dict(perturbation=config.perturbation, scale=config.scale, seed=config.seed, out_scope=config.out_scope, cut_bias=config.cut_bias, cut_in=config.cut_in)
+    path_name = path_label(config.out_scope, config.cut_in)
     if config.k_p == "auto":
-        selection = auto_kp(model, ranking.path, ranking.order, target_class, x, other_images, config.kp_rule(), bn=config.bn, **kwargs)  # type: ignore[arg-type]
+        selection, config = _select_with_escalation(model, ranking, target_class, x, other_images, config)
+        path_name = path_label(config.out_scope, config.cut_in)
     else:
-        selection = fixed_kp(ranking.order, int(config.k_p))
+        selection = fixed_kp(ranking.order, config.fixed_k_p(ranking.path.num_neurons))
     t_select = time.perf_counter()
     neurons = ranking.order[: selection.k_p]
     mask = ranking.path.mask(model, neurons, target_class, config.out_scope, config.cut_in, config.cut_bias)
@@ -140,4 +161,55 @@ def zero_shot_unlearn(
         torch.cuda.synchronize(device)
     end = time.perf_counter()
     timings = {"rank": t_rank - start, "select": t_select - t_rank, "perturb": end - t_select}
-    return ZeroShotResult(model, neurons, ranking, selection, mask, end - start, timings, asdict(config))
+    return ZeroShotResult(model, neurons, ranking, selection, mask, end - start, timings, asdict(config), path_name)
+
+
+# Paths from least to most invasive: (label, out_scope, cut_in). Escalation moves right only when
+# the rule cannot even stop the analysis images being predicted as the class on the current path,
+# which happens when a model recognises the class mainly by negative evidence for the others.
+PATH_LADDER: tuple[tuple[str, str, bool], ...] = (
+    ("target-row", "target", False),  # zero W[c, n]: only the target logit changes
+    ("all-columns", "all", False),  # zero W[:, n]: the neurons no longer reach any class
+    ("in+out", "target", True),  # zero the rows producing the neurons and W[c, n] (the authors' MNIST path)
+)
+
+
+def path_label(out_scope: str, cut_in: bool) -> str:
+    for label, scope, rows in PATH_LADDER:
+        if (scope, rows) == (out_scope, cut_in):
+            return label
+    return f"out={out_scope},in={cut_in}"
+
+
+def _removes_target(selection: Selection, rule: KpRule) -> bool:
+    chosen = next((r for r in selection.trace if r["k"] == selection.k_p), None)
+    return selection.met or (chosen is not None and chosen["target_rate"] <= rule.max_target_rate + 1e-12)
+
+
+def _select_with_escalation(model: nn.Module, ranking: NeuronRanking, target_class: int, x: torch.Tensor,
+                            other: tuple[torch.Tensor, torch.Tensor] | None, config: ZeroShotConfig) -> tuple[Selection, ZeroShotConfig]:
+    """Auto K_p on the configured path, then (if ``escalate``) on more invasive paths until the target is removed."""
+    rule = config.kp_rule()
+    labels = [label for label, _, _ in PATH_LADDER]
+    current = path_label(config.out_scope, config.cut_in)
+    rungs = [(config.out_scope, config.cut_in)]
+    if config.escalate and current in labels:
+        rungs += [(scope, rows) for _, scope, rows in PATH_LADDER[labels.index(current) + 1 :] if scope != "target" or ranking.path.out_is_classifier]
+    tried: list[tuple[Selection, ZeroShotConfig]] = []
+    for scope, rows in rungs:
+        candidate = replace(config, out_scope=scope, cut_in=rows)
+        selection = auto_kp(model, ranking.path, ranking.order, target_class, x, other, rule, perturbation=candidate.perturbation, scale=candidate.scale,
+                            seed=candidate.seed, out_scope=scope, cut_bias=candidate.cut_bias, bn=candidate.bn, cut_in=rows)
+        tried.append((selection, candidate))
+        if _removes_target(selection, rule):
+            break
+    last_selection, _ = tried[-1]
+    selection, chosen = tried[-1] if _removes_target(last_selection, rule) else min(tried, key=lambda t: _final_rate(t[0]))
+    if len(tried) > 1:
+        selection.reason += f" (path {path_label(chosen.out_scope, chosen.cut_in)} after trying {', '.join(path_label(c.out_scope, c.cut_in) for _, c in tried[:-1])})"
+    return selection, chosen
+
+
+def _final_rate(selection: Selection) -> tuple[float, float]:
+    chosen = next((r for r in selection.trace if r["k"] == selection.k_p), {"target_rate": 1.0, "target_confidence": 1.0})
+    return chosen["target_rate"], chosen["target_confidence"]

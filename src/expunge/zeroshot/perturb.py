@@ -41,28 +41,48 @@ class NeuronPath:
     out_is_classifier: bool
     notes: list[str] = field(default_factory=list)
 
-    def mask(self, model: nn.Module, neurons: Sequence[int], target_class: int | None = None, out_scope: str = "target", include_in: bool = True, cut_bias: bool = False) -> Mask:
-        """Boolean mask of the entries on the selected neurons' paths (all other entries False)."""
+    def entries(self, neurons: Sequence[int], target_class: int | None = None, out_scope: str = "target", include_in: bool = True, cut_bias: bool = False) -> dict[str, tuple[torch.Tensor, ...]]:
+        """Index of the path entries in each touched parameter (``param[index]`` selects them)."""
         if out_scope not in OUT_SCOPES:
             raise ConfigError(f"out_scope {out_scope!r} unknown; choose one of {OUT_SCOPES}.")
-        params = dict(model.named_parameters())
-        entries = {n: torch.zeros_like(p, dtype=torch.bool, device="cpu") for n, p in params.items()}
         idx = torch.as_tensor(list(neurons), dtype=torch.long)
         if len(idx) and (idx.min() < 0 or idx.max() >= self.num_neurons):
             raise ConfigError(f"neuron indices must lie in [0, {self.num_neurons}); got {idx.tolist()[:10]}.")
+        found: dict[str, tuple[torch.Tensor, ...]] = {}
         if include_in:
             for name in self.in_rows + (self.in_vectors if cut_bias else []):
-                entries[name][idx] = True
+                found[name] = (idx,)
         if out_scope != "none" and len(idx):
-            w = entries[self.out_weight]
             cols = (idx[:, None] * self.out_group + torch.arange(self.out_group)[None, :]).reshape(-1)
             if out_scope == "target":
                 if not self.out_is_classifier or target_class is None:
                     raise ConfigError(f"out_scope='target' needs the analysed layer ({self.layer}) to be the classifier and a target class; use out_scope='all'.")
-                w[target_class, cols] = True
+                found[self.out_weight] = (torch.tensor([int(target_class)]), cols)
             else:
-                w[:, cols] = True
+                found[self.out_weight] = (slice(None), cols)  # type: ignore[assignment]
+        return found
+
+    def mask(self, model: nn.Module, neurons: Sequence[int], target_class: int | None = None, out_scope: str = "target", include_in: bool = True, cut_bias: bool = False) -> Mask:
+        """Boolean mask of the entries on the selected neurons' paths (all other entries False)."""
+        found = self.entries(neurons, target_class, out_scope, include_in, cut_bias)
+        entries = {n: torch.zeros_like(p, dtype=torch.bool, device="cpu") for n, p in model.named_parameters()}
+        for name, index in found.items():
+            if len(index) == 2 and torch.is_tensor(index[0]):
+                entries[name][index[0][:, None], index[1][None, :]] = True
+            else:
+                entries[name][index] = True
+        idx = torch.as_tensor(list(neurons), dtype=torch.long)
         return Mask(entries, {"layer": self.layer, "neurons": ",".join(map(str, idx.tolist())), "out_scope": out_scope})
+
+    @torch.no_grad()
+    def cut_(self, model: nn.Module, neurons: Sequence[int], target_class: int | None = None, out_scope: str = "target", include_in: bool = True, cut_bias: bool = False) -> None:
+        """Zero the neurons' path entries in place (what ``perturb(model, self.mask(...), "cut")`` does, without building a mask)."""
+        params = dict(model.named_parameters())
+        for name, index in self.entries(neurons, target_class, out_scope, include_in, cut_bias).items():
+            if len(index) == 2 and torch.is_tensor(index[0]):
+                params[name][index[0][:, None], index[1][None, :].to(params[name].device)] = 0
+            else:
+                params[name][index] = 0
 
 
 def _producer_entries(stage: AffineStage | ResidualStage, notes: list[str]) -> tuple[list[str], list[str]]:
