@@ -27,7 +27,7 @@ from expunge.data import load_dataset
 from expunge.utils import atomic_write_json, atomic_write_text, environment_info, resolve_device, stable_hash
 from expunge.zeroshot.experiment import QUICK_SETUP, RemovalSetup, run_class_removal
 
-METRICS = ("target_acc_train", "target_acc_test", "other_acc_train", "other_acc_test", "other_drop_train", "other_drop_test", "mia_fr", "mia_fs", "seconds")
+METRICS = ("target_acc_train", "target_acc_test", "other_acc_train", "other_acc_test", "other_drop_train", "other_drop_test", "mia_fr", "mia_fs", "probe_target_acc", "seconds")
 METHOD_ORDER = ("original", "retrain", "lra-npp", "lra-npp-paper", "noise-gn", "noise-ln")
 ZERO_SHOT_METHODS = ("lra-npp", "lra-npp-paper")
 TARGETS = {"target_acc_train": 2.0, "other_drop_train": 1.0, "speedup": 100.0}
@@ -62,7 +62,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             if rows:
                 seconds = mean([r["seconds"] for r in rows])
                 speedup = retrain_seconds[c] / seconds if seconds > 0 else float("nan")  # the original costs nothing to "unlearn"
-                per_class[c] = {k: mean([r[k] for r in rows]) for k in METRICS} | {"k_p": mean([r.get("k_p") for r in rows]), "runs": len(rows), "speedup": speedup}
+                per_class[c] = {k: mean([r.get(k) for r in rows]) for k in METRICS} | {
+                    "k_p": mean([r.get("k_p") for r in rows]), "runs": len(rows), "speedup": speedup,
+                    "rule_met": sum(bool(r.get("selection_met")) for r in rows), "escalated": sum("after trying" in str(r.get("selection_reason", "")) for r in rows)}
         out["per_class"][m] = per_class
         out["overall"][m] = {k: mean([v[k] for v in per_class.values()]) for k in (*METRICS, "speedup", "k_p")}
     for m in ZERO_SHOT_METHODS:
@@ -79,10 +81,10 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def table(summary: dict[str, Any], method: str) -> str:
-    rows = ["| class | target acc train | target acc test | other acc train (Δ vs original) | Fr | Fs | seconds | retrain seconds | K_p |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| class | target acc train | target acc test | other acc train (Δ vs original) | Fr | Fs | probe | seconds | retrain seconds | speed-up | K_p | rule met / escalated |", "|---" * 12 + "|"]
     for c, v in summary["per_class"].get(method, {}).items():
         rt = summary["per_class"]["retrain"][c]
-        rows.append(f"| {c} | {v['target_acc_train']:.2f} | {v['target_acc_test']:.2f} | {v['other_acc_train']:.2f} ({-v['other_drop_train']:+.2f}) | {v['mia_fr']:.1f} | {v['mia_fs']:.1f} | {v['seconds']:.2f} | {rt['seconds']:.1f} | {v['k_p']:.0f} |")
+        rows.append(f"| {c} | {v['target_acc_train']:.2f} | {v['target_acc_test']:.2f} | {v['other_acc_train']:.2f} ({-v['other_drop_train']:+.2f}) | {v['mia_fr']:.1f} | {v['mia_fs']:.1f} | {v['probe_target_acc']:.1f} | {v['seconds']:.3f} | {rt['seconds']:.1f} | {v['speedup']:.0f}× | {v['k_p']:.0f} | {v['rule_met']}/{v['runs']}, {v['escalated']} |")
     return "\n".join(rows)
 
 

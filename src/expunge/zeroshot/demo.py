@@ -58,7 +58,7 @@ def _report(records: list[dict[str, Any]], provenance: dict[str, Any], table: st
         "",
         table,
         "",
-        f"LRA-NPP perturbed K_p = {zs['k_p']} neurons of `{zs['layer']}`'s input ({zs['perturbed_entries']} weights) in {zs['seconds']:.2f} s; "
+        f"LRA-NPP cut K_p = {zs['k_p']} neurons of `{zs['layer']}`'s input on the {zs['path']} path ({zs['perturbed_entries']} weights) in {zs['seconds']:.3f} s; "
         f"retraining took {retrain['seconds']:.1f} s ({retrain['seconds'] / max(zs['seconds'], 1e-9):.0f}x). K_p rule: {zs['selection_reason']}"
         + ("" if zs["selection_met"] else " (**rule not met**)") + ".",
         "",
@@ -68,8 +68,10 @@ def _report(records: list[dict[str, Any]], provenance: dict[str, Any], table: st
         "",
         "## What it leaves behind",
         "",
-        "The edit removes the class from the predictions only: the features of the class are still computed by the earlier layers, "
-        "so a membership attack on internal activations, or fine-tuning the last layer on a few examples, can bring it back. Compare Fr/Fs with retraining.",
+        "The edit removes the class from the predictions only: the earlier layers still compute the class's features. The `probe_target_acc` "
+        f"column measures this: a linear probe on the features entering `{zs['layer']}` still recognises {zs.get('probe_target_acc', float('nan')):.1f}% "
+        f"of the class's test images after LRA-NPP, against {retrain.get('probe_target_acc', float('nan')):.1f}% for the retrained model. "
+        "Whoever can fine-tune the last layer on a few examples can bring the class back; Fr / Fs only look at the outputs.",
         "",
         "## Provenance",
         "",

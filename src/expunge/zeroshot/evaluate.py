@@ -8,6 +8,11 @@
 - ``mia_fs`` (loss-based): per-example cross-entropy of target-class train vs test images,
   balanced, logistic regression scored by 10-split StratifiedShuffleSplit; Fs = |acc − 50|
   (0 = no membership signal).
+- ``probe_target_acc`` (what the edit leaves behind, not in the paper): a linear probe (logistic
+  regression) is fit on the features entering the last linear layer, for a class-balanced sample
+  of the training pool with its true labels, and scored on the target class's test images. A
+  class that is only hidden from the output is still decodable from the features; the retrained
+  model (which never learned the class) gives the reference.
 Test images used for the analysis are excluded from every test metric by the caller.
 """
 
@@ -69,6 +74,37 @@ def loss_attack_advantage(member_loss: np.ndarray, nonmember_loss: np.ndarray, s
     return abs(float(acc) - 0.5) * 100.0
 
 
+def classifier_features(model: nn.Module, inputs: torch.Tensor, device: torch.device, batch_size: int = 512) -> np.ndarray:
+    """The input of the model's last ``nn.Linear`` for every row of ``inputs`` (flattened)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("the feature probe needs a model whose last layer is nn.Linear.")
+    captured: list[torch.Tensor] = []
+    hook = linears[-1].register_forward_hook(lambda module, args, output: captured.append(args[0].detach().flatten(1).cpu()))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(inputs), batch_size):
+                model(inputs[start : start + batch_size].to(device))
+    finally:
+        hook.remove()
+        model.train(was_training)
+    return torch.cat(captured).numpy() if captured else np.zeros((0, 0), dtype=np.float32)
+
+
+def feature_probe_accuracy(train_features: np.ndarray, train_labels: np.ndarray, target_features: np.ndarray, target_class: int) -> float:
+    """Share (%) of the target class's images a linear probe on the features still calls the target class."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if len(target_features) == 0:
+        return float("nan")
+    scaler = StandardScaler().fit(train_features)
+    probe = LogisticRegression(max_iter=300).fit(scaler.transform(train_features), train_labels)
+    return float((probe.predict(scaler.transform(target_features)) == target_class).mean()) * 100.0
+
+
 @dataclass
 class RemovalEvaluator:
     """Everything fixed across candidates: the data parts, the class and the original's Fr attack."""
@@ -81,6 +117,13 @@ class RemovalEvaluator:
     device: torch.device
     seed: int = 0
     attack: TransferAttack | None = None
+    probe_per_class: int = 200  # training-pool images per class for the feature probe; 0 = no probe
+
+    def probe_indices(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        labels = self.train.targets.numpy()[self.train_indices]
+        picks = [rng.permutation(self.train_indices[labels == c])[: self.probe_per_class] for c in np.unique(labels)]
+        return np.sort(np.concatenate(picks))
 
     def outputs(self, model: nn.Module) -> tuple[Outputs, Outputs]:
         return model_outputs(model, self.train, self.train_indices, self.device), model_outputs(model, self.test, self.test_indices, self.device)
@@ -101,4 +144,10 @@ class RemovalEvaluator:
         t_tr, t_te = tr.labels == self.target_class, te.labels == self.target_class
         out["mia_fr"] = self.attack.nonmember_rate(tr.probabilities()[t_tr])
         out["mia_fs"] = loss_attack_advantage(tr.losses()[t_tr.numpy()], te.losses()[t_te.numpy()], self.seed)
+        if self.probe_per_class > 0:
+            idx = self.probe_indices()
+            target_test = self.test_indices[self.test.targets.numpy()[self.test_indices] == self.target_class]
+            out["probe_target_acc"] = feature_probe_accuracy(
+                classifier_features(model, self.train.inputs[torch.as_tensor(idx)], self.device), self.train.targets.numpy()[idx],
+                classifier_features(model, self.test.inputs[torch.as_tensor(target_test)], self.device), self.target_class)
         return out

@@ -39,6 +39,7 @@ class RemovalSetup:
     n_analysis: int = 36  # the authors' analysis-set size
     n_other: int = 36
     noise_scale: float = 1.0
+    probe_per_class: int = 200  # training images per class for the feature probe (0 = skip it)
     zero_shot: ZeroShotConfig = field(default_factory=ZeroShotConfig)
     device: str = "auto"
 
@@ -111,7 +112,7 @@ def run_class_removal(setup: RemovalSetup, bundle: DatasetBundle, forget_class: 
     original, original_info = train_cached(cache, "zs-original", setup, bundle, pool, seed, device, quiet)
     oracle, oracle_info = train_cached(cache, "zs-oracle", setup, bundle, retain, seed, device, quiet)
     analysis, other, rest = analysis_split(bundle, forget_class, setup.n_analysis, setup.n_other, seed)
-    evaluator = RemovalEvaluator(bundle.train, pool, bundle.test, rest, forget_class, device, seed)
+    evaluator = RemovalEvaluator(bundle.train, pool, bundle.test, rest, forget_class, device, seed, probe_per_class=setup.probe_per_class)
     evaluator.fit_attack(original)
     base = {"class": forget_class, "class_name": bundle.class_names[forget_class] if bundle.class_names else str(forget_class), "seed": seed}
     records = [
@@ -124,7 +125,7 @@ def run_class_removal(setup: RemovalSetup, bundle: DatasetBundle, forget_class: 
         result = zero_shot_unlearn(copy.deepcopy(original), forget_class, x_a, others, cfg, inplace=True)
         summary = result.summary()
         records.append({**base, "method": name, **evaluator(result.model), "seconds": result.seconds, "k_p": summary["k_p"], "k_a": summary["k_a"],
-                        "selection_met": summary["selection_met"], "selection_reason": summary["selection_reason"], "perturbed_entries": summary["perturbed_entries"],
+                        "selection_met": summary["selection_met"], "selection_reason": summary["selection_reason"], "path": summary["path"], "perturbed_entries": summary["perturbed_entries"],
                         "layer": summary["layer"], "path_notes": summary["path_notes"], "timings": summary["timings"]})
     ref = records[0]
     retrain_seconds = records[1]["seconds"]
@@ -137,7 +138,7 @@ def run_class_removal(setup: RemovalSetup, bundle: DatasetBundle, forget_class: 
     return records
 
 
-TABLE_COLUMNS = ("method", "target_acc_train", "target_acc_test", "other_acc_train", "other_acc_test", "mia_fr", "mia_fs", "seconds", "k_p")
+TABLE_COLUMNS = ("method", "target_acc_train", "target_acc_test", "other_acc_train", "other_acc_test", "mia_fr", "mia_fs", "probe_target_acc", "seconds", "k_p")
 
 
 def format_table(records: list[dict[str, Any]], columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
