@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         text += [f"## {m}", "", table(summary, m), "", f"targets: {summary['targets'].get(m)}", ""]
     text += ["## overall means", "", "| method | " + " | ".join(METRICS) + " | speedup |", "|---" * (len(METRICS) + 2) + "|"]
     for m, o in summary["overall"].items():
-        text.append(f"| {m} | " + " | ".join(f"{o[k]:.2f}" for k in METRICS) + f" | {o['speedup']:.0f} |")
+        text.append(f"| {m} | " + " | ".join(f"{o[k]:.3f}" if k == "seconds" else f"{o[k]:.2f}" for k in METRICS) + f" | {o['speedup']:.0f} |")
     atomic_write_text(out / "summary.md", "\n".join(text) + "\n")
     print("\n".join(text))
     return 0

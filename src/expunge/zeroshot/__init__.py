@@ -6,11 +6,13 @@ Importing this package registers the ``relevance`` localizer in ``expunge.locali
 from .graph import LRPGraph, register_sequencer, register_stage
 from .localizer import NeuronRanking, NeuronScores, RelevanceLocalizer, rank_neurons
 from .lrp import RULES, RelevanceResult, relevance, relevance_per_stage
-from .method import ZeroShotConfig, ZeroShotResult, zero_shot_unlearn
+from .method import PAPER_CONFIG, PATH_LADDER, ZeroShotConfig, ZeroShotResult, zero_shot_unlearn
 from .perturb import PERTURBATIONS, NeuronPath, neuron_path, perturb
 from .select import KpRule, Selection, auto_kp, fixed_kp
 
 __all__ = [
+    "PAPER_CONFIG",
+    "PATH_LADDER",
     "PERTURBATIONS",
     "RULES",
     "KpRule",

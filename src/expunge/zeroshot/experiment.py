@@ -9,6 +9,7 @@ split and excluded from every test metric. Only they are handed to the zero-shot
 from __future__ import annotations
 
 import copy
+import gc
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -122,7 +123,9 @@ def run_class_removal(setup: RemovalSetup, bundle: DatasetBundle, forget_class: 
     x_a = bundle.test.inputs[torch.as_tensor(analysis)]
     others = (bundle.test.inputs[torch.as_tensor(other)], bundle.test.targets[torch.as_tensor(other)]) if len(other) else None
     for name, cfg in method_configs(setup.zero_shot, setup.noise_scale, seed).items():
-        result = zero_shot_unlearn(copy.deepcopy(original), forget_class, x_a, others, cfg, inplace=True)
+        candidate = copy.deepcopy(original)
+        gc.collect()  # the evaluation's garbage is collected here, not inside the method's timed call
+        result = zero_shot_unlearn(candidate, forget_class, x_a, others, cfg, inplace=True)
         summary = result.summary()
         records.append({**base, "method": name, **evaluator(result.model), "seconds": result.seconds, "k_p": summary["k_p"], "k_a": summary["k_a"],
                         "selection_met": summary["selection_met"], "selection_reason": summary["selection_reason"], "path": summary["path"], "perturbed_entries": summary["perturbed_entries"],
@@ -138,16 +141,17 @@ def run_class_removal(setup: RemovalSetup, bundle: DatasetBundle, forget_class: 
     return records
 
 
-TABLE_COLUMNS = ("method", "target_acc_train", "target_acc_test", "other_acc_train", "other_acc_test", "mia_fr", "mia_fs", "probe_target_acc", "seconds", "k_p")
+TABLE_COLUMNS = ("method", "target_acc_train", "target_acc_test", "other_acc_train", "other_acc_test", "mia_fr", "mia_fs", "probe_target_acc", "seconds", "k_p", "path")
+DECIMALS = {"seconds": 3}  # every other float is a percentage: 2 decimals
 
 
 def format_table(records: list[dict[str, Any]], columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
     """Markdown table (also readable in a terminal)."""
-    def cell(v: Any) -> str:
+    def cell(column: str, v: Any) -> str:
         if isinstance(v, float):
-            return f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
+            return f"{v:.{DECIMALS.get(column, 2)}f}"
         return "" if v is None else str(v)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in records]
+    lines += ["| " + " | ".join(cell(c, r.get(c)) for c in columns) + " |" for r in records]
     return "\n".join(lines)

@@ -181,9 +181,13 @@ def path_label(out_scope: str, cut_in: bool) -> str:
     return f"out={out_scope},in={cut_in}"
 
 
+def _chosen_row(selection: Selection) -> dict[str, float]:
+    """The trace row of the chosen K (a fixed or empty selection has none: count it as not removed)."""
+    return next((r for r in selection.trace if r["k"] == selection.k_p), {"target_rate": 1.0, "target_confidence": 1.0})
+
+
 def _removes_target(selection: Selection, rule: KpRule) -> bool:
-    chosen = next((r for r in selection.trace if r["k"] == selection.k_p), None)
-    return selection.met or (chosen is not None and chosen["target_rate"] <= rule.max_target_rate + 1e-12)
+    return selection.met or _chosen_row(selection)["target_rate"] <= rule.max_target_rate + 1e-12
 
 
 def _select_with_escalation(model: nn.Module, ranking: NeuronRanking, target_class: int, x: torch.Tensor,
@@ -203,13 +207,11 @@ def _select_with_escalation(model: nn.Module, ranking: NeuronRanking, target_cla
         tried.append((selection, candidate))
         if _removes_target(selection, rule):
             break
-    last_selection, _ = tried[-1]
-    selection, chosen = tried[-1] if _removes_target(last_selection, rule) else min(tried, key=lambda t: _final_rate(t[0]))
+    if _removes_target(tried[-1][0], rule):
+        selection, chosen = tried[-1]
+    else:  # no path removes it: keep the one that got the class furthest down
+        selection, chosen = min(tried, key=lambda t: (_chosen_row(t[0])["target_rate"], _chosen_row(t[0])["target_confidence"]))
     if len(tried) > 1:
-        selection.reason += f" (path {path_label(chosen.out_scope, chosen.cut_in)} after trying {', '.join(path_label(c.out_scope, c.cut_in) for _, c in tried[:-1])})"
+        others = ", ".join(path_label(c.out_scope, c.cut_in) for _, c in tried if c is not chosen)
+        selection.reason += f" (path {path_label(chosen.out_scope, chosen.cut_in)} after trying {others})"
     return selection, chosen
-
-
-def _final_rate(selection: Selection) -> tuple[float, float]:
-    chosen = next((r for r in selection.trace if r["k"] == selection.k_p), {"target_rate": 1.0, "target_confidence": 1.0})
-    return chosen["target_rate"], chosen["target_confidence"]
