@@ -72,7 +72,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from .experiments.tune import tune
 
     config = load_config(args.config, list(args.overrides) + (["quiet=true"] if args.quiet else []))
-    path = tune(config, args.method, args.trials, args.seed, args.objective)
+    from .experiments.tune import parse_space
+
+    path = tune(config, args.method, args.trials, args.seed, args.objective, parse_space(args.space) if args.space else None)
     result = json.loads(path.read_text())
     for t in result["trials"]:
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["params"].items())
@@ -133,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--method", required=True, help="a method name from the config's methods")
     tune.add_argument("--trials", type=int, default=8)
     tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--objective", default="avg_gap", choices=["avg_gap", "avg_gap_auc"])
+    tune.add_argument("--objective", default="avg_gap", choices=["avg_gap", "avg_gap_auc", "max_gap"], help="max_gap = the worst |Δ| of the four")
+    tune.add_argument("--space", action="append", metavar="PATH=KIND:ARGS", help="search-space entry, repeatable (replaces the default space), e.g. hyperparams.reset=choice:fresh:original_init")
     tune.add_argument("--quiet", action="store_true")
     report = sub.add_parser("report", help="Markdown report + PNG plots over every results.json / pool.json below a folder")
     report.add_argument("runs_dir")

@@ -28,6 +28,7 @@ def deltas(metrics: Mapping[str, float], oracle_metrics: Sequence[Mapping[str, f
         out[delta_key] = oracle_mean - float(metrics[key])
     out["avg_gap"] = float(np.mean([abs(out[k]) for k in AVG_GAP_TERMS]))
     out["avg_gap_auc"] = float(np.mean([abs(out[k]) for k in AVG_GAP_AUC_TERMS]))
+    out["max_gap"] = float(max(abs(out[k]) for k in AVG_GAP_TERMS))  # the worst of the four: "every |Δ| <= x" targets
     return out
 
 

@@ -36,8 +36,21 @@ SAMPLERS = {
     "loguniform": lambda rng, lo, hi: float(math.exp(rng.uniform(math.log(lo), math.log(hi)))),
     "uniform": lambda rng, lo, hi: float(rng.uniform(lo, hi)),
     "int": lambda rng, lo, hi: int(rng.integers(lo, hi + 1)),
+    "choice": lambda rng, *options: options[int(rng.integers(len(options)))],
 }
-OBJECTIVES = ("avg_gap", "avg_gap_auc")
+OBJECTIVES = ("avg_gap", "avg_gap_auc", "max_gap")
+
+
+def parse_space(items: list[str]) -> dict[str, list[Any]]:
+    """``["hyperparams.lr=loguniform:0.01:0.3", "hyperparams.reset=choice:fresh:original_init"]`` -> a search space."""
+    space: dict[str, list[Any]] = {}
+    for item in items:
+        path, sep, spec = item.partition("=")
+        kind, *values = spec.split(":")
+        if not sep or kind not in SAMPLERS or not values:
+            raise ConfigError(f"search-space entry {item!r} must look like PATH=KIND:ARG[:ARG...] with KIND one of {sorted(SAMPLERS)}, e.g. hyperparams.lr=loguniform:0.01:0.3.")
+        space[path.strip()] = [kind, *(yaml.safe_load(v) for v in values)]
+    return space
 
 
 def validation_context(ctx: Context) -> Context:
@@ -94,7 +107,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         try:
             record = run_method(ctx, method, seed=seed)
             results.append({"trial": trial, "params": params, "objective": record[objective], "status": "ok",
-                            **{k: record[k] for k in ("forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc", "avg_gap", "avg_gap_auc", "seconds", "relative_time")}})
+                            **{k: record[k] for k in ("forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc", "avg_gap", "avg_gap_auc", "max_gap", "seconds", "relative_time")}})
         except Exception as exc:  # a diverging trial is recorded, the search goes on
             results.append({"trial": trial, "params": params, "objective": float("inf"), "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     ok = [r for r in results if r["status"] == "ok"]
