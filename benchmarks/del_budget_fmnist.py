@@ -21,6 +21,7 @@ import numpy as np
 
 from expunge.cli import preset_path
 from expunge.experiments import load_config, run_experiment
+from expunge.experiments.config import set_path
 from expunge.experiments.tune import parse_space, tune
 from expunge.utils import atomic_write_json, environment_info, resolve_device
 
@@ -67,11 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         tuned = json.loads(tune_path.read_text())
         best = dict(PAPER_DEL, name="DEL-tuned", hyperparams=dict(PAPER_DEL["hyperparams"]))
         for path, value in tuned["best"]["params"].items():
-            node = best
-            *parents, leaf = path.split(".")
-            for part in parents:
-                node = node[part]
-            node[leaf] = value
+            set_path(best, path.split("."), value)
         final = load_config(preset_path("demo"), [*base, f"seeds={args.seeds}"]).to_dict()
         final["methods"] = [PAPER_DEL, best]
         records = run_experiment(load_config(final))

@@ -191,28 +191,32 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
 
 
+def set_path(data: dict[str, Any], path: list[str], value: Any, label: str | None = None) -> None:
+    """Set ``data[path[0]][path[1]]... = value`` in place; list items by position, missing dicts created."""
+    label = label or ".".join(path)
+    node: Any = data
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"override {label!r}: {'.'.join(path[: i + 1])} is not a valid list position.")
+            key: Any = int(part)
+        else:
+            key = part
+            if not last and node.get(part) is None:
+                node[part] = {}
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Dotted keys, list items by position: ``methods.2.alpha=0.1``."""
     data = copy.deepcopy(data)
     for text in overrides:
         path, value = parse_override(text)
-        node: Any = data
-        for i, part in enumerate(path[:-1]):
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"override {text!r}: {'.'.join(path[: i + 1])} is not a valid list position.")
-                node = node[int(part)]
-            else:
-                node = node.setdefault(part, {})
-                if node is None:
-                    node = {}
-        last = path[-1]
-        if isinstance(node, list):
-            if not last.isdigit() or int(last) >= len(node):
-                raise ConfigError(f"override {text!r}: {last} is not a valid list position.")
-            node[int(last)] = value
-        else:
-            node[last] = value
+        set_path(data, path, value, text)
     return data
 
 

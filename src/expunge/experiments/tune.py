@@ -23,7 +23,7 @@ from ..data import ForgetSplit
 from ..errors import ConfigError
 from ..evaluate import deltas
 from ..utils import atomic_write_json, atomic_write_text, environment_info
-from .config import ExperimentConfig, MethodConfig
+from .config import ExperimentConfig, MethodConfig, set_path
 from .runner import Context, context_for, run_method
 
 # Default search spaces by unlearner; keys are MethodConfig paths. Kinds: loguniform, uniform, int.
@@ -65,14 +65,6 @@ def validation_context(ctx: Context) -> Context:
     return tuned
 
 
-def _set(method: dict[str, Any], path: str, value: Any) -> None:
-    node = method
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-
-
 def sample(space: dict[str, list[Any]], rng: np.random.Generator) -> dict[str, Any]:
     out = {}
     for path, spec in space.items():
@@ -101,7 +93,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         params = sample(space, rng)
         method_data = copy.deepcopy(base)
         for path, value in params.items():
-            _set(method_data, path, value)
+            set_path(method_data, path.split("."), value)
         method_data["recovery_curve"] = False
         method = MethodConfig(**method_data)
         try:
@@ -116,7 +108,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
     best = min(ok, key=lambda r: r["objective"])
     best_method = copy.deepcopy(base)
     for path, value in best["params"].items():
-        _set(best_method, path, value)
+        set_path(best_method, path.split("."), value)
     tuned_config = config.to_dict()
     tuned_config["methods"] = [best_method if m["name"] == method_name else m for m in tuned_config["methods"]]
     out = Path(config.out)
