@@ -179,6 +179,19 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
     return "\n".join(parts)
 
 
+def is_zero_shot_result(data: Any) -> bool:
+    """``expunge demo --zero-shot`` writes {"provenance": ..., "records": [...]} with class-removal metrics."""
+    return isinstance(data, dict) and isinstance(data.get("records"), list) and all("target_acc_train" in r for r in data["records"])
+
+
+def zero_shot_section(data: dict[str, Any]) -> list[str]:
+    """The class-removal report rebuilt from its results.json, one heading level down."""
+    from ..zeroshot.demo import removal_report
+
+    section = removal_report(data["records"], data["provenance"])
+    return ["#" + line if line.startswith("#") else line for line in section.splitlines()] + [""]
+
+
 def report_folder(folder: str | Path) -> Path:
     """``expunge report RUNS_DIR``: one report over every results.json below ``folder``.
 
@@ -202,6 +215,9 @@ def report_folder(folder: str | Path) -> Path:
             run_info = json.loads(run_path.read_text()) if run_path.exists() else None
         except json.JSONDecodeError as exc:
             parts += [f"## {path.parent.name}", "", f"**unreadable results ({exc}); re-run the experiment to regenerate them.**", ""]
+            continue
+        if is_zero_shot_result(records):
+            parts += zero_shot_section(records)
             continue
         if run_info is None:
             parts += [f"## {path.parent.name}", "", summary_table(records), ""]

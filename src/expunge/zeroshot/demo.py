@@ -40,11 +40,13 @@ def run_zero_shot_demo(out: str, forget_class: int, quick: bool, quiet: bool, ca
         "environment": environment_info(resolve_device(setup.device)), "total_seconds": time.time() - started,
     }
     atomic_write_json(out_dir / "results.json", {"provenance": provenance, "records": records})
-    atomic_write_text(out_dir / "report.md", _report(records, provenance, table))
+    atomic_write_text(out_dir / "report.md", removal_report(records, provenance))
     return records
 
 
-def _report(records: list[dict[str, Any]], provenance: dict[str, Any], table: str) -> str:
+def removal_report(records: list[dict[str, Any]], provenance: dict[str, Any]) -> str:
+    """The Markdown report of one class removal (also rebuilt by ``expunge report`` from results.json)."""
+    table = format_table(records)
     zs = next(r for r in records if r["method"] == "lra-npp")
     retrain = next(r for r in records if r["method"] == "retrain")
     env = provenance["environment"]
