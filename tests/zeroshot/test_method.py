@@ -95,3 +95,19 @@ def test_fractional_k_p_is_a_share_of_the_analysed_neurons(trained_resnet, separ
     assert result.selection.k_p == round(0.25 * result.ranking.path.num_neurons)
     with pytest.raises(Exception, match="fraction"):
         ZeroShotConfig(k_p=1.5)
+
+
+def test_a_hidden_layer_is_cut_on_every_class_by_default(separable_bundle) -> None:
+    """Analysing a layer before the classifier: there is no 'target row', so the default edits all its columns."""
+    from .conftest import _trained
+
+    model = _trained("cnn", separable_bundle, channels=(8, 16), hidden=32)
+    x_a, _ = class_images(separable_bundle.test, 1, 16)
+    result = zero_shot_unlearn(model, 1, x_a, class_images(separable_bundle.test, 1, 16, other=True), ZeroShotConfig(layer="fc1"))
+    assert result.path == "all-columns" and result.config["out_scope"] == "all"
+    touched = {name for name in result.mask.names() if result.mask[name].any()}
+    assert touched == {"fc1.weight"}
+    t_x, t_y = class_images(separable_bundle.train, 1)
+    assert accuracy(result.model, t_x, t_y) <= 0.05
+    with pytest.raises(Exception, match="out_scope"):
+        ZeroShotConfig(out_scope="rows")

@@ -20,7 +20,7 @@ from torch import nn
 from ..errors import ConfigError, DataError
 from ..masks import Mask
 from .localizer import NeuronRanking, rank_neurons, ranking_summary
-from .perturb import PERTURBATIONS, perturb
+from .perturb import OUT_SCOPES, PERTURBATIONS, perturb
 from .select import KpRule, Selection, auto_kp, fixed_kp
 
 
@@ -44,7 +44,7 @@ class ZeroShotConfig:
     k_p: int | float | str = "auto"  # "auto" (KpRule), a count, or a fraction in (0, 1) of the analysed neurons
     perturbation: str = "cut"  # cut | gaussian | laplace
     scale: float = 1.0  # noise std (gaussian) or scale b (laplace)
-    out_scope: str = "target"  # target | all | none: which outgoing weights are perturbed
+    out_scope: str = "auto"  # target | all | none: which outgoing weights are perturbed; auto = target when the analysed layer is the classifier, else all
     cut_in: bool = False  # True: also cut the rows producing the neurons (the paper's MNIST path; hurts other classes)
     cut_bias: bool = False
     max_target_rate: float = 0.0
@@ -56,6 +56,8 @@ class ZeroShotConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.out_scope not in ("auto", *OUT_SCOPES):
+            raise ConfigError(f"out_scope {self.out_scope!r} unknown; choose one of {('auto', *OUT_SCOPES)}.")
         if self.perturbation not in PERTURBATIONS:
             raise ConfigError(f"perturbation {self.perturbation!r} unknown; choose one of {sorted(PERTURBATIONS)}.")
         valid_count = isinstance(self.k_p, int) and not isinstance(self.k_p, bool) and self.k_p >= 0
@@ -146,6 +148,8 @@ def zero_shot_unlearn(
     model.eval()
     ranking = rank_neurons(model, x, config.layer, config.k_a, config.rule, config.epsilon, config.alpha, config.beta, config.bn)
     t_rank = time.perf_counter()
+    if config.out_scope == "auto":
+        config = replace(config, out_scope="target" if ranking.path.out_is_classifier else "all")
     path_name = path_label(config.out_scope, config.cut_in)
     if config.k_p == "auto":
         selection, config = _select_with_escalation(model, ranking, target_class, x, other_images, config)
