@@ -79,10 +79,12 @@ class NeuronPath:
         """Zero the neurons' path entries in place (what ``perturb(model, self.mask(...), "cut")`` does, without building a mask)."""
         params = dict(model.named_parameters())
         for name, index in self.entries(neurons, target_class, out_scope, include_in, cut_bias).items():
+            p = params[name]
+            index = tuple(i.to(p.device) if torch.is_tensor(i) else i for i in index)
             if len(index) == 2 and torch.is_tensor(index[0]):
-                params[name][index[0][:, None], index[1][None, :].to(params[name].device)] = 0
+                p[index[0][:, None], index[1][None, :]] = 0
             else:
-                params[name][index] = 0
+                p[index] = 0
 
 
 def _producer_entries(stage: AffineStage | ResidualStage, notes: list[str]) -> tuple[list[str], list[str]]:
