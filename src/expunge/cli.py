@@ -101,6 +101,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{registry.kind}s:")
         for name in registry.names():
             print(f"  {name:24s} {registry.summary(name)}")
+    from .zeroshot import PATH_LADDER, PERTURBATIONS
+
+    print("zero-shot paths (expunge.zeroshot.zero_shot_unlearn, `expunge demo --zero-shot`; LRA-NPP, arXiv 2410.23693), least invasive first:")
+    for label, scope, rows in PATH_LADDER:
+        print(f"  {label:24s} out_scope={scope}, cut_in={rows}")
+    print(f"zero-shot perturbations: {', '.join(PERTURBATIONS)}")
     return 0
 
 

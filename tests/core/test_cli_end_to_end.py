@@ -101,7 +101,7 @@ def test_cli_reports_errors_without_traceback(tmp_path, capsys):
 def test_list_shows_registries(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("fashion_mnist", "resnet_small", "del", "salloc", "reset_finetune", "non_iid"):
+    for name in ("fashion_mnist", "resnet_small", "del", "salloc", "reset_finetune", "non_iid", "relevance", "target-row", "in+out"):
         assert name in out
 
 
