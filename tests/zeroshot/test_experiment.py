@@ -17,7 +17,7 @@ from expunge.zeroshot.experiment import RemovalSetup, analysis_split, run_class_
 def test_class_removal_compares_every_method_and_reports(tmp_path) -> None:
     options = dict(num_train=480, num_test=240, num_classes=4, image_size=8, noise=0.5, separation=1.5, seed=3)
     bundle = load_dataset("synthetic", **options)
-    setup = RemovalSetup(dataset="synthetic", model="mlp", model_options={"hidden": [32, 16]}, pool_size=0, n_analysis=12, n_other=12,
+    setup = RemovalSetup(dataset="synthetic", model="mlp", model_options={"hidden": [32, 16]}, pool_size=0, n_analysis=16, n_other=16,
                          recipe=Recipe(epochs=6, lr=0.05, batch_size=32), probe_per_class=40, device="cpu")
     records = run_class_removal(setup, bundle, 1, 0, ModelCache(tmp_path / "cache"))
     by_method = {r["method"]: r for r in records}
@@ -28,7 +28,7 @@ def test_class_removal_compares_every_method_and_reports(tmp_path) -> None:
     for r in records:
         assert {"target_acc_test", "other_acc_test", "mia_fr", "mia_fs", "probe_target_acc", "seconds"} <= set(r)
     # the analysis and other-class images never enter a test metric
-    analysis, other, rest = analysis_split(bundle, 1, 12, 12, 0)
+    analysis, other, rest = analysis_split(bundle, 1, 16, 16, 0)
     assert by_method["lra-npp"]["analysis_test_indices"] == analysis.tolist()
     assert not set(rest) & (set(analysis) | set(other)) and len(rest) + len(analysis) + len(other) == len(bundle.test)
     atomic_write_json(tmp_path / "runs" / "zs" / "results.json", {"provenance": {"setup": setup.to_dict(), "seeds": {}, "environment": {}, "total_seconds": 1.0}, "records": records})

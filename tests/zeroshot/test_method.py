@@ -111,3 +111,9 @@ def test_a_hidden_layer_is_cut_on_every_class_by_default(separable_bundle) -> No
     assert accuracy(result.model, t_x, t_y) <= 0.05
     with pytest.raises(Exception, match="out_scope"):
         ZeroShotConfig(out_scope="rows")
+
+
+def test_too_few_analysis_images_warn(trained_mlp, separable_bundle) -> None:
+    x_a, _ = class_images(separable_bundle.test, 1, 4)
+    with pytest.warns(UserWarning, match="only 4 analysis images"):
+        zero_shot_unlearn(trained_mlp, 1, x_a, config=ZeroShotConfig(k_p=1))
