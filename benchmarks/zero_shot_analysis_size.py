@@ -21,17 +21,17 @@ from tqdm.auto import tqdm
 
 from expunge.cache import ModelCache
 from expunge.data import load_dataset
+from expunge.evaluate.accuracy import Outputs, model_outputs
 from expunge.utils import atomic_write_json, environment_info, resolve_device
 from expunge.zeroshot import ZeroShotConfig, zero_shot_unlearn
 from expunge.zeroshot.experiment import RemovalSetup, analysis_split, train_cached, training_pool
 
 
-@torch.no_grad()
-def pool_accuracy(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor, target: int) -> tuple[float, float]:
+def pool_accuracy(model: torch.nn.Module, bundle: Any, pool: Any, device: torch.device, target: int) -> tuple[float, float]:
     """(target-class accuracy, other-class accuracy) in % on the training pool."""
-    pred = torch.cat([model(inputs[i : i + 1024]).argmax(1) for i in range(0, len(inputs), 1024)])
-    is_target = labels == target
-    return float((pred[is_target] == target).float().mean()) * 100, float((pred[~is_target] == labels[~is_target]).float().mean()) * 100
+    out = model_outputs(model, bundle.train, pool, device)
+    is_target = out.labels == target
+    return Outputs(out.logits[is_target], out.labels[is_target]).accuracy(), Outputs(out.logits[~is_target], out.labels[~is_target]).accuracy()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,18 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(setup.device)
     cache = ModelCache(Path(args.cache_dir))
     pool = training_pool(bundle, setup.pool_size, setup.pool_seed)
-    inputs, labels = bundle.train.inputs[torch.as_tensor(pool)].to(device), bundle.train.targets[torch.as_tensor(pool)].to(device)
     records: list[dict[str, Any]] = []
     for seed in tqdm(range(args.seeds), desc="seed"):
         original, _ = train_cached(cache, "zs-original", setup, bundle, pool, seed, device, quiet=True)
         for c in args.classes:
-            base_target, base_other = pool_accuracy(original, inputs, labels, c)
+            base_target, base_other = pool_accuracy(original, bundle, pool, device, c)
             for size in args.sizes:
                 analysis, other, _ = analysis_split(bundle, c, size, size, seed)
                 x_a = bundle.test.inputs[torch.as_tensor(analysis)]
                 others = (bundle.test.inputs[torch.as_tensor(other)], bundle.test.targets[torch.as_tensor(other)])
                 result = zero_shot_unlearn(original, c, x_a, others, ZeroShotConfig(seed=seed))
-                target_acc, other_acc = pool_accuracy(result.model, inputs, labels, c)
+                target_acc, other_acc = pool_accuracy(result.model, bundle, pool, device, c)
                 records.append({"class": c, "seed": seed, "analysis_images": size, "target_acc_train": target_acc, "other_drop_train": base_other - other_acc,
                                 "original_target_acc_train": base_target, "k_p": result.selection.k_p, "rule_met": result.selection.met, "path": result.path,
                                 "seconds": result.seconds})

@@ -27,6 +27,7 @@ from torch import nn
 
 from ..data.base import IndexedTensorDataset
 from ..evaluate.accuracy import Outputs, model_outputs
+from ..utils import eval_mode
 
 
 @dataclass
@@ -81,15 +82,12 @@ def classifier_features(model: nn.Module, inputs: torch.Tensor, device: torch.de
         raise ValueError("the feature probe needs a model whose last layer is nn.Linear.")
     captured: list[torch.Tensor] = []
     hook = linears[-1].register_forward_hook(lambda module, args, output: captured.append(args[0].detach().flatten(1).cpu()))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             for start in range(0, len(inputs), batch_size):
                 model(inputs[start : start + batch_size].to(device))
     finally:
         hook.remove()
-        model.train(was_training)
     return torch.cat(captured).numpy() if captured else np.zeros((0, 0), dtype=np.float32)
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..masks import Mask
+from ..utils import eval_mode
 from .localizer import NeuronRanking, rank_neurons, ranking_summary
 from .perturb import OUT_SCOPES, PERTURBATIONS, perturb
 from .select import KpRule, Selection, auto_kp, fixed_kp
@@ -149,23 +150,21 @@ def zero_shot_unlearn(
             raise DataError("other_images must be (images, labels) of classes other than the target.")
         other_images = (other_images[0].to(device), other_images[1])
     model = model if inplace else copy.deepcopy(model)
-    was_training = model.training
-    model.eval()
-    ranking = rank_neurons(model, x, config.layer, config.k_a, config.rule, config.epsilon, config.alpha, config.beta, config.bn)
-    t_rank = time.perf_counter()
-    if config.out_scope == "auto":
-        config = replace(config, out_scope="target" if ranking.path.out_is_classifier else "all")
-    path_name = path_label(config.out_scope, config.cut_in)
-    if config.k_p == "auto":
-        selection, config = _select_with_escalation(model, ranking, target_class, x, other_images, config)
+    with eval_mode(model):
+        ranking = rank_neurons(model, x, config.layer, config.k_a, config.rule, config.epsilon, config.alpha, config.beta, config.bn)
+        t_rank = time.perf_counter()
+        if config.out_scope == "auto":
+            config = replace(config, out_scope="target" if ranking.path.out_is_classifier else "all")
         path_name = path_label(config.out_scope, config.cut_in)
-    else:
-        selection = fixed_kp(ranking.order, config.fixed_k_p(ranking.path.num_neurons))
-    t_select = time.perf_counter()
-    neurons = ranking.order[: selection.k_p]
-    mask = ranking.path.mask(model, neurons, target_class, config.out_scope, config.cut_in, config.cut_bias)
-    perturb(model, mask, config.perturbation, config.scale, config.seed)
-    model.train(was_training)
+        if config.k_p == "auto":
+            selection, config = _select_with_escalation(model, ranking, target_class, x, other_images, config)
+            path_name = path_label(config.out_scope, config.cut_in)
+        else:
+            selection = fixed_kp(ranking.order, config.fixed_k_p(ranking.path.num_neurons))
+        t_select = time.perf_counter()
+        neurons = ranking.order[: selection.k_p]
+        mask = ranking.path.mask(model, neurons, target_class, config.out_scope, config.cut_in, config.cut_bias)
+        perturb(model, mask, config.perturbation, config.scale, config.seed)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     end = time.perf_counter()

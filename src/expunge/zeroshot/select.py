@@ -22,13 +22,15 @@ only the layers after the edited ones on cached activations.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..utils import eval_mode
 from .graph import AffineStage, LRPGraph, ResidualStage, record, run
 from .perturb import NeuronPath, perturb
 
@@ -162,6 +164,19 @@ def scanned_logits(model: nn.Module, path: NeuronPath, ranking: Sequence[int], t
 
 
 # ---- the rule ---------------------------------------------------------------------------
+@contextmanager
+def restoring(model: nn.Module, names: Iterable[str]) -> Iterator[None]:
+    """Put the named parameters back as they were when the block exits."""
+    params = dict(model.named_parameters())
+    saved = {n: params[n].detach().clone() for n in names}
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for n, value in saved.items():
+                params[n].copy_(value)
+
+
 def auto_kp(
     model: nn.Module,
     path: NeuronPath,
@@ -187,11 +202,7 @@ def auto_kp(
     n_a = len(analysis_images)
     other_labels = other[1].cpu() if other is not None else None
     statistic = CONFIDENCE_STATISTICS[rule.confidence]
-    params = dict(model.named_parameters())
     touched = path.entries(ranking[:1], target_class, out_scope, cut_in, cut_bias)
-    saved = {n: params[n].detach().clone() for n in touched}
-    was_training = model.training
-    model.eval()
 
     def measure(k: int, logits: torch.Tensor) -> dict[str, float]:
         logits = logits.detach().cpu()
@@ -201,7 +212,7 @@ def auto_kp(
         return {"k": k, "target_rate": float((pred[:n_a] == target_class).float().mean()), "target_confidence": statistic(probs), "other_acc": other_acc}
 
     trace: list[dict[str, float]] = []
-    try:
+    with eval_mode(model), restoring(model, touched):  # mode and weights come back even if a step fails
         if closed_form_applies(model, path, perturbation, cut_in, out_scope, bn):
             base, stream = closed_form_logits(model, path, ranking, target_class, images, out_scope, max_k, bn)
         else:
@@ -223,11 +234,6 @@ def auto_kp(
                 reason = (f"smallest K with target rate <= {rule.max_target_rate}, {rule.confidence} target confidence <= {max_conf:.3g}"
                           f" and other-class drop <= {rule.max_other_drop}")
                 return Selection(k, True, reason, asdict(rule), trace)
-    finally:
-        with torch.no_grad():
-            for n, value in saved.items():
-                params[n].copy_(value)
-        model.train(was_training)
     keeping = [r for r in trace if other_ok(r)]
     removing = [r for r in trace if target_ok(r)]
     if not keeping and removing:
