@@ -8,7 +8,7 @@ mask restricts updates through the shared ``MaskedUpdate`` mechanism.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
@@ -58,7 +58,8 @@ class SGDSettings:
     min_lr_factor: float = 0.01
 
     def recipe(self, seed: int) -> Recipe:
-        return Recipe(self.epochs, self.lr, self.momentum, self.weight_decay, self.batch_size, self.schedule, self.min_lr_factor, seed)
+        """The training Recipe with these settings: fields are matched by name, so the two cannot drift apart silently."""
+        return Recipe(**{f.name: getattr(self, f.name) for f in fields(Recipe) if f.name != "seed"}, seed=seed)
 
 
 class Unlearner(Protocol):
