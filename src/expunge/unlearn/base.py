@@ -39,6 +39,12 @@ class UnlearningTask:
     original_init: dict[str, torch.Tensor] | None = None  # the original's own initialization, when known
     epoch_callback: Callable[[int, nn.Module], None] | None = None
     notes: dict[str, Any] = field(default_factory=dict)  # what the unlearner reports back (e.g. epochs run)
+    # Class unlearning (split.kind=class): the classes to forget, and data a training-free method may read
+    # instead of the training set: a few *unseen* images of the class (carved from the test split and
+    # excluded from every test metric) and, optionally, unseen (images, labels) of the other classes.
+    forget_classes: list[int] | None = None
+    analysis_images: torch.Tensor | None = None
+    other_images: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def batches(self, part: str, batch_size: int, seed_offset: int = 0) -> Callable[[int], Iterable[Batch]]:
         indices: np.ndarray = getattr(self.split, part)
