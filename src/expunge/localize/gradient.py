@@ -1,14 +1,24 @@
 """Gradient-based localizers: DEL's criterion family and SalUn's saliency (SalLoc).
 
 DEL (Torkzadehmahani et al., arXiv 2412.02432) scores each entry by |θ · g| where g is the
-gradient of the loss *summed over batches* (signed; the absolute value is taken only at
-the end), computed in eval mode so BatchNorm uses its running statistics, then
-aggregates per output channel. SalLoc (Fan et al., SalUn, ICLR 2024) uses |g| per entry.
+signed gradient of the forget loss (the absolute value is taken only at the end), computed
+in eval mode so BatchNorm uses its running statistics, then aggregates per output channel.
+SalLoc (Fan et al., SalUn, ICLR 2024) uses |g| per entry.
+
+Weighting of batches. ``loss_fn`` returns the *mean* loss of a batch, so summing the batch
+gradients as they come (Σ_b ∇ mean-loss(b)) would give each example of a final partial batch
+of r examples up to batch/r times the weight of the others, and the mask would depend on the
+shuffle. Here every batch's gradient is weighted by its number of examples, so g is the
+gradient of the loss **summed over all forget examples**, Σ_i ∇ℓ_i, whatever the batch size
+or order. The official DEL code sums per-batch mean gradients over *full* batches only
+(batch 128, ``drop_last=True``): that equals ours divided by 128 on the examples it keeps,
+so the ranking is the same, except that it silently drops up to 127 forget examples (which
+ones depends on the shuffle) where we keep them all.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -26,34 +36,55 @@ CRITERIA: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 
 
+def batch_size_of(batch: Batch) -> int:
+    """Examples in a batch: the len of its first element (the inputs), per the loss_fn contract."""
+    first = batch[0] if isinstance(batch, (tuple, list)) and len(batch) else None
+    if not torch.is_tensor(first) or first.ndim == 0:
+        raise ConfigError(
+            f"a localizer batch must be a tuple whose first element is the input tensor (its len is the batch size); "
+            f"got {type(batch).__name__} with first element {type(first).__name__}."
+        )
+    return len(first)
+
+
 def accumulate_gradients(
     model: nn.Module, loss_fn: LossFn, data: Iterable[Batch], transform: Callable[[torch.Tensor], torch.Tensor] = lambda g: g
 ) -> tuple[dict[str, torch.Tensor], int]:
-    """Σ over batches of transform(∇θ loss(batch)), in eval mode, without touching the weights; also the batch count."""
+    """Σ over batches of |b| · transform(∇θ mean-loss(b)), and the example count Σ_b |b|.
+
+    Weighting by |b| gives every example the same weight whatever the batch size and shuffle
+    (for equal batches it is a constant factor). Eval mode; the weights are not touched.
+    Accumulated in float64 so that regrouping the same examples changes only rounding.
+    """
     device = next(model.parameters()).device
-    total = {n: torch.zeros_like(p) for n, p in model.named_parameters() if p.requires_grad}
-    batches = 0
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    total = {n: torch.zeros_like(p, dtype=torch.float64) for n, p in params.items()}
+    examples = 0
     with eval_mode(model):
         for batch in data:
+            size = batch_size_of(batch)
             model.zero_grad(set_to_none=True)
             loss_fn(model, to_device(batch, device)).backward()
-            for n, p in model.named_parameters():
-                if p.grad is not None and n in total:
-                    total[n] += transform(p.grad.detach())
-            batches += 1
+            for n, p in params.items():
+                if p.grad is not None:
+                    total[n] += size * transform(p.grad.detach()).double()
+            examples += size
     model.zero_grad(set_to_none=True)
-    if batches == 0:
+    if examples == 0:
         raise ConfigError("the localizer received no data; the forget set is empty or the loader yields nothing.")
-    return total, batches
+    return {n: t.to(params[n].dtype) for n, t in total.items()}, examples
 
 
 def summed_gradient(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> dict[str, torch.Tensor]:
-    """Σ over batches of ∇θ loss(batch): DEL's batch-summed, signed gradient."""
+    """Σ_i ∇θ ℓ_i over all examples (signed): DEL's gradient with every example weighted equally.
+
+    The official code's Σ_b ∇ mean-loss(b) over full batches of 128 is this divided by 128.
+    """
     return accumulate_gradients(model, loss_fn, data)[0]
 
 
 class GradientLocalizer:
-    """Scores = criterion(θ, Σ_batches ∇loss); see ``CRITERIA`` for grad / weighted_grad / weight."""
+    """Scores = criterion(θ, Σ_i ∇ℓ_i) over the examples; see ``CRITERIA`` for grad / weighted_grad / weight."""
 
     def __init__(self, criterion: str = "weighted_grad", granularity: str = "channel", data_source: str = "forget", channel_rule: str = "del_code") -> None:
         if criterion not in CRITERIA:

@@ -1,14 +1,17 @@
 """Scores: per-parameter importance from one localizer fit, cut into masks at any budget.
 
 Granularity ``param`` ranks single entries; ``channel`` first replaces every entry of a
-row (one output channel / neuron of a tensor with ndim > 1) by the mean of that row's
-top-h scores, as DEL does. 1-D tensors (biases, norm scales) keep per-entry scores and
-compete in the same global ranking.
+row (one output channel / neuron of a tensor with ndim > 1, viewed as [C_out, -1]) by the
+mean of that row's top-h scores, as DEL does. With the default ``del_code`` rule
+h = int(0.1 · C_out), clamped to at least 1 and at most the row length: DEL's code has no
+clamp, so a tensor with fewer than 10 output channels (a 4-way classifier) would average
+zero entries and give NaN; we use the row's maximum instead. 1-D tensors (biases, norm
+scales) keep per-entry scores and compete in the same global ranking.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -23,8 +26,11 @@ def top_h_count(rows: int, row_length: int, rule: str) -> int:
     """How many top entries of a row average into its channel score.
 
     ``del_code`` reproduces DEL's official code: h = int(0.1 * number of output channels)
-    (a quirk: it depends on the row count, not the row length), at least 1.
-    ``row_fraction`` uses 10% of the row length, ``all`` the whole row (DEL's ViT rule).
+    (a quirk: it depends on the row count, not the row length). ``row_fraction`` uses 10% of
+    the row length, ``all`` the whole row (DEL's ViT rule). Every rule is clamped to
+    1 <= h <= row_length: at least one entry per row (DEL's code would take h = 0 and get
+    NaN below 10 channels; h = 1 makes the channel score the row's maximum), at most the
+    whole row (``del_code`` can ask for more when C_out > 10 · row length).
     """
     rules: dict[str, Callable[[], int]] = {
         "del_code": lambda: int(0.1 * rows),
@@ -37,7 +43,10 @@ def top_h_count(rows: int, row_length: int, rule: str) -> int:
 
 
 def channel_aggregate(score: torch.Tensor, rule: str = "del_code") -> torch.Tensor:
-    """Broadcast each row's top-h mean to the whole row; 0-D/1-D tensors are returned unchanged."""
+    """Broadcast each row's top-h mean to the whole row; 0-D/1-D tensors are returned unchanged.
+
+    h comes from ``top_h_count`` (clamped to [1, row length]), so every row gets a finite score.
+    """
     if score.ndim <= 1:
         return score.clone()
     rows = score.reshape(score.shape[0], -1)

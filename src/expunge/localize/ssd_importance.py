@@ -1,7 +1,11 @@
 """SSD-style importance (Foster et al., AAAI 2024): diagonal Fisher on the forget set relative to the training set.
 
 ``diagonal_fisher`` is SSD's importance: the mean over batches of the squared *batch* gradient
-(as SSD's and DEL's code compute it, in eval mode). The localizer scores each entry by
+(as SSD's and DEL's code compute it, in eval mode), with each batch weighted by its number of
+examples. SSD's code divides by the number of batches, so a final partial batch counts as
+much as a full one; weighting by size removes that (for equal batches the two are
+identical). A squared batch gradient still depends on the batch size (its noise term shrinks
+as 1/|b|), so use the same batch size for I_F and I_D. The localizer scores each entry by
 ``I_F / (I_D + eps)``: SSD dampens exactly the entries where this ratio exceeds its selection
 threshold α, so the top of this ranking is what SSD would touch first.
 
@@ -12,7 +16,7 @@ attribute ``reference_source = "train"`` tells the runner to build and pass them
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -25,9 +29,13 @@ from .scores import Scores
 
 
 def diagonal_fisher(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> dict[str, torch.Tensor]:
-    """Mean over batches of (∇θ loss(batch))², in eval mode, without touching the weights."""
-    total, batches = accumulate_gradients(model, loss_fn, data, lambda g: g**2)
-    return {n: t / batches for n, t in total.items()}
+    """Σ_b |b|·(∇θ mean-loss(b))² / Σ_b |b|: the batch mean of squared gradients, batches weighted by size.
+
+    Eval mode; the weights are not touched. Equals SSD's plain mean over batches when all
+    batches have the same size.
+    """
+    total, examples = accumulate_gradients(model, loss_fn, data, lambda g: g**2)
+    return {n: t / examples for n, t in total.items()}
 
 
 class SSDImportanceLocalizer:
