@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 CONSTRAINTS := constraints.txt
 DATA_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test install install-dev data clean
+.PHONY: demo test install install-dev data docs clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -34,6 +34,11 @@ demo: install data
 test: install-dev
 	@if [ "$$(id -u)" = "0" ] && [ ! -f "$(DATA_DIR)/train-images-idx3-ubyte.gz" ]; then $(MAKE) --no-print-directory data || true; fi
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -n 2 tests
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q
+
+# the documentation site (mkdocs-material + mkdocstrings) into site/; preview with `$(VENV)/bin/mkdocs serve`
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:
 	rm -rf runs .pytest_cache
