@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from expunge.errors import ConfigError
 from expunge.evaluate.epsilon import (
     DELTA,
     EPSILON_CAP,
@@ -206,6 +207,102 @@ def test_logit_confidence_accepts_tensors_and_checks_labels() -> None:
         logit_confidence(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="shape"):
         logit_confidence(np.zeros((2, 3)), np.array([0]))
+
+
+# --- the reference's saturating confidence (confidence="official") ---------------------------
+
+SATURATION = 45 * np.log(10)  # log(1 + 1e-45) − log(0 + 1e-45): log(1 + 1e-45) is 0 in float64
+
+
+def _margin_logits(margin: float, dtype: type, classes: int = 4) -> np.ndarray:
+    """One row: class 0 at ``margin``, every other class at 0."""
+    z = np.zeros((1, classes), dtype=dtype)
+    z[0, 0] = margin
+    return z
+
+
+def test_official_confidence_equals_exact_for_small_margins() -> None:
+    rng = np.random.default_rng(20)
+    y = rng.integers(0, 10, 200)
+    logits64 = rng.normal(0, 8, (200, 10))
+    exact = logit_confidence(logits64, y)
+    assert np.abs(exact).max() < 50
+    assert np.allclose(logit_confidence(logits64, y, confidence="official"), exact, rtol=1e-12, atol=1e-12)
+    logits32 = logits64.astype(np.float32)  # the reference's models give float32 logits
+    official = logit_confidence(logits32, y, confidence="official")
+    assert official.dtype == np.float64
+    assert np.allclose(official, logit_confidence(logits32, y), rtol=1e-6, atol=1e-6)  # float32 rounding only
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_official_confidence_saturates_at_the_reference_floor(dtype: type) -> None:
+    for margin in (110.0, 200.0):
+        z, wrong_label_z = _margin_logits(margin, dtype), _margin_logits(margin, dtype)
+        exact = logit_confidence(z, np.array([0]))[0]
+        assert exact == pytest.approx(margin - np.log(3))  # the exact value keeps growing
+        assert logit_confidence(z, np.array([0]), confidence="official")[0] == pytest.approx(SATURATION, rel=1e-4 if margin < 150 else 1e-15)
+        assert logit_confidence(wrong_label_z, np.array([1]), confidence="official")[0] == pytest.approx(-SATURATION, rel=1e-4 if margin < 150 else 1e-15)
+    assert SATURATION == pytest.approx(103.61632918473205, abs=1e-12)
+
+
+def test_official_float32_confidence_by_hand() -> None:
+    """float32 exp: exact to ~1e-8 up to |margin| 87, subnormal (multiples of 2⁻¹⁴⁹) to 104, 0 beyond."""
+    y = np.array([0])
+    # margin 60 (float32): normal float32, so the reference agrees with the exact value to ~1e-7;
+    # it does not saturate at a margin of 50-60, only its float rounding shows.
+    at60 = logit_confidence(_margin_logits(60.0, np.float32), y, confidence="official")[0]
+    assert at60 != logit_confidence(_margin_logits(60.0, np.float32), y)[0]
+    assert at60 == pytest.approx(60 - np.log(3), abs=1e-6)
+    # margin 100: exp(−100) ≈ 3.72e-44 is subnormal in float32, rounded to k · 2⁻¹⁴⁹
+    tiny = round(np.exp(-100.0) / 2.0**-149) * 2.0**-149
+    p_wrong = 3 * tiny / (1 + 3 * tiny)
+    expected = np.log(1 / (1 + 3 * tiny) + 1e-45) - np.log(p_wrong + 1e-45)
+    got = logit_confidence(_margin_logits(100.0, np.float32), y, confidence="official")[0]
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert abs(got - (100 - np.log(3))) > 1e-3  # the two transforms differ here
+    # float16 logits (if a model gives them): exp underflows below about −17.3, so the
+    # reference's value is already saturated at a margin of 30
+    assert logit_confidence(_margin_logits(30.0, np.float16), y, confidence="official")[0] == pytest.approx(SATURATION, rel=1e-15)
+
+
+def test_unknown_confidence_transform_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="'softmax'.*exact.*official"):
+        logit_confidence(np.zeros((2, 3)), np.array([0, 1]), confidence="softmax")
+
+
+def test_bfloat16_logits_ask_for_a_cast() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="float32"):
+        logit_confidence(torch.zeros(2, 3, dtype=torch.bfloat16), np.array([0, 1]), confidence="official")
+
+
+# --- zero-spread conventions ----------------------------------------------------------------
+
+
+def test_both_sides_constant_and_equal_earn_full_points() -> None:
+    eps = example_epsilons(np.full((3, N), 2.5), np.full((3, N), 2.5))
+    assert np.all(eps == 0)  # 0/0 is not peaky; no rule survives; the reference would assert
+    assert forgetting_quality(eps, N) == 1.0
+
+
+@pytest.mark.parametrize("gap", [0.02, 0.5, 1.0, 37.0])
+def test_both_sides_constant_and_different_are_capped(gap: float) -> None:
+    unlearned, oracle = np.full((2, N), -1.3), np.full((2, N), -1.3 + gap)
+    for u, o in ((unlearned, oracle), (oracle, unlearned)):
+        eps = example_epsilons(u, o)
+        assert np.all(eps == EPSILON_CAP)  # a threshold between the two values separates them perfectly
+        assert forgetting_quality(eps, N) == 0.0
+
+
+@pytest.mark.parametrize("constant_side", ["unlearned", "oracle"])
+@pytest.mark.parametrize("level", [-5.0, 0.0, 5.0])  # below, inside and above the other sample
+def test_one_side_constant_is_capped_by_rule_two(constant_side: str, level: float) -> None:
+    other = np.random.default_rng(21).normal(0, 1, (4, N))
+    constant = np.full((4, N), level)
+    u, o = (constant, other) if constant_side == "unlearned" else (other, constant)
+    eps = example_epsilons(u, o)
+    assert np.all(eps == EPSILON_CAP)  # smaller ÷ larger spread = 0 < 0.01
+    assert forgetting_quality(eps, N) == 0.0
 
 
 # --- literal cross-check of the vectorised rule search ------------------------------------

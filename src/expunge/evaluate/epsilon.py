@@ -43,9 +43,21 @@ Deliberate differences from the reference code (never from its scores):
   reference stops with an assertion there (its ``assert thr_eps`` on a numpy array also
   fails whenever more than one rule survives; it is read as a non-empty check);
 * inputs are [n_examples, N] (the reference takes [N, n_examples]);
-* :func:`logit_confidence` is exact in float64 for any logits, whereas the reference adds
-  1e-45 inside its logarithms and exponentiates in the logits' dtype, so it saturates near
-  ±103 (with float32 logits it loses precision from about ±87); the two agree elsewhere.
+* :func:`logit_confidence` is exact in float64 for any logits by default, whereas the
+  reference adds 1e-45 inside its logarithms and exponentiates in the logits' dtype, so it
+  saturates at ±45·ln 10 ≈ ±103.616 (with float32 logits it loses precision from about ±87);
+  the two agree elsewhere. ``confidence="official"`` reproduces the reference's value.
+
+Zero-spread conventions (spread = max − min of one sample of N values):
+
+* one sample constant, the other not: smaller ÷ larger spread = 0 < 0.01, so ε = 50 (0
+  points), exactly the reference's rule 2;
+* both constant: the ratio is 0/0 = NaN, which is not < 0.01 (in the reference too), so the
+  rules are scanned. Equal values: every rule has FPR = 1 or FNR = 1 with the other rate 0,
+  all are discarded, and ε = 0 (full points; the reference would stop at its assertion).
+  Different values: a rule on the grid separates them perfectly, ε = ∞ → 50 (0 points);
+  this always happens when they differ by more than 0.01 (one grid step); closer than that,
+  whether a grid edge falls between them depends on where they lie (ε = 50 or 0).
 """
 
 from __future__ import annotations
@@ -56,6 +68,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
+
+from ..errors import ConfigError
 
 if TYPE_CHECKING:  # torch is optional: tensors are accepted without importing it
     import torch
@@ -88,13 +102,19 @@ def _to_numpy(x: ArrayLike) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
-def logit_confidence(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
-    """log p_y − log Σ_{k≠y} p_k per example, in float64, for logits of shape [n, C].
+CONFIDENCE_TRANSFORMS = ("exact", "official")
+REFERENCE_LOG_FLOOR = 1e-45  # the reference adds this to both probabilities before the log
+# |confidence| the reference can reach: log(1 + 1e-45) − log(0 + 1e-45) = 45 · ln 10 ≈ 103.616
+REFERENCE_SATURATION = -math.log(REFERENCE_LOG_FLOOR)
 
-    The softmax normaliser cancels, so this is z_y − logsumexp_{k≠y} z_k, evaluated with a
-    max-shifted logsumexp: exact to float64 rounding and finite for any finite logits.
-    """
-    z = _to_numpy(logits).astype(np.float64)  # a copy
+
+def _check_logits(logits: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Validated copies: logits [n, C] in their own float dtype, labels as int64 [n]."""
+    if hasattr(logits, "dtype") and str(getattr(logits, "dtype", "")) == "torch.bfloat16":
+        raise ValueError("logits are bfloat16, which numpy (and the reference scorer) cannot take; cast them to float32 first.")
+    z = np.array(_to_numpy(logits), copy=True)
+    if not np.issubdtype(z.dtype, np.floating):
+        z = z.astype(np.float64)
     y = _to_numpy(labels)
     if z.ndim != 2 or z.shape[1] < 2:
         raise ValueError(f"logit_confidence needs logits of shape [n_examples, n_classes >= 2], got {z.shape}.")
@@ -107,12 +127,57 @@ def logit_confidence(logits: ArrayLike, labels: ArrayLike) -> np.ndarray:
         raise ValueError(f"labels must lie in [0, {z.shape[1]}), got values in [{y.min()}, {y.max()}].")
     if not np.isfinite(z).all():
         raise ValueError("logits contain NaN or infinite values.")
+    return z, y
+
+
+def _exact_confidence(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """z_y − logsumexp_{k≠y} z_k in float64 (the softmax normaliser cancels): finite for any logits."""
+    z = z.astype(np.float64)  # a copy
     rows = np.arange(len(y))
     correct = z[rows, y].copy()
     z[rows, y] = -np.inf
     top = z.max(axis=1)
     log_wrong = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
     return correct - log_wrong
+
+
+def _official_confidence(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The reference scorer's value, operation for operation (written from its description).
+
+    In the logits' own dtype: subtract the row maximum and exponentiate (float32 logits, as
+    the reference's models give, underflow to subnormals below −87.3 and to 0 below about
+    −103.97). Then in float64: normalise, p_y and Σ_{k≠y} p_k, and
+    log(p_y + 1e-45) − log(Σ_{k≠y} p_k + 1e-45). So the value saturates at ±45·ln 10 ≈
+    ±103.616 (``REFERENCE_SATURATION``) and is coarse from a margin of about 87 (float32).
+    """
+    rows = np.arange(len(y))
+    shifted = z - z.max(axis=1, keepdims=True)  # in the logits' dtype
+    probs = np.exp(shifted).astype(np.float64)  # exp in the logits' dtype, then widened
+    probs /= probs.sum(axis=1, keepdims=True)
+    correct = probs[rows, y].copy()
+    probs[rows, y] = 0.0
+    wrong = probs.sum(axis=1)
+    return np.log(correct + REFERENCE_LOG_FLOOR) - np.log(wrong + REFERENCE_LOG_FLOOR)
+
+
+def logit_confidence(logits: ArrayLike, labels: ArrayLike, confidence: str = "exact") -> np.ndarray:
+    """log p_y − log Σ_{k≠y} p_k per example, as float64, for logits of shape [n, C].
+
+    ``confidence="exact"`` (default) evaluates z_y − logsumexp_{k≠y} z_k with a max-shifted
+    logsumexp: exact to float64 rounding and finite for any finite logits.
+    ``confidence="official"`` reproduces the NeurIPS-2023 reference scorer bit for bit on the
+    logits' dtype (see :func:`_official_confidence`): it agrees with "exact" to float32
+    rounding while |margin| < about 87 and saturates at ±103.616 beyond about 104. Use it
+    only to compare with numbers produced by the reference.
+    """
+    transforms = {"exact": _exact_confidence, "official": _official_confidence}
+    if confidence not in transforms:
+        raise ConfigError(
+            f"confidence transform {confidence!r} unknown; choose 'exact' (float64, never saturates) "
+            f"or 'official' (the reference scorer's saturating float computation)."
+        )
+    z, y = _check_logits(logits, labels)
+    return transforms[confidence](z, y)
 
 
 # ---------------------------------------------------------------------------------------
@@ -288,7 +353,8 @@ def example_epsilons(unlearned: ArrayLike, oracle: ArrayLike, delta: float = DEL
     """Per-example ε (float64, in [0, 50]) from confidences of shape [n_examples, N] per side.
 
     Identical to the reference scorer's per-example epsilons (see the module docstring),
-    vectorised over examples.
+    vectorised over examples. Zero spreads: one side constant → 50; both constant and equal
+    → 0 (full points; the reference asserts); both constant and more than 0.01 apart → 50.
     """
     u, o = _check_samples(unlearned, oracle)
     n_examples, n_models = u.shape
@@ -301,7 +367,10 @@ def example_epsilons(unlearned: ArrayLike, oracle: ArrayLike, delta: float = DEL
     largest = np.where(pos_spread > neg_spread, pos_spread, neg_spread)
     smallest = np.where(pos_spread > neg_spread, neg_spread, pos_spread)
     with np.errstate(divide="ignore", invalid="ignore"):
-        peaky = smallest / largest < PEAKY_RATIO  # 0/0 (both constant) is not peaky, as in the reference
+        # one side constant: 0 / spread = 0 < 0.01 -> capped below (rule 2). Both constant:
+        # 0/0 = NaN is not < 0.01 (as in the reference), so the rules decide: equal values
+        # leave no surviving rule (ε = 0 below), values more than 0.01 apart separate (ε = 50).
+        peaky = smallest / largest < PEAKY_RATIO
 
     table = _epsilon_table(n_models, delta)
     scored = np.where(np.isnan(table), -1.0, table)  # -1: discarded rule
@@ -314,7 +383,9 @@ def example_epsilons(unlearned: ArrayLike, oracle: ArrayLike, delta: float = DEL
         _mark_windows(pos[rows], neg[rows], reached)
         _mark_single_thresholds(pos[rows], neg[rows], reached)
         best = np.where(reached, scored[None, :], -1.0).max(axis=1)
-        eps[rows] = np.where(best < 0, 0.0, best)  # no surviving rule: nothing tells them apart
+        # no surviving rule (e.g. both samples constant and equal): nothing tells them apart,
+        # ε = 0 (full points); the reference stops with an assertion instead
+        eps[rows] = np.where(best < 0, 0.0, best)
     return np.clip(eps, 0.0, EPSILON_CAP)
 
 
