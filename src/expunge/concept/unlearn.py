@@ -1,0 +1,319 @@
+"""Unlearning by concept inference and data poisoning (arXiv 2405.15662, image half).
+
+``concept_poison``: find the target class's top-M concepts (bank -> post-hoc CBM -> integrated
+gradients), pick a donor class, relabel the target class's training examples (random, random
+over all classes, or the donor), and fine-tune on the retain set plus the poisoned examples.
+``concept_patch``: the revision's localized variant: each target image also gets a patch of a
+donor image pasted where the target's concept is most active (CAV activation map on a spatial
+layer), cut around the donor concept's peak in that donor image.
+
+What the unlearner reads: the task's training examples (forget = the class's images, retain)
+and their per-image concept labels, from the dataset (``concept_shapes``,
+``fashion_mnist_concepts``) or, with ``attributes=fashion_mnist``, from the Fashion-MNIST
+attribute table; or a saved bank (``bank_path``), in which case only class labels are read.
+The analysis (bank, CBM, attributions, donor) is done on the model given, before fine-tuning,
+and reported in ``task.notes["concept"]``.
+
+Scopes: ``head`` (as published: only the last linear layer moves; everything else is
+bit-identical, BatchNorm statistics included, because the body runs in eval mode), ``full``
+(every parameter), ``mask`` (the mask from any localizer, through the shared MaskedUpdate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.base import IndexedTensorDataset
+from ..errors import ConfigError
+from ..hparams import hp
+from ..masks import Mask
+from ..models import classifier_parameter_names
+from ..train import Batch, Recipe, epoch_batches, train
+from ..unlearn.base import UNLEARNERS, UnlearningTask
+from ..unlearn.common import output_classes
+from ..utils import eval_mode
+from .attribution import ClassAttribution, choose_donor, class_attribution
+from .bank import ConceptBank, ConceptDataError, activation_map, concept_example_sets, embed, fit_bank, last_linear
+from .cbm import CBMFit, fit_cbm
+
+LABELLINGS = ("random", "random_all", "targeted")
+SCOPES = ("head", "full", "mask")
+
+
+def concept_labels(dataset: Any, attributes: str = "auto") -> tuple[np.ndarray, list[str]]:
+    """Per-image concept labels ``(n, K)`` and names for ``dataset``."""
+    if attributes == "fashion_mnist":
+        from .fmnist_attributes import ATTRIBUTE_NAMES, attribute_labels
+
+        return attribute_labels(dataset.targets.numpy(), dataset.inputs).numpy(), list(ATTRIBUTE_NAMES)
+    if attributes not in ("auto", "dataset"):
+        raise ConfigError(f"attributes {attributes!r} unknown; choose auto, dataset or fashion_mnist.")
+    if getattr(dataset, "concept_labels", None) is None:
+        raise ConfigError("this dataset has no concept labels: use dataset concept_shapes or fashion_mnist_concepts, "
+                          "set attributes=fashion_mnist for plain Fashion-MNIST, or give a saved bank with bank_path.")
+    return np.asarray(dataset.concept_labels, dtype=bool), list(dataset.concept_names)
+
+
+@dataclass
+class ConceptAnalysis:
+    """What the analysis found; ``summary()`` is what goes into the task notes and results."""
+
+    bank: ConceptBank
+    cbm: CBMFit
+    attributions: dict[int, ClassAttribution]
+    tops: dict[int, list[str]]
+    target: int
+    donor: int
+    confusion: np.ndarray
+
+    def summary(self) -> dict[str, Any]:
+        return {"target": self.target, "donor": self.donor, "top_concepts": self.tops[self.target], "donor_top_concepts": self.tops.get(self.donor, []),
+                "cbm_accuracy": self.cbm.accuracy, "model_accuracy": self.cbm.model_accuracy, "cbm_nonzero_fraction": self.cbm.nonzero_fraction,
+                "bank_size": len(self.bank), "dropped_concepts": self.bank.dropped, "completeness_error": self.attributions[self.target].completeness_error}
+
+
+def analyse(model: nn.Module, dataset: Any, pool: np.ndarray, target: int, num_classes: int, device: torch.device, *, top_m: int = 5,
+            donor: str | int = "auto", layer: str | None = None, cav: str = "logistic", examples_per_concept: int = 200, min_examples: int = 10,
+            per_class: int = 200, bank: ConceptBank | None = None, attributes: str = "auto", seed: int = 0, present_only: bool = True) -> ConceptAnalysis:
+    """Bank -> CBM -> per-class IG attribution -> donor, on the training examples ``pool``."""
+    pool = np.asarray(pool)
+    targets = dataset.targets.numpy()
+    present = sorted(int(c) for c in np.unique(targets[pool]))
+    if target not in present:
+        raise ConfigError(f"class {target} is absent from the data (classes present: {present}).")
+    if isinstance(donor, int) or (isinstance(donor, str) and donor.lstrip("-").isdigit()):
+        donor_index = int(donor)
+        if donor_index == target:
+            raise ConfigError(f"donor {donor_index} is the target class itself; choose another class or donor=auto.")
+        if donor_index not in present:
+            raise ConfigError(f"donor class {donor_index} is absent from the data (classes present: {present}).")
+    rng = np.random.default_rng(seed)
+    if bank is None:
+        labels, names = concept_labels(dataset, attributes)
+        sets = concept_example_sets(labels, names, pool, examples_per_concept, min_examples, seed)
+        bank = fit_bank(model, dataset.inputs, sets, layer, device, cav, min_examples=min_examples, seed=seed)
+    sample = np.concatenate([rng.permutation(pool[targets[pool] == c])[:per_class] for c in present])
+    emb = embed(model, dataset.inputs[torch.as_tensor(sample)], bank.layer, device)
+    with eval_mode(model), torch.no_grad():
+        head = last_linear(model)[1] if bank.layer is None else None
+        logits = head(emb.to(device)).cpu() if head is not None else torch.cat([model(dataset.inputs[torch.as_tensor(sample[i:i + 512])].to(device)).cpu() for i in range(0, len(sample), 512)])
+    y = targets[sample]
+    cbm = fit_cbm(bank, emb, y, num_classes, seed=42, model_predictions=logits.argmax(1).numpy())
+    margins = bank.margins(emb)
+    attributions = {c: class_attribution(cbm.cbm, margins[torch.as_tensor(y == c)], c) for c in present}
+    tops = {c: a.top(bank.names, top_m, present_only) for c, a in attributions.items()}
+    confusion = torch.softmax(logits[torch.as_tensor(y == target)].double(), 1).mean(0).numpy()
+    confusion[target] = -1.0
+    if isinstance(donor, int) or (isinstance(donor, str) and donor.lstrip("-").isdigit()):
+        chosen = int(donor)
+    else:
+        chosen = choose_donor(target, tops, attributions, bank.names, "confusion" if donor == "confusion" else "shared", confusion)
+    return ConceptAnalysis(bank, cbm, attributions, tops, target, chosen, confusion)
+
+
+def poison_labels(true: torch.Tensor, num_classes: int, labelling: str, donor: int, exclude: list[int], generator: torch.Generator) -> torch.Tensor:
+    """New labels for the target class's examples."""
+    n = len(true)
+    if labelling == "targeted":
+        return torch.full((n,), donor, dtype=torch.long)
+    if labelling == "random_all":  # the published code: uniform over all classes, the target included
+        return torch.randint(0, num_classes, (n,), generator=generator)
+    if labelling == "random":
+        allowed = torch.tensor([c for c in range(num_classes) if c not in exclude])
+        if len(allowed) == 0:
+            raise ConfigError("random labelling needs at least one class that is not being forgotten.")
+        return allowed[torch.randint(0, len(allowed), (n,), generator=generator)]
+    raise ConfigError(f"labelling {labelling!r} unknown; choose one of {list(LABELLINGS)}.")
+
+
+@contextlib.contextmanager
+def head_only(model: nn.Module) -> Iterator[tuple[Mask, nn.Module]]:
+    """Freeze everything but the last linear layer (requires_grad off) and yield its mask and module."""
+    head_name, head = last_linear(model)
+    names = set(classifier_parameter_names(model))
+    saved = {n: p.requires_grad for n, p in model.named_parameters()}
+    try:
+        for n, p in model.named_parameters():
+            p.requires_grad_(n in names)
+        yield Mask.from_names(model, names), head
+    finally:
+        for n, p in model.named_parameters():
+            p.requires_grad_(saved[n])
+
+
+@dataclass
+class ConceptPoison:
+    """Concept inference + label poisoning + fine-tuning (arXiv 2405.15662; the published code's label-only poisoning).
+
+    Cost: ``epochs`` passes over retain_fraction x |retain| + |forget| examples, plus forward-only
+    passes for the analysis (a few hundred images per concept and class).
+    """
+
+    labelling: str = hp("targeted", choices=LABELLINGS, doc="random: uniform over the other classes; random_all: uniform over all classes (published code); targeted: the donor")
+    donor: str | int = hp("auto", doc="auto/shared: the class sharing most of the target's top concepts; confusion: the class the model confuses most with it; or a class index")
+    scope: str = hp("full", choices=SCOPES, doc="head: last linear layer only (as published); full: all parameters; mask: the localizer's mask")
+    top_m: int = hp(5, low=1, doc="concepts per class (M)")
+    epochs: int = hp(1, low=1, doc="fine-tuning epochs")
+    lr: float = hp(0.01, low=0.0, low_open=True)
+    momentum: float = hp(0.9, low=0.0, high=1.0, high_open=True)
+    weight_decay: float = hp(0.0, low=0.0)
+    batch_size: int = hp(64, low=1)
+    retain_fraction: float = hp(1.0, low=0.0, high=1.0, low_open=True, doc="share of the retain set used in fine-tuning (0.5 = the paper's 'half')")
+    layer: str | None = hp(None, doc="module whose output is the concept embedding; None = the input of the last linear layer")
+    cav: str = hp("logistic", choices=("logistic", "svm"))
+    examples_per_concept: int = hp(200, low=2, doc="positive (and as many negative) examples per CAV")
+    min_examples: int = hp(10, low=2, doc="fewer positives or negatives than this for a concept is an error")
+    per_class: int = hp(200, low=2, doc="images per class for the CBM head and the attributions")
+    attributes: str = hp("auto", choices=("auto", "dataset", "fashion_mnist"), doc="where per-image concept labels come from")
+    bank_path: str | None = hp(None, doc="a saved ConceptBank (path without suffix); replaces fitting CAVs")
+    name: str = "concept_poison"
+    analyses: list[ConceptAnalysis] = field(default_factory=list, init=False, repr=False)
+
+    # ---- pieces subclasses change ----------------------------------------------------------
+    def poisoned_inputs(self, model: nn.Module, task: UnlearningTask, analysis: ConceptAnalysis, forget: np.ndarray, pool: np.ndarray) -> torch.Tensor:
+        return task.train_set.inputs[torch.as_tensor(forget)]
+
+    # ---- the method ------------------------------------------------------------------------
+    def targets(self, task: UnlearningTask) -> list[int]:
+        if task.forget_classes:
+            return [int(c) for c in task.forget_classes]
+        classes = np.unique(task.train_set.targets.numpy()[task.split.forget])
+        if len(classes) == 0:
+            raise ConfigError("the forget set is empty; concept_poison forgets a class (split.kind=class).")
+        return [int(c) for c in classes]
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        if self.scope == "mask" and mask is None:
+            raise ConfigError("scope=mask needs a mask: set a localizer (and alpha) in the method, or scope=head|full.")
+        model.to(task.device)
+        num_classes = output_classes(model, task)
+        forget_classes = self.targets(task)
+        pool = np.concatenate([task.split.forget, task.split.retain])
+        targets = task.train_set.targets
+        bank = ConceptBank.load(self.bank_path) if self.bank_path else None
+        gen = torch.Generator().manual_seed(task.seed * 7919 + 11)
+        rng = np.random.default_rng(task.seed * 7919 + 13)
+        retain = task.split.retain
+        if self.retain_fraction < 1.0:
+            retain = np.sort(rng.choice(retain, max(1, int(round(self.retain_fraction * len(retain)))), replace=False))
+        parts_x, parts_y = [task.train_set.inputs[torch.as_tensor(retain)]], [targets[torch.as_tensor(retain)]]
+        self.analyses = []
+        for target in forget_classes:
+            donor = self.donor
+            analysis = analyse(model, task.train_set, pool, target, num_classes, task.device, top_m=self.top_m, donor=donor, layer=self.layer, cav=self.cav,
+                               examples_per_concept=self.examples_per_concept, min_examples=self.min_examples, per_class=self.per_class, bank=bank,
+                               attributes=self.attributes, seed=task.seed)
+            if analysis.donor in forget_classes:
+                raise ConfigError(f"donor {analysis.donor} of class {target} is itself being forgotten; give donor=<another class>.")
+            self.analyses.append(analysis)
+            forget = task.split.forget[targets.numpy()[task.split.forget] == target]
+            parts_x.append(self.poisoned_inputs(model, task, analysis, forget, pool))
+            parts_y.append(poison_labels(targets[torch.as_tensor(forget)], num_classes, self.labelling, analysis.donor, forget_classes, gen))
+        data = IndexedTensorDataset(torch.cat(parts_x), torch.cat(parts_y))
+        batches = epoch_batches(data, np.arange(len(data)), self.batch_size, task.seed * 7919 + 17)
+        recipe = Recipe(epochs=self.epochs, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, batch_size=self.batch_size,
+                        schedule="cosine", min_lr_factor=0.1, seed=task.seed)
+        if self.scope == "head":
+            with head_only(model) as (head_mask, head):
+                def loss(m: nn.Module, batch: Batch) -> torch.Tensor:
+                    m.eval()  # the frozen body keeps its BatchNorm statistics and dropout off
+                    head.train()
+                    return task.loss_fn(m, batch)
+
+                log = train(model, batches, recipe, task.device, head_mask, loss, task.progress, self.name, task.epoch_callback)
+        else:
+            log = train(model, batches, recipe, task.device, mask if self.scope == "mask" else None, task.loss_fn, task.progress, self.name, task.epoch_callback)
+        model.eval()
+        task.notes.update(epochs=self.epochs, epoch_losses=log.epoch_losses, examples_per_epoch=len(data), labelling=self.labelling, scope=self.scope,
+                          concept=[a.summary() for a in self.analyses])
+        return model
+
+
+def spatial_layer_name(model: nn.Module, example: torch.Tensor) -> str:
+    """The last module (in execution order) whose output is a feature map with at least 2x2 positions."""
+    seen: list[str] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if name and not list(module.children()):
+            hooks.append(module.register_forward_hook(lambda mod, args, out, name=name: seen.append(name) if torch.is_tensor(out) and out.ndim == 4 and min(out.shape[2:]) >= 2 else None))
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(example)
+    finally:
+        for h in hooks:
+            h.remove()
+    if not seen:
+        raise ConfigError("concept_patch needs a convolutional layer with a spatial output; this model has none.")
+    return seen[-1]
+
+
+def peaks(bank: ConceptBank, features: torch.Tensor, concept: str, image_hw: tuple[int, int]) -> torch.Tensor:
+    """(n, 2) pixel centres (row, col) of each image's strongest position for ``concept``."""
+    amap = activation_map(bank, features, concept)
+    n, h, w = amap.shape
+    flat = amap.reshape(n, -1).argmax(1)
+    rows, cols = flat // w, flat % w
+    return torch.stack([((rows.float() + 0.5) * image_hw[0] / h).long(), ((cols.float() + 0.5) * image_hw[1] / w).long()], 1)
+
+
+def _window(centre: int, size: int, limit: int) -> int:
+    return int(min(max(centre - size // 2, 0), max(limit - size, 0)))
+
+
+@dataclass
+class ConceptPatch(ConceptPoison):
+    """concept_poison whose target images also get a donor-concept patch pasted at the target concept's peak (the revision's 'localized')."""
+
+    patch_size: int = hp(8, low=1, doc="side of the pasted square, in pixels (the paper: 64 of 224)")
+    spatial_layer: str | None = hp(None, doc="module with a spatial output for the activation maps; None = the last such module")
+    name: str = "concept_patch"
+
+    def poisoned_inputs(self, model: nn.Module, task: UnlearningTask, analysis: ConceptAnalysis, forget: np.ndarray, pool: np.ndarray) -> torch.Tensor:
+        data = task.train_set
+        x = data.inputs[torch.as_tensor(forget)].clone()
+        layer = self.spatial_layer or spatial_layer_name(model, data.inputs[:2].to(task.device))
+        labels, names = concept_labels(data, self.attributes) if self.bank_path is None else (None, None)
+        if labels is None:
+            raise ConfigError("concept_patch fits spatial CAVs from per-image concept labels; bank_path alone is not enough.")
+        target_top = analysis.tops[analysis.target]
+        donor_top = analysis.tops.get(analysis.donor, [])
+        wanted = [c for c in target_top if c not in donor_top] + target_top + [c for c in donor_top if c not in target_top] + donor_top
+        sets = concept_example_sets(labels, names, pool, self.examples_per_concept, self.min_examples, task.seed, require=[])
+        sets = {k: v for k, v in sets.items() if k in set(wanted)}
+        if not sets:
+            raise ConceptDataError("none of the target's or donor's top concepts has enough examples for a spatial CAV.")
+        bank = fit_bank(model, data.inputs, sets, layer, task.device, self.cav, min_examples=self.min_examples, seed=task.seed, spatial=True)
+        pick = lambda cands: next((c for c in cands if c in bank.names), bank.names[0])  # noqa: E731
+        target_concept = pick([c for c in target_top if c not in donor_top] + target_top)
+        donor_concept = pick([c for c in donor_top if c not in target_top] + donor_top)
+        targets = data.targets.numpy()
+        donor_pool = pool[targets[pool] == analysis.donor]
+        rng = np.random.default_rng(task.seed * 7919 + 19)
+        donors = rng.choice(donor_pool, len(forget), replace=True)
+        hw = tuple(x.shape[-2:])
+        t_peaks = peaks(bank, embed(model, x, layer, task.device, spatial=True), target_concept, hw)
+        donor_x = data.inputs[torch.as_tensor(donors)]
+        d_peaks = peaks(bank, embed(model, donor_x, layer, task.device, spatial=True), donor_concept, hw)
+        s = min(self.patch_size, hw[0], hw[1])
+        for i in range(len(x)):
+            dr, dc = _window(int(d_peaks[i, 0]), s, hw[0]), _window(int(d_peaks[i, 1]), s, hw[1])
+            tr, tc = _window(int(t_peaks[i, 0]), s, hw[0]), _window(int(t_peaks[i, 1]), s, hw[1])
+            x[i, :, tr : tr + s, tc : tc + s] = donor_x[i, :, dr : dr + s, dc : dc + s]
+        self.patch_info = {"target_concept": target_concept, "donor_concept": donor_concept, "spatial_layer": layer}
+        return x
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        self.patch_info: dict[str, Any] = {}
+        out = super().unlearn(model, task, mask)
+        task.notes["patch"] = self.patch_info
+        return out
+
+
+UNLEARNERS.register("concept_poison", "concept inference (CAV bank, post-hoc CBM, IG) + label poisoning + fine-tuning (Chang et al., arXiv 2405.15662)")(ConceptPoison)
+UNLEARNERS.register("concept_patch", "concept_poison with donor-concept patches pasted at the target concept's peak (the paper's revision, 'localized')")(ConceptPatch)
