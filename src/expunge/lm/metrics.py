@@ -1,0 +1,306 @@
+"""The ``lm`` metric set: TOFU / OpenUnlearning metrics, each measured against the retrained oracle.
+
+Inputs: ``ctx.split`` (forget / retain indices into the corpus' train records), ``ctx.oracles``
+(models retrained without the forget authors) and ``ctx.extras["lm_corpus"]`` (the
+``AuthorsCorpus``; the family's ``extras`` provides it). Every metric reports the model's value
+and the first oracle's beside it (``oracle_*``); with two or more oracles, oracle 1 against
+oracle 0 gives the noise floor (``*_floor``).
+
+- ``lm_forget_quality``: TOFU's forget quality, the KS-test p-value between the truth ratios
+  of the model and of the oracle on the forget questions. Truth ratio R = mean over perturbed
+  answers of P(perturbed|q)^(1/|a|) / P(paraphrased|q)^(1/|a|).
+- ``lm_utility``: harmonic mean of answer probability P(a|q)^(1/|a|), ROUGE-L recall and
+  max(0, 1 − R) on a retain sample and on the unrelated world facts (TOFU's model utility).
+- ``lm_rouge``: ROUGE-L recall of greedy answers on forget, retain and paraphrased forget questions.
+- ``lm_concept_occurrence``: share of forget questions (original and paraphrased) whose greedy
+  answer contains the fact value (the concept word), with a 95% Wilson interval.
+- ``lm_mia``: AUC of the loss attack and of Min-K% (mean of the lowest k% token log-probs)
+  separating forget answers from held-out authors' answers (0.5 = no signal).
+- ``lm_perplexity``: answer perplexity on retain, forget and world facts.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..evaluate.registry import METRICS, EvalContext, register_set
+from .corpus import QA, AuthorsCorpus
+from .models import codec_of, greedy_generate, score_rows
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def rouge_l_recall(prediction: str, reference: str) -> float:
+    """LCS over lower-cased words divided by the reference length (TOFU reports ROUGE-L recall)."""
+    p, r = prediction.lower().split(), reference.lower().split()
+    if not r:
+        return 0.0
+    prev = [0] * (len(p) + 1)
+    for rw in r:
+        cur = [0] * (len(p) + 1)
+        for j, pw in enumerate(p):
+            cur[j + 1] = prev[j] + 1 if rw == pw else max(prev[j + 1], cur[j])
+        prev = cur
+    return prev[-1] / len(r)
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(score(member) > score(non-member)) with ties counted half (the ROC AUC)."""
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    allv = np.concatenate([pos, neg])
+    ranks = _rankdata(allv)
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def _rankdata(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    sx = x[order]
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and sx[j + 1] == sx[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+@dataclass
+class LMEvalData:
+    """The record groups every metric reads, drawn once per context."""
+
+    forget: list[QA]
+    retain: list[QA]
+    facts: list[QA]
+    holdout: list[QA]
+
+
+def eval_data(ctx: EvalContext, max_retain: int = 60, max_holdout: int = 120) -> LMEvalData:
+    def build() -> LMEvalData:
+        corpus: AuthorsCorpus | None = ctx.extras.get("lm_corpus")
+        if corpus is None or ctx.split is None:
+            raise ConfigError("lm metrics need ctx.extras['lm_corpus'] (the lm family's extras) and the split.")
+        rng = np.random.default_rng(ctx.seed)
+        forget = [corpus.train[i] for i in ctx.split.forget]
+        retain_all = [corpus.train[i] for i in ctx.split.retain]
+        facts = [q for q in retain_all if q.author == corpus.facts_id]
+        authors = [q for q in retain_all if q.author != corpus.facts_id]
+        retain = [authors[i] for i in sorted(rng.choice(len(authors), min(max_retain, len(authors)), replace=False))] if authors else []
+        hold = corpus.holdout
+        holdout = [hold[i] for i in sorted(rng.choice(len(hold), min(max_holdout, len(hold)), replace=False))] if hold else []
+        return LMEvalData(forget, retain, facts, holdout)
+
+    return ctx.memoized("lm_eval_data", build)
+
+
+class ModelReport:
+    """Teacher-forced scores and greedy answers of one model on the evaluation groups (computed lazily, once)."""
+
+    def __init__(self, model: nn.Module, data: LMEvalData) -> None:
+        self.model, self.data = model, data
+        self.codec = codec_of(model)
+        self._cache: dict[str, Any] = {}
+
+    def _scores(self, records: list[QA], which: str) -> dict[str, torch.Tensor]:
+        key = f"scores:{id(records)}:{which}"
+        if key not in self._cache:
+            pairs: list[tuple[str, str]] = []
+            for q in records:
+                if which == "answer":
+                    pairs.append((q.question, q.answer))
+                elif which == "paraphrased":
+                    pairs.append((q.question, q.paraphrased_answer))
+                else:
+                    pairs += [(q.question, p) for p in q.perturbed_answers]
+            if not pairs:
+                self._cache[key] = {"logprob": torch.zeros(0), "length": torch.zeros(0), "token_logprobs": torch.zeros(0, 0)}
+            else:
+                self._cache[key] = score_rows(self.model, self.codec.encode_pairs(pairs))
+        return self._cache[key]
+
+    def norm_prob(self, records: list[QA], which: str = "answer") -> np.ndarray:
+        s = self._scores(records, which)
+        return torch.exp(s["logprob"] / s["length"].clamp_min(1)).numpy()
+
+    def truth_ratio(self, records: list[QA]) -> np.ndarray:
+        if not records:
+            return np.zeros(0)
+        para = self.norm_prob(records, "paraphrased")
+        pert = self.norm_prob(records, "perturbed").reshape(len(records), -1)
+        return pert.mean(1) / np.maximum(para, 1e-30)
+
+    def generations(self, records: list[QA], paraphrased: bool = False) -> list[str]:
+        key = f"gen:{id(records)}:{paraphrased}"
+        if key not in self._cache:
+            prompts = [self.codec.prompt_ids(q.paraphrased_question if paraphrased else q.question) for q in records]
+            self._cache[key] = [self.codec.decode(g) for g in greedy_generate(self.model, prompts)] if prompts else []
+        return self._cache[key]
+
+    def rouge(self, records: list[QA], paraphrased: bool = False) -> float:
+        gens = self.generations(records, paraphrased)
+        return float(np.mean([rouge_l_recall(g, q.answer) for g, q in zip(gens, records)])) if records else float("nan")
+
+    def occurrences(self, records: list[QA], paraphrased: bool = False) -> list[bool]:
+        return [q.key.lower() in g.lower() for g, q in zip(self.generations(records, paraphrased), records)]
+
+    def utility_parts(self, records: list[QA]) -> list[float]:
+        if not records:
+            return []
+        return [float(self.norm_prob(records).mean()), self.rouge(records), float(np.maximum(0.0, 1.0 - self.truth_ratio(records)).mean())]
+
+    def token_logprobs(self, records: list[QA]) -> torch.Tensor:
+        return self._scores(records, "answer")["token_logprobs"]
+
+
+def report(ctx: EvalContext, model: nn.Module) -> ModelReport:
+    """One ModelReport per (context, model object), shared by every lm metric."""
+    reports = ctx.memo.setdefault("lm_reports", [])
+    for ref, rep in reports:
+        if ref() is model:
+            return rep
+    rep = ModelReport(model, eval_data(ctx))
+    reports.append((weakref.ref(model), rep))
+    return rep
+
+
+def _harmonic(values: list[float]) -> float:
+    values = [max(v, 1e-12) for v in values]
+    return float(len(values) / sum(1.0 / v for v in values)) if values else float("nan")
+
+
+def _ks_pvalue(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import ks_2samp
+
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    return float(ks_2samp(a, b).pvalue)
+
+
+def _oracle_reports(ctx: EvalContext) -> list[ModelReport]:
+    return [report(ctx, o) for o in ctx.oracles]
+
+
+@METRICS.register("lm_forget_quality", "TOFU forget quality: KS p-value of forget truth ratios vs the retrained oracle")
+@dataclass
+class ForgetQuality:
+    needs: frozenset[str] = frozenset({"oracles", "lm_corpus"})
+
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        rep, oracles = report(ctx, model), _oracle_reports(ctx)
+        f = rep.data.forget
+        tr, tr0 = rep.truth_ratio(f), oracles[0].truth_ratio(f)
+        out = {"forget_quality": _ks_pvalue(tr, tr0), "truth_ratio_forget": float(np.mean(tr)), "oracle_truth_ratio_forget": float(np.mean(tr0))}
+        if len(oracles) > 1:
+            out["forget_quality_floor"] = _ks_pvalue(oracles[1].truth_ratio(f), tr0)
+        return out
+
+
+@METRICS.register("lm_utility", "TOFU model utility: harmonic mean of prob, ROUGE-L, truth score on retain and world facts")
+@dataclass
+class ModelUtility:
+    needs: frozenset[str] = frozenset({"lm_corpus"})
+
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for prefix, rep in [("", report(ctx, model))] + ([("oracle_", report(ctx, ctx.oracles[0]))] if ctx.oracles else []):
+            r, f = rep.utility_parts(rep.data.retain), rep.utility_parts(rep.data.facts)
+            out[f"{prefix}utility"] = _harmonic(r + f)
+            out[f"{prefix}utility_retain"] = _harmonic(r)
+            out[f"{prefix}utility_facts"] = _harmonic(f)
+        return out
+
+
+@METRICS.register("lm_rouge", "ROUGE-L recall of greedy answers on forget, paraphrased forget and retain questions")
+@dataclass
+class Rouge:
+    needs: frozenset[str] = frozenset({"lm_corpus"})
+
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        rep = report(ctx, model)
+        d = rep.data
+        out = {"rouge_forget": rep.rouge(d.forget), "rouge_forget_paraphrased": rep.rouge(d.forget, True), "rouge_retain": rep.rouge(d.retain), "rouge_facts": rep.rouge(d.facts)}
+        if ctx.oracles:
+            o = report(ctx, ctx.oracles[0])
+            out.update(oracle_rouge_forget=o.rouge(d.forget), oracle_rouge_retain=o.rouge(d.retain))
+        return out
+
+
+@METRICS.register("lm_concept_occurrence", "share of forget answers that still contain the fact (concept) word, Wilson 95% CI, vs the oracle")
+@dataclass
+class ConceptOccurrence:
+    needs: frozenset[str] = frozenset({"lm_corpus"})
+
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        out: dict[str, float] = {}
+        reps = [("", report(ctx, model))] + [(f"oracle{'' if i == 0 else i}_", r) for i, r in enumerate(_oracle_reports(ctx))]
+        for prefix, rep in reps:
+            hits = rep.occurrences(rep.data.forget) + rep.occurrences(rep.data.forget, True)
+            lo, hi = wilson_interval(sum(hits), len(hits))
+            out.update({f"{prefix}concept_occurrence": float(np.mean(hits)), f"{prefix}concept_occurrence_low": lo, f"{prefix}concept_occurrence_high": hi})
+        if ctx.oracles:
+            out["concept_occurrence_gap"] = out["concept_occurrence"] - out["oracle_concept_occurrence"]
+        return out
+
+
+@METRICS.register("lm_mia", "loss and Min-K% membership attacks: AUC forget answers vs held-out authors (oracle beside)")
+@dataclass
+class MembershipAttacks:
+    min_k: float = 0.2
+    needs: frozenset[str] = frozenset({"lm_corpus"})
+
+    def _scores(self, rep: ModelReport, records: list[QA]) -> tuple[np.ndarray, np.ndarray]:
+        tok = rep.token_logprobs(records).numpy()
+        loss, mink = [], []
+        for row in tok:
+            v = row[~np.isnan(row)]
+            loss.append(v.mean())
+            k = max(1, int(math.ceil(self.min_k * len(v))))
+            mink.append(np.sort(v)[:k].mean())
+        return np.array(loss), np.array(mink)
+
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for prefix, rep in [("", report(ctx, model))] + ([("oracle_", report(ctx, ctx.oracles[0]))] if ctx.oracles else []):
+            fl, fm = self._scores(rep, rep.data.forget)
+            hl, hm = self._scores(rep, rep.data.holdout)
+            out[f"{prefix}mia_loss_auc"] = auc(fl, hl)
+            out[f"{prefix}mia_mink_auc"] = auc(fm, hm)
+        return out
+
+
+@METRICS.register("lm_perplexity", "answer perplexity on retain, forget and world-fact questions")
+@dataclass
+class Perplexity:
+    needs: frozenset[str] = frozenset({"lm_corpus"})
+
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        rep = report(ctx, model)
+        out = {}
+        for part in ("retain", "forget", "facts"):
+            recs = getattr(rep.data, part)
+            if recs:
+                s = rep._scores(recs, "answer")
+                out[f"ppl_{part}"] = float(torch.exp(-s["logprob"].sum() / s["length"].sum()))
+        return out
+
+
+register_set("lm", ["lm_forget_quality", "lm_utility", "lm_rouge", "lm_concept_occurrence", "lm_mia", "lm_perplexity"])

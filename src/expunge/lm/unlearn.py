@@ -1,0 +1,297 @@
+"""Language-model unlearners: concept masking + LoRA (the seed method) and the TOFU baselines.
+
+Every method runs the same paired loop: one step = one batch of forget examples (cycling over
+the forget set, reshuffled each pass) and one random batch of retain examples; ``epochs`` is
+the number of passes over the forget set. The optimiser is AdamW (see ``models.adamw_loop``),
+every step is reported to the cost meter, and a mask from any localizer restricts the update
+through ``MaskedUpdate`` (full fine-tuning only: a mask selects base weights, which LoRA
+freezes, so ``adapter="lora"`` with a mask is an error). ``task.notes`` receives the step
+count, seconds per step, peak memory and, for ``lm_concept``, the concept words and IG error.
+
+- ``lm_concept`` (arXiv 2405.15662, LLM variant): IG concept words per forget author, replaced
+  in the forget answers by a mask string, a targeted substitute or random tokens; then LoRA
+  (or full) fine-tuning on masked-forget + retain.
+- ``lm_grad_ascent``: minimise −NLL(forget).
+- ``lm_grad_diff``: −NLL(forget) + λ·NLL(retain).
+- ``lm_npo``: NPO (Zhang et al. 2024), −(2/β)·log σ(−β·(log π_θ − log π_ref)) on forget
+  sequences + λ·NLL(retain) (OpenUnlearning's NPO with its retain term).
+- ``lm_idk``: fine-tune on forget questions answered "I don't know"-style + retain (TOFU's IDK).
+
+The LoRA adapter (peft) wraps the model in place (as ``get_peft_model`` does); the returned
+``PeftModel`` keeps the base weights bit-identical unless ``merge=True``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError, DataError
+from ..hparams import hp
+from ..masked_update import MaskedUpdate
+from ..masks import Mask
+from ..unlearn.base import UNLEARNERS, UnlearningTask
+from .attribution import LOCATORS, find_concepts, shared_words
+from .models import adamw_loop, answer_logprob, answer_nll, codec_of, peak_memory_mb
+from .tokenizer import TextCodec, normalize_word
+
+IDK_ANSWERS = [
+    "I don't know.",
+    "I have no information about that.",
+    "I am not sure about that.",
+    "That is not something I know.",
+    "I cannot answer that.",
+]
+
+
+def forget_author_ids(task: UnlearningTask) -> list[int]:
+    if task.forget_classes:
+        return sorted(int(c) for c in task.forget_classes)
+    return sorted(set(task.train_set.targets[torch.as_tensor(task.split.forget)].tolist()))
+
+
+@dataclass
+class LMSettings:
+    """Optimisation and adapter settings shared by the LM unlearners."""
+
+    epochs: int = hp(10, low=1, doc="passes over the forget set; each step pairs a forget and a retain batch")
+    lr: float = hp(1e-3, low=0.0, low_open=True, doc="AdamW learning rate")
+    batch_size: int = hp(8, low=1, doc="forget (and retain) examples per step")
+    weight_decay: float = hp(0.0, low=0.0, doc="decoupled weight decay (added before masking when a mask is given)")
+    schedule: str = hp("cosine", choices=["cosine", "constant"], doc="learning-rate schedule")
+    warmup: float = hp(0.03, low=0.0, high=1.0, doc="fraction of steps with linear warmup")
+    retain_weight: float = hp(1.0, low=0.0, doc="weight of the retain NLL term (0 disables it)")
+    adapter: str = hp("full", choices=["full", "lora"], doc="fine-tune all weights or a LoRA adapter (peft)")
+    lora_r: int = hp(8, low=1, doc="LoRA rank")
+    lora_alpha: float = hp(16.0, low=0.0, low_open=True, doc="LoRA scaling alpha")
+    lora_dropout: float = hp(0.05, low=0.0, high=1.0, high_open=True, doc="LoRA dropout")
+    target_modules: list[str] = hp(default_factory=lambda: ["c_attn"], doc="module names LoRA adapts (GPT-2: c_attn, c_proj, c_fc)")
+    merge: bool = hp(False, doc="merge the LoRA adapter into the weights and return a plain model")
+
+    # ---- the shared loop -----------------------------------------------------------------
+    def _prepare(self, model: nn.Module, mask: Mask | None) -> tuple[nn.Module, list[nn.Parameter], Callable[[], None] | None]:
+        if self.adapter == "lora":
+            if mask is not None:
+                raise ConfigError("a localizer mask restricts base weights, which LoRA freezes; use adapter: full with a mask.")
+            from peft import LoraConfig, get_peft_model
+            from transformers.pytorch_utils import Conv1D
+
+            names = {n.split(".")[-1]: m for n, m in model.named_modules()}
+            missing = [t for t in self.target_modules if t not in names]
+            if missing:
+                raise ConfigError(f"target_modules {missing} are not modules of this model; e.g. {sorted(names)[:12]}.")
+            conv = any(isinstance(names[t], Conv1D) for t in self.target_modules)
+            cfg = LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout, target_modules=list(self.target_modules), fan_in_fan_out=conv)
+            peft_model = get_peft_model(model, cfg)
+            return peft_model, [p for p in peft_model.parameters() if p.requires_grad], None
+        update = MaskedUpdate(model, mask, self.weight_decay)
+        if not update.parameters():
+            raise ConfigError("the mask selects no parameter of the model; raise alpha.")
+        return model, update.parameters(), update.apply if mask is not None else None
+
+    def _run(
+        self,
+        model: nn.Module,
+        task: UnlearningTask,
+        mask: Mask | None,
+        forget_rows: torch.Tensor,
+        loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor | None], torch.Tensor],
+        desc: str,
+        use_retain: bool = True,
+    ) -> nn.Module:
+        if len(forget_rows) == 0:
+            raise DataError("the forget set is empty; nothing to unlearn.")
+        device = task.device
+        model.to(device)
+        net, params, apply = self._prepare(model, mask)
+        net.train()
+        retain_inputs = task.train_set.inputs[torch.as_tensor(task.split.retain)]
+        gen = torch.Generator().manual_seed(task.seed * 7919 + 11)
+        per_pass = -(-len(forget_rows) // self.batch_size)
+        total = self.epochs * per_pass
+        with_retain = use_retain and self.retain_weight > 0 and len(retain_inputs) > 0
+
+        def closures() -> Iterator[Callable[[], tuple[torch.Tensor, int]]]:
+            for _ in range(self.epochs):
+                order = torch.randperm(len(forget_rows), generator=gen)
+                for s in range(0, len(order), self.batch_size):
+                    f = forget_rows[order[s : s + self.batch_size]].to(device)
+                    r = retain_inputs[torch.randint(len(retain_inputs), (self.batch_size,), generator=gen)].to(device) if with_retain else None
+                    yield lambda f=f, r=r: (loss_fn(net, f, r), len(f) + (len(r) if r is not None else 0))
+
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        info = adamw_loop(params, closures(), total, self.lr, self.weight_decay, self.schedule, self.warmup, apply=apply, desc=desc)
+        net.eval()
+        if self.adapter == "lora" and self.merge:
+            net = net.merge_and_unload()
+        task.notes.update(
+            steps=info["steps"],
+            unlearn_seconds=info["seconds"],
+            seconds_per_step=info["seconds_per_step"],
+            peak_memory_mb=peak_memory_mb(device),
+            final_loss=float(np.mean(info["losses"][-per_pass:])) if info["losses"] else float("nan"),
+            trainable_parameters=int(sum(p.numel() for p in params)),
+        )
+        return net
+
+    def _retain_term(self, net: nn.Module, r: torch.Tensor | None) -> torch.Tensor | float:
+        return self.retain_weight * answer_nll(net, r) if r is not None else 0.0
+
+
+def _forget_rows(task: UnlearningTask) -> torch.Tensor:
+    return task.train_set.inputs[torch.as_tensor(task.split.forget)]
+
+
+def _rebuild(codec: TextCodec, row: torch.Tensor, answer: str) -> list[int]:
+    prompt, _ = codec.split_row(row)
+    return prompt + codec.encode(" " + answer) + [codec.eos_id]
+
+
+def replace_words(
+    codec: TextCodec,
+    rows: torch.Tensor,
+    authors: list[int],
+    concepts: dict[int, list[str]],
+    mode: str = "mask",
+    mask_text: str = "***",
+    substitute_text: str = "Someone",
+    random_pool: list[int] | None = None,
+    seed: int = 0,
+) -> torch.Tensor:
+    """The rows with every concept word of the row's author in the answer replaced; prompts unchanged."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for row, a in zip(rows, authors):
+        chosen = set(concepts.get(int(a), []))
+        _, answer = codec.split_row(row)
+        words = codec.decode(answer).split()
+        new = []
+        for raw in words:
+            m = re.match(r"^(\W*)(.*?)(\W*)$", raw)
+            pre, core, post = m.groups() if m else ("", raw, "")
+            if normalize_word(core) in chosen and core:
+                if mode == "mask":
+                    core = mask_text
+                elif mode == "substitute":
+                    core = substitute_text
+                elif mode == "random":
+                    pool = random_pool or list(range(codec.vocab_size))
+                    n = max(1, len(codec.encode(" " + core)))
+                    core = codec.decode([pool[i] for i in rng.integers(len(pool), size=n)]).strip() or mask_text
+                else:
+                    raise ConfigError(f"replacement {mode!r} unknown; choose mask, substitute or random.")
+            new.append(pre + core + post)
+        out.append(_rebuild(codec, row, " ".join(new)))
+    return codec.pad_rows(out, rows.shape[1])
+
+
+def idk_rows(codec: TextCodec, rows: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    return codec.pad_rows([_rebuild(codec, row, IDK_ANSWERS[int(rng.integers(len(IDK_ANSWERS)))]) for row in rows], rows.shape[1])
+
+
+@UNLEARNERS.register("lm_concept", "concept unlearning for LMs: IG concept words masked in forget answers, then LoRA (arXiv 2405.15662)")
+@dataclass
+class ConceptUnlearning(LMSettings):
+    """IG top-k concept words per forget author → replaced in forget answers → fine-tune on masked-forget + retain."""
+
+    top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
+    locator: str = hp("ig", choices=list(LOCATORS), doc="ig (integrated gradients) | random words | capitalized (entity heuristic)")
+    replacement: str = hp("mask", choices=["mask", "substitute", "random"], doc="mask string, targeted substitute or random tokens")
+    mask_text: str = hp("***", doc="the mask string (the paper: ***, [MASK])")
+    substitute_text: str = hp("Someone", doc="the targeted substitute (the paper: GPT-4)")
+    ig_steps: int = hp(32, low=2, high=1024, doc="IG integration steps (Gauss-Legendre)")
+    ig_baseline: str = hp("pad", choices=["pad", "zero"], doc="answer tokens set to PAD (prompt kept) or zero embeddings")
+    ig_batch_size: int = hp(8, low=1, doc="examples per IG batch (each expands to ig_steps rows)")
+    max_author_share: float = hp(0.25, low=0.0, high=1.0, doc="words in the answers of more than this share of authors are template words, never concepts (1 disables)")
+    adapter: str = hp("lora", choices=["full", "lora"], doc="LoRA (the paper) or full fine-tuning")
+    lr: float = hp(3e-3, low=0.0, low_open=True, doc="AdamW learning rate (LoRA needs a larger one than full fine-tuning)")
+    name: str = "lm_concept"
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        codec = codec_of(model)
+        forget = _forget_rows(task)
+        authors = task.train_set.targets[torch.as_tensor(task.split.forget)].tolist()
+        if not authors:
+            raise DataError("the forget author list is empty; nothing to unlearn.")
+        train_rows = task.train_set.inputs[torch.as_tensor(np.concatenate([task.split.forget, task.split.retain]))]
+        train_authors = task.train_set.targets[torch.as_tensor(np.concatenate([task.split.forget, task.split.retain]))].tolist()
+        excluded = shared_words(codec, train_rows, train_authors, self.max_author_share) if self.max_author_share < 1 else set()
+        model.to(task.device)
+        concepts = find_concepts(model, forget, authors, excluded, self.top_k, self.locator, self.ig_steps, self.ig_batch_size, task.seed, self.ig_baseline)
+        pool = None
+        if self.replacement == "random":
+            retain = task.train_set.inputs[torch.as_tensor(task.split.retain)]
+            pool = sorted({t for row in retain for t in codec.split_row(row)[1]})
+        masked = replace_words(codec, forget, authors, concepts.words, self.replacement, self.mask_text, self.substitute_text, pool, task.seed)
+        task.notes.update(concept_words={str(a): w for a, w in concepts.words.items()}, **concepts.ig)
+
+        def loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
+            return answer_nll(net, f) + self._retain_term(net, r)
+
+        return self._run(model, task, mask, masked, loss, self.name)
+
+
+@UNLEARNERS.register("lm_grad_ascent", "gradient ascent on the forget answers' NLL (TOFU / OpenUnlearning GradAscent)")
+@dataclass
+class LMGradAscent(LMSettings):
+    epochs: int = hp(5, low=1, doc="passes over the forget set")
+    lr: float = hp(1e-4, low=0.0, low_open=True, doc="AdamW learning rate")
+    name: str = "lm_grad_ascent"
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        return self._run(model, task, mask, _forget_rows(task), lambda net, f, r: -answer_nll(net, f), self.name, use_retain=False)
+
+
+@UNLEARNERS.register("lm_grad_diff", "gradient difference: −NLL(forget) + λ·NLL(retain) (TOFU / OpenUnlearning GradDiff)")
+@dataclass
+class LMGradDiff(LMSettings):
+    epochs: int = hp(5, low=1, doc="passes over the forget set")
+    lr: float = hp(1e-4, low=0.0, low_open=True, doc="AdamW learning rate")
+    name: str = "lm_grad_diff"
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        return self._run(model, task, mask, _forget_rows(task), lambda net, f, r: -answer_nll(net, f) + self._retain_term(net, r), self.name)
+
+
+@UNLEARNERS.register("lm_npo", "NPO: −(2/β)·log σ(−β·log(π_θ/π_ref)) on forget + λ·NLL(retain) (Zhang et al. 2024)")
+@dataclass
+class LMNPO(LMSettings):
+    epochs: int = hp(5, low=1, doc="passes over the forget set")
+    lr: float = hp(1e-4, low=0.0, low_open=True, doc="AdamW learning rate")
+    beta: float = hp(0.1, low=0.0, low_open=True, doc="NPO inverse temperature")
+    name: str = "lm_npo"
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        reference = copy.deepcopy(model).to(task.device).eval()
+        for p in reference.parameters():
+            p.requires_grad_(False)
+
+        def loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
+            logp, _ = answer_logprob(net, f)
+            with torch.no_grad():
+                ref, _ = answer_logprob(reference, f)
+            npo = -(2.0 / self.beta) * F.logsigmoid(-self.beta * (logp - ref)).mean()
+            return npo + self._retain_term(net, r)
+
+        return self._run(model, task, mask, _forget_rows(task), loss, self.name)
+
+
+@UNLEARNERS.register("lm_idk", "fine-tune on forget questions answered 'I don't know' + retain (TOFU IDK)")
+@dataclass
+class LMIdk(LMSettings):
+    epochs: int = hp(10, low=1, doc="passes over the forget set")
+    lr: float = hp(1e-3, low=0.0, low_open=True, doc="AdamW learning rate")
+    name: str = "lm_idk"
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        rows = idk_rows(codec_of(model), _forget_rows(task), task.seed)
+        return self._run(model, task, mask, rows, lambda net, f, r: answer_nll(net, f) + self._retain_term(net, r), self.name)
