@@ -1,0 +1,103 @@
+"""Sample grids (before / after / oracle) for GAN runs, and the markdown section ``expunge report`` renders.
+
+``write_sample_grid(path, models)`` draws the same latent codes through every model, one panel
+per model (images as a grid; 2-D data as a scatter plot over the real points), and records the
+PNG with its caption in ``<run_dir>/samples/index.json``. ``sample_grid_section(run_dir)`` turns
+that index (or, without one, every PNG in ``<run_dir>/samples``) into markdown lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from ..utils import atomic_write_bytes, atomic_write_json
+from .models import GAN
+
+SAMPLES_DIR = "samples"
+
+
+def _grid(images: torch.Tensor, nrow: int) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> one (rows*H, nrow*W[, C]) array with 1-pixel gaps."""
+    n, c, h, w = images.shape
+    rows = -(-n // nrow)
+    out = np.ones((rows * (h + 1) + 1, nrow * (w + 1) + 1, c), dtype=np.float32)
+    arr = images.permute(0, 2, 3, 1).numpy()
+    for k in range(n):
+        r, col = divmod(k, nrow)
+        out[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + col * (w + 1) : 1 + col * (w + 1) + w] = arr[k]
+    return out[..., 0] if c == 1 else out
+
+
+def write_sample_grid(path: str | Path, models: Mapping[str, GAN], n: int = 64, seed: int = 0, caption: str = "",
+                      real: torch.Tensor | None = None, index_dir: str | Path | None = None) -> Path:
+    """One PNG with a panel per model (same latents). ``real``: data-space points drawn under 2-D samples."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    names = list(models)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        gan = models[name]
+        x, _ = gan.sample(n if len(gan.data_shape) == 3 else max(n, 500), seed=seed)
+        if len(gan.data_shape) == 3:
+            img = ((gan.to_gan(x.to(gan.shift.device)).cpu() + 1) / 2).clamp(0, 1)
+            ax.imshow(_grid(img, int(np.ceil(np.sqrt(n)))), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            if real is not None:
+                ax.scatter(real[:, 0], real[:, 1], s=4, c="lightgray", label="data")
+            ax.scatter(x[:, 0], x[:, 1], s=4, c="tab:blue", label="samples")
+            ax.set_aspect("equal")
+        ax.set_title(name)
+    if caption:
+        fig.suptitle(caption, fontsize=9)
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    if index_dir is not None:
+        _add_to_index(Path(index_dir), path, caption or path.stem)
+    return path
+
+
+def _add_to_index(run_dir: Path, png: Path, caption: str) -> None:
+    index_path = run_dir / SAMPLES_DIR / "index.json"
+    entries = json.loads(index_path.read_text()) if index_path.exists() else []
+    rel = os.path.relpath(png, run_dir)
+    entries = [e for e in entries if e["path"] != rel] + [{"path": rel, "caption": caption}]
+    atomic_write_json(index_path, entries)
+
+
+def sample_grid_path(run_dir: str | Path, name: str) -> Path:
+    """Where a run's grid goes: ``<run_dir>/samples/<name>.png``."""
+    return Path(run_dir) / SAMPLES_DIR / f"{name}.png"
+
+
+def sample_grid_section(run_dir: str | Path) -> list[str]:
+    """Markdown lines showing every sample grid of a run (paths relative to ``run_dir``); [] when none."""
+    run_dir = Path(run_dir)
+    folder = run_dir / SAMPLES_DIR
+    index_path = folder / "index.json"
+    if index_path.exists():
+        entries = [e for e in json.loads(index_path.read_text()) if (run_dir / e["path"]).exists()]
+    else:
+        entries = [{"path": os.path.relpath(p, run_dir), "caption": p.stem} for p in sorted(folder.glob("*.png"))] if folder.is_dir() else []
+    if not entries:
+        return []
+    lines = ["## Samples (before / after / oracle, same latent codes)", ""]
+    for e in entries:
+        lines += [f"**{e['caption']}**", "", f"![{e['caption']}]({e['path']})", ""]
+    return lines

@@ -1,0 +1,160 @@
+"""Cascade, baselines and data-access rules on a tiny MLP GAN over two 2-D modes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from expunge.cost import CostMeter
+from expunge.data.base import IndexedTensorDataset
+from expunge.data.splits import ForgetSplit
+from expunge.errors import ConfigError, DataError
+from expunge.hparams import validate_params
+from expunge.unlearn.base import UNLEARNERS
+
+from expunge.gan.unlearn import GANCascade, retain_stream
+from expunge.gan.train import Optimizers, auc, train_steps
+
+
+def mode1_share(gan, n: int = 1000) -> float:
+    """Share of samples in mode 1 (centre (-2, 0)): the half-plane x < 0."""
+    x, _ = gan.sample(n, seed=5)
+    return float((x[:, 0] < 0).float().mean())
+
+
+def test_original_covers_both_modes(class_setting):
+    assert 0.3 < mode1_share(class_setting.original) < 0.7
+
+
+def test_class_unlearning_removes_the_mode(class_setting, original):
+    task = class_setting.task()
+    gan = GANCascade(rounds=30, unlearn_steps=5, learn_steps=5, lr=2e-3).unlearn(original(class_setting), task)
+    assert mode1_share(gan) < 0.05
+    assert task.notes["stopped_by"] == "signal" and task.notes["stop_signal"] == "nn_share"
+    # the retained mode (centre (2, 0)) is still generated: samples stay on its side, around it
+    x, _ = gan.sample(1000, seed=5)
+    assert float((x[:, 0] > 0.5).float().mean()) > 0.9 and 1.0 < float(x[:, 0].mean()) < 3.0
+
+
+def test_item_unlearning_raises_the_fake_score(item_setting, original):
+    s = item_setting
+    x_f, x_v = s.bundle.train.inputs[s.split.forget], s.bundle.train.inputs[s.split.validation]
+
+    def fake_score_and_auc(gan):
+        f, v = gan.discriminator_scores(x_f), gan.discriminator_scores(x_v)
+        return float(1 - torch.sigmoid(f).mean()), auc(f.numpy(), v.numpy())
+
+    task = s.task()
+    gan = GANCascade(rounds=10, lr=1e-3, stop_signal="none").unlearn(original(s), task)
+    (fake_before, auc_before), (fake_after, auc_after) = fake_score_and_auc(s.original), fake_score_and_auc(gan)
+    assert fake_after > fake_before + 0.05
+    assert auc_after < auc_before - 5  # forget items now look less like members than never-seen (validation) images
+    assert task.notes["rounds"] == 10 and task.notes["steer"] == "inversion"
+
+
+def test_item_cascade_stops_on_membership(item_setting, original):
+    task = item_setting.task()
+    GANCascade(rounds=20, lr=1e-3).unlearn(original(item_setting), task)
+    assert task.notes["stop_signal"] == "membership" and task.notes["stopped_by"] == "signal"
+    assert task.notes["signal_history"][-1]["signal"] <= 52.0
+
+
+class GuardedInputs:
+    """Tensor stand-in whose rows in ``forbidden`` may be read ``allowed`` times in all, then every read of them fails."""
+
+    def __init__(self, inputs: torch.Tensor, forbidden: np.ndarray, allowed: int) -> None:
+        self.inputs, self.forbidden, self.allowed = inputs, set(forbidden.tolist()), allowed
+        self.forget_reads = 0
+
+    def __getitem__(self, idx):
+        rows = torch.as_tensor(idx).reshape(-1).tolist()
+        if self.forbidden.intersection(rows):
+            self.forget_reads += 1
+            if self.forget_reads > self.allowed:
+                raise AssertionError("forget rows read after the unlearner loaded them")
+        return self.inputs[idx]
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getattr__(self, name):  # min(), shape, dtype ... of the underlying tensor
+        return getattr(self.inputs, name)
+
+
+def guarded(setting, allowed: int) -> IndexedTensorDataset:
+    ds = IndexedTensorDataset(setting.bundle.train.inputs, setting.bundle.train.targets)
+    ds.inputs = GuardedInputs(setting.bundle.train.inputs, setting.split.forget, allowed)
+    return ds
+
+
+def test_learning_stage_never_reads_forget_rows(class_setting, original):
+    ds = guarded(class_setting, allowed=0)
+    task = class_setting.task(train_set=ds)
+    gan = original(class_setting)
+    train_steps(gan, retain_stream(task, 64, 17), 20, Optimizers(gan, 1e-3), task.device)  # a failing read would raise
+    assert ds.inputs.forget_reads == 0
+
+
+@pytest.mark.parametrize("name", ["gan_cascade", "gan_redaction"])
+def test_unlearners_read_forget_rows_once(class_setting, original, name):
+    ds = guarded(class_setting, allowed=1)
+    task = class_setting.task(train_set=ds)
+    params = {"rounds": 3} if name == "gan_cascade" else {"steps": 10}
+    UNLEARNERS.get(name)(**params).unlearn(original(class_setting), task)
+    assert ds.inputs.forget_reads == 1
+
+
+@pytest.mark.parametrize("name", ["gan_finetune", "gan_retrain"])
+def test_retain_only_baselines_never_read_forget_rows(class_setting, original, name):
+    ds = guarded(class_setting, allowed=0)
+    task = class_setting.task(train_set=ds)
+    UNLEARNERS.get(name)(**({"steps": 10} if name == "gan_finetune" else {})).unlearn(original(class_setting), task)
+    assert ds.inputs.forget_reads == 0
+
+
+def test_cascade_counts_passes(item_setting, original):
+    with CostMeter() as meter:
+        GANCascade(rounds=2, unlearn_steps=3, learn_steps=2, batch_size=16, steer="none", stop_signal="none").unlearn(original(item_setting), item_setting.task())
+    # per round: 3 unlearning steps x 4 x 16 + 2 learning steps x 3 x 16
+    assert meter.cost.passes == 2 * (3 * 4 * 16 + 2 * 3 * 16)
+
+
+def test_empty_forget_set_is_an_error(class_setting):
+    class Split:  # a hand-made split (ForgetSplit itself refuses to exist empty)
+        forget = np.zeros(0, dtype=np.int64)
+        retain = np.arange(10)
+        validation = np.zeros(0, dtype=np.int64)
+        description = ""
+
+    with pytest.raises(DataError, match="empty"):
+        GANCascade().unlearn(class_setting.original, class_setting.task(split=Split()))
+    with pytest.raises(DataError, match="empty"):
+        ForgetSplit.from_forget_indices([], 10, 5)
+
+
+def test_absent_class_is_an_error(class_setting):
+    from expunge.data import build_split
+
+    with pytest.raises(DataError, match="do not occur"):
+        build_split("class", class_setting.bundle.train_targets(), 10, classes=[7])
+    with pytest.raises(DataError, match="do not occur"):
+        GANCascade().unlearn(class_setting.original, class_setting.task(forget_classes=[7]))
+
+
+def test_forgetting_everything_is_an_error(class_setting):
+    from expunge.data import build_split
+
+    n = len(class_setting.bundle.train)
+    with pytest.raises(DataError, match="whole training pool"):
+        ForgetSplit.from_forget_indices(np.arange(n), n, 5)
+    with pytest.raises(DataError, match="whole training pool"):
+        build_split("items", class_setting.bundle.train_targets(), 10, validation_fraction=0.0, count=n)
+
+
+def test_hyperparameters_are_checked():
+    with pytest.raises(ConfigError, match="fake_label"):
+        validate_params(GANCascade, {"fake_label": "maybe"}, "methods.0.hyperparams")
+    with pytest.raises(ConfigError, match="rounds"):
+        validate_params(GANCascade, {"rounds": 0}, "methods.0.hyperparams")
+    assert validate_params(GANCascade, {"substitute": "random", "lr": 1e-3}, "m") == {"substitute": "random", "lr": 1e-3}
