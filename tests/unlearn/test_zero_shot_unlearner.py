@@ -1,0 +1,159 @@
+"""zero_shot / lra_npp_paper / noise_* as unlearners: recipe per architecture, edits where documented, clear errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from expunge.data import load_dataset
+from expunge.data.splits import ForgetSplit
+from expunge.errors import ConfigError
+from expunge.hparams import validate_params
+from expunge.models import build_model
+from expunge.train import Recipe
+from expunge.unlearn import UNLEARNERS, UnlearningTask
+from expunge.zeroshot.recipes import RECIPES, recipe_for
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 15) -> nn.Module:
+    torch.manual_seed(0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    for _ in range(epochs):
+        for i in torch.randperm(len(x)).split(32):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[i]), y[i]).backward()
+            opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return load_dataset("synthetic", num_train=240, num_test=160, num_classes=4, image_size=8, noise=0.5, separation=1.5, seed=3)
+
+
+@pytest.fixture(scope="module")
+def trained(bundle):
+    return {name: fit(build_model(name, bundle.input_shape, 4, seed=0, **opts), bundle.train.inputs, bundle.train.targets)
+            for name, opts in (("mlp", {"hidden": (32, 16)}), ("cnn", {"channels": (4, 8), "hidden": 16}), ("resnet_small", {"width": 4, "stem_stride": 1}))}
+
+
+def task_for(bundle, cls: int | None, n_analysis: int = 20, classes: list[int] | None = None) -> UnlearningTask:
+    test_y = bundle.test.targets
+    own = torch.where(test_y == cls)[0][:n_analysis] if cls is not None else torch.arange(0)
+    other = torch.where(test_y != cls)[0][:20]
+    y = bundle.train.targets.numpy()
+    idx = np.arange(len(y))
+    split = ForgetSplit(idx[y == (cls or 0)], idx[y != (cls or 0)], np.array([], dtype=np.int64), np.arange(len(test_y)), len(y), len(test_y))
+    return UnlearningTask(bundle.train, split, torch.device("cpu"), lambda s: None, Recipe(), progress=False,  # type: ignore[arg-type]
+                          forget_classes=classes if classes is not None else ([cls] if cls is not None else None),
+                          analysis_images=bundle.test.inputs[own] if n_analysis else None,
+                          other_images=(bundle.test.inputs[other], test_y[other]))
+
+
+class TinyViT(nn.Module):
+    """Stands in for a ViT: the recipe is chosen by class name, and ranked by |activation x gradient| at the head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, 24), nn.GELU())
+        self.head = nn.Linear(24, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def test_each_architecture_selects_its_documented_recipe() -> None:
+    shape = (1, 8, 8)
+    assert recipe_for(build_model("resnet_small", shape, 10)).name == "resnet-cifar10"
+    assert recipe_for(build_model("resnet_small", shape, 100)).name == "resnet-cifar100"
+    assert recipe_for(build_model("cnn", shape, 10)).name == "mnist-cnn"
+    assert recipe_for(build_model("mlp", shape, 10, hidden=(32,))).name == "mnist-cnn"
+    assert recipe_for(build_model("mlp", shape, 10, hidden=(32, 16))).name == "vgg16-imagenet"
+    TinyViT.__name__ = "TinyViT"
+    assert recipe_for(TinyViT()).name == "vit-mufac"
+    for recipe in RECIPES.values():
+        assert "LRA-NPP-Unlearning" in recipe.source and recipe.k_p > recipe.k_a
+
+
+def _changed(before: nn.Module, after: nn.Module) -> dict[str, torch.Tensor]:
+    b = dict(before.named_parameters())
+    return {n: (p.detach() != b[n].detach()) for n, p in after.named_parameters() if bool((p.detach() != b[n].detach()).any())}
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "resnet_small"])
+def test_paper_recipe_edits_the_documented_weights(name: str, trained, bundle) -> None:
+    import copy
+
+    model = trained[name]
+    out = UNLEARNERS.get("lra_npp_paper")().unlearn(copy.deepcopy(model), task_for(bundle, 1))
+    changed = _changed(model, out)
+    recipe = recipe_for(model)
+    if recipe.name == "resnet-cifar10":  # W_fc[:, n] for every class, nothing else
+        assert set(changed) == {"fc.weight"}
+        cols = changed["fc.weight"].any(0)
+        assert bool(changed["fc.weight"][:, cols].all())
+    elif recipe.name == "mnist-cnn":  # W_fc1[n, :] and W_out[c, n]
+        assert set(changed) <= {"fc1.weight", "fc.weight"} and "fc.weight" in changed
+        assert bool(changed["fc.weight"][[0, 2, 3]].sum() == 0)
+    else:  # vgg: rows of the third-to-last linear and [c, n] of the second-to-last; the classifier untouched
+        assert set(changed) <= {"hidden.0.weight", "hidden.2.weight"} and "fc.weight" not in changed
+        assert bool(changed["hidden.2.weight"][[0, 2, 3]].sum() == 0)
+
+
+def test_vit_recipe_edits_only_the_target_row_of_the_head(bundle) -> None:
+    import copy
+
+    model = fit(TinyViT(), bundle.train.inputs, bundle.train.targets, epochs=5)
+    out = UNLEARNERS.get("lra_npp_paper")().unlearn(copy.deepcopy(model), task_for(bundle, 2))
+    changed = _changed(model, out)
+    assert set(changed) == {"head.weight"} and int(changed["head.weight"].sum()) > 0 and bool(changed["head.weight"][[0, 1, 3]].sum() == 0)
+
+
+def test_noise_baselines_perturb_the_same_entries(trained, bundle) -> None:
+    import copy
+
+    model = trained["cnn"]
+    cut = _changed(model, UNLEARNERS.get("lra_npp_paper")().unlearn(copy.deepcopy(model), task_for(bundle, 1)))
+    for name in ("noise_gn", "noise_ln"):
+        noisy = _changed(model, UNLEARNERS.get(name)().unlearn(copy.deepcopy(model), task_for(bundle, 1)))
+        assert set(noisy) == set(cut)
+        for k in cut:  # noise may leave an entry equal only by chance; a zeroed entry that was already 0 is not "changed"
+            assert bool((noisy[k] & ~cut[k]).sum() == 0)
+
+
+def test_zero_shot_removes_the_class(trained, bundle) -> None:
+    import copy
+
+    model = trained["resnet_small"]
+    out = UNLEARNERS.get("zero_shot")().unlearn(copy.deepcopy(model), task_for(bundle, 1)).eval()
+    y = bundle.train.targets
+    with torch.no_grad():
+        pred = out(bundle.train.inputs).argmax(1)
+        before = model(bundle.train.inputs).argmax(1)
+    assert float((pred[y == 1] == 1).float().mean()) <= 0.05
+    assert float((pred[y != 1] == y[y != 1]).float().mean()) >= float((before[y != 1] == y[y != 1]).float().mean()) - 0.05
+
+
+def test_bad_input_is_reported(trained, bundle) -> None:
+    import copy
+
+    model = copy.deepcopy(trained["mlp"])
+    zs = UNLEARNERS.get("zero_shot")()
+    with pytest.raises(ConfigError, match="analysis_images"):
+        zs.unlearn(model, task_for(bundle, 1, n_analysis=0))
+    with pytest.raises(ConfigError, match="not an output of the model"):
+        zs.unlearn(model, task_for(bundle, 1, classes=[9]))
+    with pytest.raises(ConfigError, match="exactly one class"):
+        UNLEARNERS.get("lra_npp_paper")().unlearn(model, task_for(bundle, 1, classes=[1, 2]))
+    with pytest.warns(UserWarning, match="only 4 analysis images"):
+        zs.unlearn(model, task_for(bundle, 1, n_analysis=4))
+    with pytest.raises(ConfigError):
+        validate_params(UNLEARNERS.get("lra_npp_paper"), {"recipe": "alexnet"}, "methods.0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zs.unlearn(copy.deepcopy(trained["mlp"]), task_for(bundle, 1, n_analysis=20))
