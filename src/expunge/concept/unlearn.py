@@ -151,8 +151,9 @@ def head_only(model: nn.Module) -> Iterator[tuple[Mask, nn.Module]]:
 class ConceptPoison:
     """Concept inference + label poisoning + fine-tuning (arXiv 2405.15662; the published code's label-only poisoning).
 
-    Cost: ``epochs`` passes over retain_fraction x |retain| + |forget| examples, plus forward-only
-    passes for the analysis (a few hundred images per concept and class).
+    Cost: ``epochs`` passes over retain_fraction x |retain| + |forget| examples (defaults: one epoch,
+    half the retain set, ~8% of a 15-epoch retraining), plus forward-only passes for the analysis
+    (a few hundred images per concept and class).
     """
 
     labelling: str = hp("targeted", choices=LABELLINGS, doc="random: uniform over the other classes; random_all: uniform over all classes (published code); targeted: the donor")
@@ -164,7 +165,7 @@ class ConceptPoison:
     momentum: float = hp(0.9, low=0.0, high=1.0, high_open=True)
     weight_decay: float = hp(0.0, low=0.0)
     batch_size: int = hp(64, low=1)
-    retain_fraction: float = hp(1.0, low=0.0, high=1.0, low_open=True, doc="share of the retain set used in fine-tuning (0.5 = the paper's 'half')")
+    retain_fraction: float = hp(0.5, low=0.0, high=1.0, low_open=True, doc="share of the retain set used in fine-tuning (the paper's 'half'; 1.0 = 'full')")
     layer: str | None = hp(None, doc="module whose output is the concept embedding; None = the input of the last linear layer")
     cav: str = hp("logistic", choices=("logistic", "svm"))
     examples_per_concept: int = hp(200, low=2, doc="positive (and as many negative) examples per CAV")
