@@ -1,0 +1,116 @@
+"""Class-forgetting metrics: relearn speed tells learned from never-seen, probes read the intended layers, Fs is not clipped."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from expunge.data import load_dataset
+from expunge.data.splits import ForgetSplit
+from expunge.errors import ConfigError, DataError
+from expunge.evaluate.class_forgetting import (
+    Relearn,
+    finite_losses,
+    layer_features,
+    loss_attack_advantage,
+    probe_layers,
+    relearn_examples,
+)
+from expunge.evaluate.registry import METRIC_SETS, EvalContext, build_metrics, run_metrics
+from expunge.models import build_model
+from expunge.train import Recipe
+from expunge.unlearn import UNLEARNERS, UnlearningTask
+
+CLS = 1
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 12) -> nn.Module:
+    torch.manual_seed(0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    for _ in range(epochs):
+        for i in torch.randperm(len(x)).split(32):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[i]), y[i]).backward()
+            opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    b = load_dataset("synthetic", num_train=240, num_test=160, num_classes=4, image_size=8, noise=1.0, separation=1.0, seed=3)
+    x, y = b.train.inputs, b.train.targets
+    keep = y != CLS
+    original = fit(build_model("mlp", b.input_shape, 4, seed=0, hidden=(32, 16)), x, y)
+    oracle = fit(build_model("mlp", b.input_shape, 4, seed=0, hidden=(32, 16)), x[keep], y[keep])
+    idx = np.arange(len(y))
+    split = ForgetSplit(idx[y.numpy() == CLS], idx[y.numpy() != CLS], np.array([], dtype=np.int64), np.arange(len(b.test)), len(y), len(b.test))
+    ctx = EvalContext(torch.device("cpu"), 0, b.train, b.test, split, original, [oracle], {"forget_classes": [CLS]})
+    return b, original, oracle, split, ctx
+
+
+def test_relearn_restores_a_learned_class_fast_and_a_never_seen_one_slowly(setup) -> None:
+    _, original, oracle, _, ctx = setup
+    attack = Relearn(ks=[1], steps=10, variants=["head"])
+    learned = attack.values(original, ctx)["relearn_k1_head"]
+    never = attack.values(oracle, ctx)["relearn_k1_head"]
+    assert learned >= 90 and learned - never >= 15
+    # the row reset undoes a suppressed logit: the masked original relearns as fast as the original
+    task = UnlearningTask(ctx.train_set, ctx.split, ctx.device, lambda s: None, Recipe(), forget_classes=[CLS])  # type: ignore[arg-type]
+    masked = UNLEARNERS.get("output_mask")().unlearn(copy.deepcopy(original), task)
+    assert attack.values(masked, ctx)["relearn_k1_head"] == pytest.approx(learned)
+
+
+def test_class_set_on_output_mask(setup) -> None:
+    _, original, oracle, _, ctx = setup
+    assert METRIC_SETS["class"] == ["class_accuracy", "class_mia", "feature_probe", "relearn", "class_verdict"]
+    task = UnlearningTask(ctx.train_set, ctx.split, ctx.device, lambda s: None, Recipe(), forget_classes=[CLS])  # type: ignore[arg-type]
+    masked = UNLEARNERS.get("output_mask")().unlearn(copy.deepcopy(original), task)
+    metrics = build_metrics([{"name": "relearn", "ks": [1], "steps": 10}, "class_accuracy", "class_mia", "feature_probe"], "class")
+    out = run_metrics(metrics, masked, ctx)
+    assert out["target_acc_test"] == 0.0 and out["relearn_k1_head_oracle"] < out["relearn_k1_head"]
+    assert {"probe_penultimate", "probe_earlier", "probe_penultimate_oracle", "mia_fr", "mia_fs"} <= set(out)
+    verdict = build_metrics(["class_verdict"], "class")[0]
+    verdict.relearn_metric = Relearn(ks=[5], steps=10, variants=["full"])
+    v = verdict(masked, ctx)
+    assert v["verdict"] == "output-only" and v["gap_closed_relearn_k5_full"] == pytest.approx(0.0)
+    assert verdict(oracle, ctx)["verdict"] == "removed from features"
+    assert verdict(original, ctx)["verdict"] == "not removed"
+
+
+def test_probe_reads_the_intended_layers() -> None:
+    shape = (1, 8, 8)
+    resnet = build_model("resnet_small", shape, 4, width=4)
+    points = probe_layers(resnet)
+    assert (points["penultimate"].module_name, points["penultimate"].side) == ("fc", "input")
+    assert (points["earlier"].module_name, points["earlier"].side, points["earlier"].pool) == ("layers.2", "output", True)
+    x = torch.randn(3, *shape)
+    assert layer_features(resnet, points["penultimate"], x, torch.device("cpu")).shape == (3, 32)
+    assert layer_features(resnet, points["earlier"], x, torch.device("cpu")).shape == (3, 16)
+    cnn = build_model("cnn", shape, 4, channels=(4, 8), hidden=16)
+    assert probe_layers(cnn)["earlier"].module_name == "fc1"
+    assert layer_features(cnn, probe_layers(cnn)["earlier"], x, torch.device("cpu")).shape == (3, 8 * 2 * 2)
+    mlp = build_model("mlp", shape, 4, hidden=(32, 16))
+    assert [p.module_name for p in probe_layers(mlp).values()] == ["fc", "hidden.2"]
+
+
+def test_fs_sees_losses_of_a_suppressed_logit() -> None:
+    rng = np.random.default_rng(0)
+    members, nonmembers = 1e4 + rng.normal(0, 1, 200), 1e4 + 2 + rng.normal(0, 1, 200)  # clipping at 1e4 made these identical
+    assert loss_attack_advantage(members, nonmembers) > 20
+    assert finite_losses(np.array([1.0, np.inf, 3.0])).tolist() == [1.0, 4.0, 3.0]
+    assert loss_attack_advantage(np.full(50, 7.0), np.full(50, 7.0)) == 0.0
+
+
+def test_bad_relearn_settings(setup) -> None:
+    *_, ctx = setup
+    with pytest.raises(DataError, match="relearn k=1000"):
+        relearn_examples(ctx, 1000, 0)
+    with pytest.raises(ConfigError):
+        Relearn(ks=[0])
+    with pytest.raises(ConfigError):
+        build_metrics([{"name": "relearn", "variants": ["last"]}], "class")
