@@ -12,7 +12,7 @@ from typing import Callable
 
 from .errors import ExpungeError
 
-PRESETS = {"demo": "demo.yaml", "demo-quick": "demo-quick.yaml", "cifar10-resnet18": "cifar10-resnet18.yaml"}
+PRESETS = {"demo": "demo.yaml", "demo-quick": "demo-quick.yaml", "zero-shot": "zero-shot.yaml", "cifar10-resnet18": "cifar10-resnet18.yaml"}
 
 
 def preset_path(name: str) -> Path:
@@ -31,23 +31,20 @@ def _run(config_source: str | Path, overrides: list[str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.zero_shot:
-        from .zeroshot.demo import run_zero_shot_demo
-
-        out = args.out or f"runs/zero-shot-class{args.forget_class}"
-        records = run_zero_shot_demo(out, args.forget_class, args.quick, args.quiet, "~/.cache/expunge/models")
-        if args.quiet:  # --quiet silences progress bars, not the result
-            from .zeroshot.experiment import format_table
-
-            print(format_table(records))
-        print(f"\nwrote {Path(out) / 'results.json'} and {Path(out) / 'report.md'}")
-        return 0
+    """The example-unlearning demo, or with ``--zero-shot`` the class-unlearning preset; both go through ``expunge run``."""
     overrides = list(args.overrides)
-    if args.out:
+    if args.zero_shot:
+        overrides += [f"split.classes=[{args.forget_class}]", f"out={args.out or f'runs/zero-shot-class{args.forget_class}'}"]
+    elif args.out:
         overrides.append(f"out={args.out}")
+    if args.seed is not None:
+        overrides += [f"train_seed={args.seed}", f"seeds=[{args.seed}]", f"split.seed={args.seed}"]
     if args.quiet:
         overrides.append("quiet=true")
-    return _run(preset_path("demo-quick" if args.quick else "demo"), overrides)
+    if args.quick:
+        overrides += ["split.train_size=2000", "recipe.epochs=8"] if args.zero_shot else []
+    preset = "zero-shot" if args.zero_shot else ("demo-quick" if args.quick else "demo")
+    return _run(preset_path(preset), overrides)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -92,21 +89,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Every registered component, with each unlearner's hyperparameters (type, default, range)."""
+    from . import builtins  # noqa: F401  (fills the registries)
     from .data import DATASETS, SPLIT_BUILDERS
+    from .evaluate import METRIC_SETS, METRICS
+    from .family import FAMILIES
+    from .hparams import describe_params
     from .localize import LOCALIZERS
     from .models import MODELS
     from .unlearn import UNLEARNERS
 
-    for registry in (DATASETS, SPLIT_BUILDERS, MODELS, LOCALIZERS, UNLEARNERS):
-        print(f"{registry.kind}s:")
+    for registry in (FAMILIES, DATASETS, SPLIT_BUILDERS, MODELS, LOCALIZERS, METRICS):
+        print(f"{registry.kind}s:".replace("ys:", "ies:"))
         for name in registry.names():
             print(f"  {name:24s} {registry.summary(name)}")
-    from .zeroshot import PATH_LADDER, PERTURBATIONS
-
-    print("zero-shot paths (expunge.zeroshot.zero_shot_unlearn, `expunge demo --zero-shot`; LRA-NPP, arXiv 2410.23693), least invasive first:")
-    for label, scope, rows in PATH_LADDER:
-        print(f"  {label:24s} out_scope={scope}, cut_in={rows}")
-    print(f"zero-shot perturbations: {', '.join(PERTURBATIONS)}")
+    print("metric sets:")
+    for name, members in sorted(METRIC_SETS.items()):
+        print(f"  {name:24s} {', '.join(members)}")
+    print("unlearners (hyperparameters: type = default, range):")
+    for name in UNLEARNERS.names():
+        print(f"  {name:24s} {UNLEARNERS.summary(name)}")
+        factory = UNLEARNERS.get(name)
+        if hasattr(factory, "__dataclass_fields__"):
+            for row in describe_params(factory):
+                print(f"      {row['name']}: {row['type']} = {row['default']!r} {row['range']}  {row['doc']}".rstrip())
     return 0
 
 
@@ -122,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--zero-shot", action="store_true", help="class removal without training data: LRP + path perturbation vs retraining")
     demo.add_argument("--forget-class", type=int, default=3, help="class to remove with --zero-shot (default 3, Dress)")
+    demo.add_argument("--seed", type=int, default=None, help="training, split and unlearning seed (default: the preset's, 0)")
     demo.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. recipe.epochs=10")
     run = sub.add_parser("run", help="run an experiment from a YAML config")
     run.add_argument("config", help="YAML config (see src/expunge/configs/)")

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .models import build_model
 from .registry import Registry
+from .train import epoch_batches, train
 
 FAMILIES: Registry = Registry("family", entry_point_group="expunge.families")
 
@@ -31,7 +33,9 @@ class FamilyData:
 
 class Family(Protocol):
     name: str
-    metric_set: str  # the METRIC_SETS entry used when the config names none
+
+    def metric_set(self, config: Any) -> str:
+        """The METRIC_SETS entry used when the config names none (may depend on the split kind)."""
 
     def build(self, config: Any, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
         """A freshly initialised model (same seed, same weights)."""
@@ -47,4 +51,31 @@ def family_of(config: Any) -> Family:
     return FAMILIES.get(getattr(config, "family", "classifier"))()
 
 
+def metric_set_of(family: Any, config: Any) -> str:
+    """A family's default metric set: an attribute, or a method of the config (e.g. by split kind)."""
+    value = family.metric_set
+    return value(config) if callable(value) else value
+
+
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
+
+
+@FAMILIES.register("classifier", "image (or any tensor) classifiers trained with cross-entropy: example and class unlearning")
+class ClassifierFamily:
+    """The built-in family: ``models.MODELS`` architectures, the SGD ``Recipe`` loop, cross-entropy."""
+
+    name = "classifier"
+
+    def metric_set(self, config: Any) -> str:
+        return "class" if config.split.kind == "class" else "example"
+
+    def build(self, config: Any, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
+        bundle = data.bundle
+        return build_model(config.model.name, bundle.input_shape, bundle.num_classes, seed=seed, **config.model.options).to(device)
+
+    def fit(self, model: nn.Module, config: Any, data: FamilyData, indices: np.ndarray, recipe: Any, device: torch.device, progress: bool, desc: str) -> dict[str, Any]:
+        log = train(model, epoch_batches(data.bundle.train, indices, recipe.batch_size, recipe.seed), recipe, device, progress=progress, desc=desc)
+        return {"train_seconds": log.seconds, "epoch_losses": log.epoch_losses}
+
+    def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        return nn.functional.cross_entropy(model(batch[0]), batch[1])

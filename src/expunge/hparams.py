@@ -142,6 +142,15 @@ def coerce_value(value: Any, annotation: Any, key: str) -> Any:
     return value
 
 
+def field_range(cls: type, name: str) -> Range | None:
+    """A field's range, inherited from a base class when a subclass only overrides the default."""
+    for base in cls.__mro__:
+        field = getattr(base, "__dataclass_fields__", {}).get(name)
+        if field is not None and field.metadata.get("range") is not None:
+            return field.metadata["range"]
+    return None
+
+
 def validate_params(cls: type, params: dict[str, Any] | None, key: str) -> dict[str, Any]:
     """Checked keyword arguments for ``cls(**params)``: known keys, right types, in range."""
     params = dict(params or {})
@@ -154,7 +163,7 @@ def validate_params(cls: type, params: dict[str, Any] | None, key: str) -> dict[
     checked: dict[str, Any] = {}
     for name, value in params.items():
         value = coerce_value(value, hints.get(name, Any), f"{key}.{name}")
-        rng = fields[name].metadata.get("range")
+        rng = field_range(cls, name)
         if rng is not None:
             rng.check(value, f"{key}.{name}")
         checked[name] = value
@@ -167,7 +176,7 @@ def describe_params(cls: type) -> list[dict[str, Any]]:
     rows = []
     for f in tunable_fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        rng = f.metadata.get("range")
+        rng = field_range(cls, f.name)
         rows.append({"name": f.name, "type": getattr(hints.get(f.name), "__name__", str(hints.get(f.name))), "default": default,
                      "range": rng.describe() if rng else "", "doc": f.metadata.get("doc", "")})
     return rows

@@ -7,7 +7,7 @@ project used before this object existed, so cached models and published numbers 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -20,8 +20,16 @@ class Seeds:
     split: int = 0
 
     def original(self, replicate: int | None = None) -> int:
-        """The original's training seed; ``replicate`` picks another independently trained original (pools)."""
+        """The original's training seed; ``replicate`` is an already derived seed of another original (see ``pool_original``)."""
         return self.train if replicate is None else replicate
+
+    def pool_original(self, i: int) -> int:
+        """Original ``i`` of an ε-score pool: a stride that never meets an oracle's seed."""
+        return self.train + i * 100_000
+
+    def pool_unlearn(self, i: int, extra: int = 0) -> int:
+        """Unlearning seed of original ``i``'s replicate; ``extra`` > 0 adds further runs for the variance split."""
+        return i + extra * 10_000
 
     def oracle(self, index: int) -> int:
         return self.train + 1 + index
@@ -36,15 +44,20 @@ class Seeds:
     def localize(self, run: int, stream: int = 0) -> int:
         return run + stream
 
-    def fresh_init(self, run: int) -> int:
-        """Seed of the fresh initialization that DEL-style resets draw from (never the original's)."""
-        return run + 1_000_003
+    def fresh_init(self, run: int, model: int = 0) -> int:
+        """Seed of a fresh initialization (DEL's reset, an incompetent teacher): never the original's."""
+        return run + 1_000_003 + model * 1_000_000
 
     def perturbation(self, run: int) -> int:
         return run + 17
 
+    @staticmethod
+    def shuffle(seed: int, epoch: int) -> int:
+        """The data order of one epoch depends only on (seed, epoch): reproducible and resumable."""
+        return seed * 100_003 + epoch
+
     def record(self, unlearn_run: int | None = None, oracles: int = 0) -> dict[str, Any]:
-        out: dict[str, Any] = {**asdict(self), "train_seed": self.train, "eval_seed": self.evaluation, "oracle_seeds": [self.oracle(k) for k in range(oracles)]}
+        out: dict[str, Any] = {"train_seed": self.train, "eval_seed": self.evaluation, "split_seed": self.split, "oracle_seeds": [self.oracle(k) for k in range(oracles)]}
         if unlearn_run is not None:
             out["unlearn_seed"] = self.unlearn(unlearn_run)
         return out

@@ -12,9 +12,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .cost import count as count_passes
 from .errors import ConfigError, ExpungeError
 from .masked_update import MaskedUpdate
 from .masks import Mask
+from .seeds import Seeds
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 LossFn = Callable[[nn.Module, Batch], torch.Tensor]
@@ -114,6 +116,7 @@ def train(
             loss.backward()
             update.apply()
             optimizer.step()
+            count_passes(len(batch[1]))
             total += float(loss.detach()) * len(batch[1])
             count += len(batch[1])
             log.steps += 1
@@ -136,7 +139,7 @@ def epoch_batches(dataset: Any, indices: np.ndarray, batch_size: int, seed: int)
     from .data.base import TensorBatches
 
     def make(epoch: int) -> Iterable[Batch]:
-        generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        generator = torch.Generator().manual_seed(Seeds.shuffle(seed, epoch))
         return TensorBatches(dataset, indices, batch_size=batch_size, shuffle=True, generator=generator, drop_singleton=True)
 
     return make

@@ -101,8 +101,8 @@ def test_cli_reports_errors_without_traceback(tmp_path, capsys):
 def test_list_shows_registries(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("fashion_mnist", "resnet_small", "del", "salloc", "reset_finetune", "non_iid", "relevance", "target-row", "in+out"):
-        assert name in out
+    for name in ("fashion_mnist", "resnet_small", "del", "salloc", "reset_finetune", "non_iid", "relevance", "output_mask", "zero_shot", "lra_npp_paper", "accuracy", "mia_efficacy", "class"):
+        assert name in out, name
 
 
 def test_backdoor_experiment_reports_clean_accuracy_and_attack_success(tmp_path):

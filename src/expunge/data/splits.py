@@ -70,7 +70,7 @@ class ForgetSplit:
         if not meta_path.exists():
             raise DataError(f"{meta_path} not found; a saved split folder holds split.json and forget/retain/validation/test.txt.")
         meta = json.loads(meta_path.read_text())
-        parts = {part: _read_indices(folder / f"{part}.txt") for part in PARTS}
+        parts = {part: read_indices(folder / f"{part}.txt") for part in PARTS}
         return cls(**parts, num_train=meta["num_train"], num_test=meta["num_test"], description=meta.get("description", ""))
 
     @classmethod
@@ -89,7 +89,7 @@ class ForgetSplit:
         return cls(forget, keep, np.asarray(validation, dtype=np.int64), np.arange(num_test), num_train, num_test, description)
 
 
-def _read_indices(path: Path) -> np.ndarray:
+def read_indices(path: Path) -> np.ndarray:
     if not path.exists():
         raise DataError(f"{path} not found; re-save the split.")
     text = path.read_text().split()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -10,6 +11,9 @@ from torch import nn
 
 from ..data.base import IndexedTensorDataset, TensorBatches
 from ..utils import eval_mode
+
+if TYPE_CHECKING:
+    from .registry import EvalContext
 
 
 @dataclass
@@ -62,3 +66,13 @@ def per_example_loss(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
 def true_class_probability(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
     """Softmax probability of the true class: SalUn's MIA 'confidence' feature."""
     return torch.softmax(logits.double(), dim=1).gather(1, labels[:, None]).squeeze(1).numpy()
+
+
+@dataclass
+class PartAccuracy:
+    """Forget / retain / test accuracy (FA, RA, TA) in percent: the ``accuracy`` metric."""
+
+    needs: ClassVar[frozenset[str]] = frozenset({"train_set", "test_set", "split"})
+
+    def __call__(self, model: nn.Module, ctx: "EvalContext") -> dict[str, float]:
+        return {f"{part}_acc": ctx.outputs(model, part).accuracy() for part in ("forget", "retain", "test")}

@@ -11,10 +11,16 @@ indistinguishable. See specs/evaluation.md for how both behave on small models.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.svm import SVC
+
+from ..hparams import hp
+
+if TYPE_CHECKING:
+    from .registry import EvalContext
 
 FEATURES = ("confidence",)
 
@@ -76,3 +82,25 @@ def loss_auc(forget_loss: np.ndarray, test_loss: np.ndarray) -> float:
     y = np.concatenate([np.ones(len(forget_loss)), np.zeros(len(test_loss))])
     score = -np.concatenate([forget_loss, test_loss])
     return float(roc_auc_score(y, score)) * 100.0
+
+
+@dataclass
+class MiaEfficacyMetric:
+    """SalUn's MIA-efficacy on the forget set (percent called non-member): the ``mia_efficacy`` metric."""
+
+    max_per_side: int | None = hp(2000, low=2, doc="members / non-members used to fit the SVC")
+    needs: ClassVar[frozenset[str]] = frozenset({"train_set", "test_set", "split"})
+
+    def __call__(self, model: Any, ctx: "EvalContext") -> dict[str, float]:
+        forget, retain, test = (ctx.outputs(model, p) for p in ("forget", "retain", "test"))
+        return {"mia_efficacy": mia_efficacy(retain.confidences(), test.confidences(), forget.confidences(), ctx.seed, self.max_per_side)}
+
+
+@dataclass
+class LossAucMetric:
+    """Loss-threshold membership AUC, forget vs test (50 = indistinguishable): the ``mia_auc`` metric."""
+
+    needs: ClassVar[frozenset[str]] = frozenset({"train_set", "test_set", "split"})
+
+    def __call__(self, model: Any, ctx: "EvalContext") -> dict[str, float]:
+        return {"mia_auc": loss_auc(ctx.outputs(model, "forget").losses(), ctx.outputs(model, "test").losses())}

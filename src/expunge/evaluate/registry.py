@@ -18,6 +18,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registry import Registry
+from .accuracy import Outputs, model_outputs
 
 METRICS: Registry = Registry("metric", entry_point_group="expunge.metrics")
 
@@ -38,6 +39,15 @@ class EvalContext:
     oracles: list[nn.Module] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict)  # per-context cache (e.g. an attack fit once on the original)
+    scratch: dict[Any, Any] = field(default_factory=dict)  # per-evaluation cache (one model's outputs), cleared by run_metrics
+
+    def outputs(self, model: nn.Module, part: str) -> Outputs:
+        """The model's logits and labels on ``forget`` / ``retain`` / ``validation`` (train set) or ``test``, computed once per evaluation."""
+        key = (id(model), part)
+        if key not in self.scratch:
+            dataset = self.test_set if part == "test" else self.train_set
+            self.scratch[key] = model_outputs(model, dataset, getattr(self.split, part), self.device)
+        return self.scratch[key]
 
     def provides(self) -> set[str]:
         have = {k for k in ("train_set", "test_set", "split", "original") if getattr(self, k) is not None}
@@ -109,8 +119,13 @@ def check_needs(metrics: list[Metric], ctx: EvalContext) -> None:
 
 
 def run_metrics(metrics: list[Metric], model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+    """Every chosen metric on one model (outputs shared between metrics, dropped afterwards)."""
     out: dict[str, float] = {}
-    for metric in metrics:
-        values = metric(model, ctx)
-        out.update({k: (float(v) if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) else v) for k, v in values.items()})
+    ctx.scratch.clear()
+    try:
+        for metric in metrics:
+            values = metric(model, ctx)
+            out.update({k: (float(v) if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) else v) for k, v in values.items()})
+    finally:
+        ctx.scratch.clear()
     return out

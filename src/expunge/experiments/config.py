@@ -16,8 +16,17 @@ from typing import Any
 
 import yaml
 
+from .. import builtins  # noqa: F401  (every built-in name exists before validation)
+from ..data import CORRUPTIONS, DATASETS, SPLIT_BUILDERS
 from ..errors import ConfigError
+from ..evaluate.registry import resolve_metrics
+from ..family import FAMILIES
+from ..hparams import coerce_value, validate_params
+from ..localize import LOCALIZERS
+from ..models import MODELS
 from ..train import Recipe
+from ..unlearn import UNLEARNERS
+from .executors import EXECUTORS
 
 
 @dataclass
@@ -38,6 +47,9 @@ class SplitConfig:
     indices_file: str | None = None  # a saved split folder or a forget-index file (one index per line)
     options: dict[str, Any] = field(default_factory=dict)  # builder-specific, e.g. {clusters: 3, cluster: 0} for sub_class
     corruption: dict[str, Any] | None = None  # e.g. {name: backdoor, target: 0, patch: 3}: corrupt the forget set before training
+    # Class unlearning: unseen test images handed to training-free methods (zero-shot), excluded from every test metric.
+    analysis_images: int = 0  # images of the forgotten class(es)
+    analysis_other: int = 0  # images of the other classes (e.g. for zero-shot's K_p rule)
 
 
 @dataclass
@@ -51,7 +63,7 @@ class MethodConfig:
     """One row of the comparison: an optional localizer and budget, and an unlearning algorithm."""
 
     name: str = "finetune"
-    unlearner: str = "finetune"
+    unlearner: str | None = None  # None: the name is the unlearner; otherwise the name is only a label
     hyperparams: dict[str, Any] = field(default_factory=dict)
     localizer: str | None = None
     localizer_options: dict[str, Any] = field(default_factory=dict)
@@ -65,6 +77,8 @@ class MethodConfig:
 class EvaluationConfig:
     mia_max_per_side: int | None = 2000
     seed: int = 0
+    confidence: str = "exact"  # ε-score transform: exact | official (the reference scorer's float arithmetic)
+    metrics: list[Any] = field(default_factory=list)  # metric or set names (or {name: ..., option: ...}); empty = the family's default set
 
 
 @dataclass
@@ -85,6 +99,7 @@ class ExecutorConfig:
 @dataclass
 class ExperimentConfig:
     name: str = "experiment"
+    family: str = "classifier"  # classifier | gan | lm ... (expunge.family.FAMILIES)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -104,31 +119,24 @@ class ExperimentConfig:
         return asdict(self)
 
     def validate(self) -> "ExperimentConfig":
-        from ..data import DATASETS, SPLIT_BUILDERS
-        from ..localize import LOCALIZERS
-        from ..models import MODELS
-        from ..unlearn import UNLEARNERS
-
-        from .executors import EXECUTORS
-
-        checks = [(EXECUTORS, self.executor.name, "executor.name"), (DATASETS, self.dataset.name, "dataset.name"), (SPLIT_BUILDERS, self.split.kind, "split.kind"), (MODELS, self.model.name, "model.name")]
-        for i, m in enumerate(self.methods):
-            checks.append((UNLEARNERS, m.unlearner, f"methods.{i}.unlearner"))
-            if m.localizer is not None:
-                checks.append((LOCALIZERS, m.localizer, f"methods.{i}.localizer"))
-                if m.alpha is None:
-                    raise ConfigError(f"methods.{i} ({m.name}) has a localizer but no alpha; set e.g. alpha: 0.3.")
-            if m.alpha is not None and not 0 < m.alpha <= 1:
-                raise ConfigError(f"methods.{i}.alpha must lie in (0, 1], got {m.alpha}.")
+        """Every name, hyperparameter key, type and range, checked before anything trains."""
+        checks = [(FAMILIES, self.family, "family"), (EXECUTORS, self.executor.name, "executor.name"), (DATASETS, self.dataset.name, "dataset.name"),
+                  (SPLIT_BUILDERS, self.split.kind, "split.kind"), (MODELS, self.model.name, "model.name")]
+        if self.family != "classifier":
+            checks.pop()  # other families name models in their own registries (model.options)
         for registry, value, key in checks:
             if value not in registry.names():
                 raise ConfigError(f"{key}: unknown {registry.kind} {value!r}; choose one of {registry.names()}.")
+        for i, method in enumerate(self.methods):
+            validate_method(method, f"methods.{i}")
         if self.split.corruption is not None:
-            from ..data import CORRUPTIONS
-
             name = self.split.corruption.get("name")
             if name not in CORRUPTIONS.names():
                 raise ConfigError(f"split.corruption.name: unknown corruption {name!r}; choose one of {CORRUPTIONS.names()}.")
+        if self.split.analysis_images < 0 or self.split.analysis_other < 0:
+            raise ConfigError("split.analysis_images and split.analysis_other must be >= 0.")
+        if (self.split.analysis_images or self.split.analysis_other) and self.split.kind != "class":
+            raise ConfigError("split.analysis_images needs split.kind=class (unseen images of the forgotten class).")
         if self.oracles < 1:
             raise ConfigError("oracles must be >= 1 (the retrained reference models); 3 or more is recommended.")
         if not self.seeds:
@@ -136,7 +144,46 @@ class ExperimentConfig:
         names = [m.name for m in self.methods]
         if len(set(names)) != len(names):
             raise ConfigError(f"method names must be unique, got {names}.")
+        resolve_metrics(self.evaluation.metrics or None, "example")
+        if self.evaluation.confidence not in ("exact", "official"):
+            raise ConfigError(f"evaluation.confidence must be exact or official, got {self.evaluation.confidence!r}.")
         return self
+
+
+def validate_method(method: MethodConfig, key: str) -> None:
+    """Unlearner and localizer names, their hyperparameters (keys, types, ranges) and the budget."""
+    if method.unlearner is None:
+        if method.name not in UNLEARNERS.names():
+            raise ConfigError(f"{key}.name: {method.name!r} is not a registered unlearner; choose one of {UNLEARNERS.names()}, "
+                              f"or set {key}.unlearner and keep {method.name!r} as the label.")
+        method.unlearner = method.name
+    if method.unlearner not in UNLEARNERS.names():
+        raise ConfigError(f"{key}.unlearner: unknown unlearner {method.unlearner!r}; choose one of {UNLEARNERS.names()}.")
+    method.hyperparams = validate_params(UNLEARNERS.get(method.unlearner), method.hyperparams, f"{key}.hyperparams")
+    if method.localizer is not None:
+        if method.localizer not in LOCALIZERS.names():
+            raise ConfigError(f"{key}.localizer: unknown localizer {method.localizer!r}; choose one of {LOCALIZERS.names()}.")
+        check_localizer_options(method.localizer, method.localizer_options, f"{key}.localizer_options")
+        if method.alpha is None:
+            raise ConfigError(f"{key} ({method.name}) has a localizer but no alpha; set e.g. alpha: 0.3.")
+    if method.alpha is not None and not 0 < method.alpha <= 1:
+        raise ConfigError(f"{key}.alpha must lie in (0, 1], got {method.alpha}.")
+    if method.granularity not in (None, "param", "channel"):
+        raise ConfigError(f"{key}.granularity must be param or channel, got {method.granularity!r}.")
+
+
+def check_localizer_options(name: str, options: dict[str, Any], key: str) -> None:
+    """Build the localizer once (cheap, no data): unknown options and bad values fail now, not after training."""
+    factory = LOCALIZERS.get(name)
+    if dataclasses.is_dataclass(factory):
+        validate_params(factory, options, key)  # type: ignore[arg-type]
+        return
+    try:
+        factory(**options)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+    except TypeError as exc:
+        raise ConfigError(f"{key}: {exc}; see `expunge list` for the localizer's options.") from exc
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -147,7 +194,9 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         non_none = [a for a in args if a is not type(None)]
-        return _coerce(value, non_none[0], key)
+        if len(non_none) == 1:
+            return _coerce(value, non_none[0], key)
+        return coerce_value(value, annotation, key)
     if dataclasses.is_dataclass(annotation):
         if isinstance(value, annotation):
             return value
@@ -173,15 +222,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}.")
         return dict(value)
-    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if annotation in (int, str, bool) and not isinstance(value, annotation):
-        if annotation is int and isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(f"{key} must be {annotation.__name__}, got {value!r}.")
-    if annotation is int and isinstance(value, bool):
-        raise ConfigError(f"{key} must be int, got {value!r}.")
-    return value
+    return coerce_value(value, annotation, key)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

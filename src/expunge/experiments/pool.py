@@ -23,15 +23,21 @@ import torch
 
 from ..errors import ConfigError
 from ..evaluate.accuracy import model_outputs
+from ..evaluate.divergence import js_to_pool
+from ..evaluate.epsilon import epsilon_score, logit_confidence
+from ..evaluate.lira import lira_attack, lira_scores
+from ..evaluate.stats import summarize, variance_split
 from ..utils import atomic_write_bytes, atomic_write_json, environment_info, resolve_device
 from .config import ExperimentConfig, load_config
+from .context import context_for, seeds_of
 from .executors import Job, make_executor
-
-ORIGINAL_SEED_STRIDE = 100_000  # original i trains with train_seed + i * stride: never an oracle's seed
-
+from .method_runs import run_method
+from .model_pool import train_cached
+from .plots import plot_epsilon_histograms
 
 def original_seed(config: ExperimentConfig, i: int) -> int:
-    return config.train_seed + i * ORIGINAL_SEED_STRIDE
+    """Original ``i`` of the pool (derived by ``Seeds``: never an oracle's seed)."""
+    return seeds_of(config).pool_original(i)
 
 
 def _save_npz(path: Path, **arrays: Any) -> None:
@@ -54,8 +60,6 @@ def _outputs_npz(path: Path, model: torch.nn.Module, ctx: Any, seconds: float, e
 
 
 def _pool_context(config_data: dict[str, Any], original_index: int) -> tuple[ExperimentConfig, Any]:
-    from .runner import context_for
-
     config = load_config(config_data)
     return config, context_for(config, original_seed(config, original_index))
 
@@ -67,24 +71,17 @@ def original_job(config_data: dict[str, Any], i: int, path: str) -> str:
 
 
 def oracle_job(config_data: dict[str, Any], k: int, path: str) -> str:
-    from .runner import train_cached
-
     config, ctx = _pool_context(config_data, 0)  # bundle and split are shared by every pool member
-    seed = config.train_seed + 1 + k
-    trained = train_cached(ctx.cache, "oracle", config, ctx.bundle, ctx.split.retain, seed, ctx.device, ctx.fresh_model)
+    seed = ctx.seeds.oracle(k)
+    trained = train_cached(ctx.cache, "oracle", config, ctx.family, ctx.data, seed, ctx.device)
     _outputs_npz(Path(path), trained.model, ctx, trained.info["train_seconds"], {"train_seed": seed})
     return path
 
 
-UNLEARN_SEED_STRIDE = 10_000  # extra unlearning seed k of original i: i + k * stride
-
-
 def replicate_job(config_data: dict[str, Any], method_index: int, i: int, path: str, extra_seed: int = 0) -> str:
-    from .runner import run_method
-
     config, ctx = _pool_context(config_data, i)
     holder: dict[str, torch.nn.Module] = {}
-    seed = i + extra_seed * UNLEARN_SEED_STRIDE
+    seed = ctx.seeds.pool_unlearn(i, extra_seed)
     record = run_method(ctx, config.methods[method_index], seed=seed, keep_model=holder)
     _outputs_npz(Path(path), holder["model"], ctx, record["seconds"], {"unlearn_seed": seed, "original_seed": original_seed(config, i)})
     return path
@@ -128,7 +125,7 @@ def build_pool(config: ExperimentConfig, n_models: int, ceiling: bool = True, ex
     started = time.perf_counter()
     results = executor.map(jobs)
     failures = {r.key: r.error for r in results if not r.ok}
-    scores = score_pool(folder, [m.name for m in config.methods], n_models, ceiling, unlearn_seeds)
+    scores = score_pool(folder, [m.name for m in config.methods], n_models, ceiling, unlearn_seeds, config.evaluation.confidence)
     scores.update(
         config=data, n_models=n_models, failures=failures, jobs_run=len(jobs), seconds=time.perf_counter() - started,
         executor=config.executor.name, environment=environment_info(resolve_device(config.device)),
@@ -145,10 +142,8 @@ def _load_side(folder: Path, n: int | None = None) -> list[dict[str, np.ndarray]
     return [dict(np.load(f)) for f in files]
 
 
-def _confidences(side: list[dict[str, np.ndarray]], part: str = "forget") -> np.ndarray:
-    from ..evaluate.epsilon import logit_confidence
-
-    return np.stack([logit_confidence(m[f"{part}_logits"], m[f"{part}_labels"]) for m in side], axis=1)  # [n_examples, n_models]
+def _confidences(side: list[dict[str, np.ndarray]], part: str = "forget", confidence: str = "exact") -> np.ndarray:
+    return np.stack([logit_confidence(m[f"{part}_logits"], m[f"{part}_labels"], confidence=confidence) for m in side], axis=1)  # [n_examples, n_models]
 
 
 def _probs(side: list[dict[str, np.ndarray]], part: str) -> np.ndarray:
@@ -157,8 +152,6 @@ def _probs(side: list[dict[str, np.ndarray]], part: str) -> np.ndarray:
 
 def split_variance(folder: Path, n_models: int, unlearn_seeds: int) -> dict[str, Any]:
     """Training vs unlearning variance of each accuracy over [originals x unlearning seeds]."""
-    from ..evaluate.stats import variance_split
-
     grid: dict[str, list[list[float]]] = {"forget_acc": [], "retain_acc": [], "test_acc": []}
     for i in range(n_models):
         paths = [folder / f"{i}.npz"] + [folder / "extra" / f"{i}-seed{k}.npz" for k in range(1, unlearn_seeds)]
@@ -170,13 +163,11 @@ def split_variance(folder: Path, n_models: int, unlearn_seeds: int) -> dict[str,
     return {key: variance_split(np.array(values)) for key, values in grid.items()}
 
 
-def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = True, unlearn_seeds: int = 1) -> dict[str, Any]:
-    """Score every method's replicates against the oracle pool (pure function of the stored outputs)."""
-    from ..evaluate.divergence import js_to_pool
-    from ..evaluate.epsilon import epsilon_score
-    from ..evaluate.lira import lira_attack, lira_scores
-    from ..evaluate.stats import summarize
+def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = True, unlearn_seeds: int = 1, confidence: str = "exact") -> dict[str, Any]:
+    """Score every method's replicates against the oracle pool (pure function of the stored outputs).
 
+    ``confidence`` picks the ε-score's transform ("official" = the reference scorer's); LiRA always uses the exact one.
+    """
     oracles_all = _load_side(folder / "oracle")
     originals = _load_side(folder / "original", n_models)
     if len(oracles_all) < n_models or len(originals) < n_models:
@@ -190,11 +181,13 @@ def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = 
     negatives = lira_scores(_confidences(negatives_side), in_ref, out_ref).reshape(-1)
     oracle_pool_probs = {part: _probs(oracles, part) for part in ("forget", "test")}
 
+    eps_oracle_conf = _confidences(oracles, confidence=confidence)
+
     def side_scores(side: list[dict[str, np.ndarray]], label: str) -> dict[str, Any]:
         conf = _confidences(side)
         ra = np.array([m["retain_acc"] for m in side])
         ta = np.array([m["test_acc"] for m in side])
-        eps = epsilon_score(conf, oracle_conf, ra, np.array([m["retain_acc"] for m in oracles]), ta, np.array([m["test_acc"] for m in oracles]))
+        eps = epsilon_score(_confidences(side, confidence=confidence), eps_oracle_conf, ra, np.array([m["retain_acc"] for m in oracles]), ta, np.array([m["test_acc"] for m in oracles]))
         positives = lira_scores(conf, in_ref, out_ref).reshape(-1)
         attack = lira_attack(positives, negatives)
         return {
@@ -232,8 +225,6 @@ def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = 
 
 def pool_report_section(pool: dict[str, Any], folder: Path, rel: str) -> list[str]:
     """Markdown lines (and a PNG) for one pool.json."""
-    from .plots import plot_epsilon_histograms
-
     n = pool["n_models"]
     lines = [f"## ε-score pool ({rel or '.'}), N = {n} models per side", "",
              "| side | ε-score | F (forgetting quality) | RA·TA ratio | LiRA AUC | TPR@1%FPR | JS forget | JS test | FA | RA | TA | seconds |",

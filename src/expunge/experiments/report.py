@@ -9,11 +9,19 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..errors import DataError
+from ..utils import atomic_write_text
+from .plots import plot_mask_composition, plot_tradeoff
+from .pool import pool_report_section
+
 TABLE_COLUMNS = [
     ("forget_acc", "FA"), ("retain_acc", "RA"), ("test_acc", "TA"), ("mia_efficacy", "MIA-eff"), ("mia_auc", "loss AUC"),
     ("delta_forget", "ΔFA"), ("delta_retain", "ΔRA"), ("delta_test", "ΔTA"), ("delta_mia", "ΔMIA"), ("delta_mia_auc", "ΔAUC"),
-    ("avg_gap", "Avg.Gap"), ("avg_gap_auc", "Avg.Gap(AUC)"), ("seconds", "s"), ("relative_time", "×retrain"), ("changed_fraction", "changed"),
+    ("avg_gap", "Avg.Gap"), ("avg_gap_auc", "Avg.Gap(AUC)"), ("seconds", "s"), ("relative_time", "×retrain"), ("relative_passes", "passes ×retrain"), ("changed_fraction", "changed"),
 ]
+COST_KEYS = ("seconds", "relative_time", "relative_passes", "changed_fraction")
+NOT_METRICS = {"seed", "alpha", "mask_fraction", "localize_seconds", "unlearn_seconds", "cpu_seconds", "passes", "forward_passes", "relative_cpu",
+               "oracle_train_seconds_median", "attempts"}
 
 
 def group_by_method(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -36,8 +44,15 @@ EXTRA_COLUMNS = [("clean_test_acc", "clean TA"), ("backdoor_success", "backdoor 
 
 
 def table_columns(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The standard columns plus corruption metrics when the experiment has them."""
-    return TABLE_COLUMNS + [(k, label) for k, label in EXTRA_COLUMNS if any(k in r for r in records)]
+    """The known columns the records have, then any other numeric metric (class, GAN and LM metric sets), cost last."""
+    have = {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    known = [(k, label) for k, label in TABLE_COLUMNS + EXTRA_COLUMNS if k in have]
+    named = {k for k, _ in known}
+    seen: list[str] = []
+    for r in records:
+        seen += [k for k in r if k in have and k not in named and k not in NOT_METRICS and k not in seen]
+    metric_cols = [c for c in known if c[0] not in COST_KEYS] + [(k, k) for k in seen]
+    return metric_cols + [c for c in known if c[0] in COST_KEYS]
 
 
 def summary_table(records: list[dict[str, Any]]) -> str:
@@ -55,15 +70,18 @@ def summary_table(records: list[dict[str, Any]]) -> str:
 
 
 def console_table(records: list[dict[str, Any]]) -> str:
-    keys = ["forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc", "avg_gap", "avg_gap_auc", "seconds", "relative_time", "changed_fraction"]
-    labels = ["FA", "RA", "TA", "MIA", "AUC", "AvgGap", "Gap(AUC)", "sec", "xRetrain", "changed"]
-    lines = [f"{'method':22s}" + "".join(f"{lab:>15s}" for lab in labels)]
+    """Mean ± std per method: the metrics (no per-metric Δ columns), then cost as wall time and as example passes."""
+    short = {"mia_efficacy": "MIA", "mia_auc": "AUC", "avg_gap": "AvgGap", "avg_gap_auc": "Gap(AUC)", "seconds": "sec", "relative_time": "xRetrain(s)", "relative_passes": "xRetrain(pass)"}
+    columns = [(k, short.get(k, label)) for k, label in table_columns(records) if not k.startswith("delta_")]
+    keys = [k for k, _ in columns]
+    width = max([15] + [len(label) + 2 for _, label in columns])
+    lines = [f"{'method':22s}" + "".join(f"{lab:>{width}s}" for _, lab in columns)]
     for method, rows in group_by_method(records).items():
         ok = [r for r in rows if r.get("status", "ok") == "ok"]
         if not ok:
             lines.append(f"{method:22s}  all {len(rows)} runs failed: {rows[0].get('error', '')[:80]}")
             continue
-        lines.append(f"{method:22s}" + "".join(f"{mean_std([r[k] for r in ok]):>15s}" for k in keys))
+        lines.append(f"{method:22s}" + "".join(f"{mean_std([r.get(k) for r in ok]):>{width}s}" for k in keys))
     return "\n".join(lines)
 
 
@@ -166,8 +184,6 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
         parts += ["## Recovery curve (Δ after each finetuning epoch; epoch 0 = right after the reset)", "", recovery]
         if plot_recovery(records, out / "recovery.png"):
             parts += ["![recovery](recovery.png)", ""]
-    from .plots import plot_mask_composition, plot_tradeoff
-
     figures = [("tradeoff.png", plot_tradeoff, "Forgetting vs test accuracy"), ("masks.png", plot_mask_composition, "Mask composition")]
     shown = [f"![{title}]({name})" for name, plot, title in figures if plot(records, out / name)]
     if shown:
@@ -179,19 +195,6 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
     return "\n".join(parts)
 
 
-def is_zero_shot_result(data: Any) -> bool:
-    """``expunge demo --zero-shot`` writes {"provenance": ..., "records": [...]} with class-removal metrics."""
-    return isinstance(data, dict) and isinstance(data.get("records"), list) and all("target_acc_train" in r for r in data["records"])
-
-
-def zero_shot_section(data: dict[str, Any]) -> list[str]:
-    """The class-removal report rebuilt from its results.json, one heading level down."""
-    from ..zeroshot.demo import removal_report
-
-    section = removal_report(data["records"], data["provenance"])
-    return ["#" + line if line.startswith("#") else line for line in section.splitlines()] + [""]
-
-
 def report_folder(folder: str | Path) -> Path:
     """``expunge report RUNS_DIR``: one report over every results.json below ``folder``.
 
@@ -199,9 +202,6 @@ def report_folder(folder: str | Path) -> Path:
     plots; ε-score pools (pool.json, written by ``expunge pool``) get their score tables
     and per-example histograms.
     """
-    from ..errors import DataError
-    from ..utils import atomic_write_text
-
     folder = Path(folder)
     result_files = sorted(folder.rglob("results.json"))
     pool_files = sorted(folder.rglob("pool.json"))
@@ -216,9 +216,6 @@ def report_folder(folder: str | Path) -> Path:
         except json.JSONDecodeError as exc:
             parts += [f"## {path.parent.name}", "", f"**unreadable results ({exc}); re-run the experiment to regenerate them.**", ""]
             continue
-        if is_zero_shot_result(records):
-            parts += zero_shot_section(records)
-            continue
         if run_info is None:
             parts += [f"## {path.parent.name}", "", summary_table(records), ""]
             continue
@@ -228,8 +225,6 @@ def report_folder(folder: str | Path) -> Path:
         section = section.replace("](", f"]({rel.as_posix()}/") if str(rel) != "." else section
         parts += ["#" + line if line.startswith("#") else line for line in section.splitlines()] + [""]
     for path in pool_files:
-        from .pool import pool_report_section
-
         rel = path.parent.relative_to(folder)
         parts += pool_report_section(json.loads(path.read_text()), path.parent, rel.as_posix())
     out = folder / "report.md"

@@ -22,9 +22,11 @@ import yaml
 from ..data import ForgetSplit
 from ..errors import ConfigError
 from ..evaluate import deltas
+from ..family import FamilyData
 from ..utils import atomic_write_json, atomic_write_text, environment_info
 from .config import ExperimentConfig, MethodConfig, set_path
-from .runner import Context, context_for, run_method
+from .context import Context, context_for
+from .method_runs import run_method
 
 # Default search spaces by unlearner; keys are MethodConfig paths. Kinds: loguniform, uniform, int.
 DEFAULT_SPACES: dict[str, dict[str, list[Any]]] = {
@@ -59,7 +61,11 @@ def validation_context(ctx: Context) -> Context:
         raise ConfigError("tuning needs a validation split; set split.validation_fraction (e.g. 0.05) so at least 20 examples are held out.")
     split = ForgetSplit(ctx.split.forget, ctx.split.retain, np.array([], dtype=np.int64), ctx.split.validation, ctx.split.num_train, ctx.split.num_train, "tuning view: validation as test")
     bundle = dataclasses.replace(ctx.bundle, test=ctx.bundle.train)
-    tuned = dataclasses.replace(ctx, bundle=bundle, split=split, extra_metrics=None)
+    extras = {k: v for k, v in ctx.data.extras.items() if k != "corruption_metrics"}
+    data = FamilyData(bundle, split, extras)
+    metrics = [m for m in ctx.metrics if "corruption_metrics" not in m.needs]
+    eval_context = dataclasses.replace(ctx.eval_context, train_set=bundle.train, test_set=bundle.test, split=split, extras=extras, memo={}, scratch={})
+    tuned = dataclasses.replace(ctx, data=data, metrics=metrics, eval_context=eval_context)
     tuned.original = dataclasses.replace(ctx.original, metrics=tuned.evaluate(ctx.original.model))
     tuned.oracles = [dataclasses.replace(o, metrics=tuned.evaluate(o.model)) for o in ctx.oracles]
     return tuned

@@ -7,5 +7,3 @@ from .random_control import random_like
 from .scores import Scores, channel_aggregate, global_top_k
 
 __all__ = ["LOCALIZERS", "GradientLocalizer", "Localizer", "Scores", "channel_aggregate", "global_top_k", "random_like", "summed_gradient"]
-
-from .. import zeroshot as _zeroshot  # noqa: E402,F401  (registers the LRP 'relevance' localizer)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..hparams import hp
 from ..errors import ConfigError
 from ..masks import Mask
 from ..train import Batch, epoch_batches, train
@@ -44,14 +45,14 @@ class BadTeacher(SGDSettings):
     epochs: int = 1
     lr: float = 3e-3
     schedule: str = "constant"
-    temperature: float = 1.0
-    retain_fraction: float = 0.3
+    temperature: float = hp(1.0, low=0.0, low_open=True)
+    retain_fraction: float = hp(0.3, low=0.0, high=1.0, low_open=True)
     name: str = "bad_teacher"
 
     def indices(self, task: UnlearningTask) -> np.ndarray:
         retain = task.split.retain
         count = int(round(self.retain_fraction * len(retain)))
-        subset = np.random.default_rng(task.seed * 7919 + 5).choice(retain, count, replace=False)
+        subset = np.random.default_rng(task.stream(5)).choice(retain, count, replace=False)
         return np.concatenate([task.split.forget, np.sort(subset)])
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -61,7 +62,7 @@ class BadTeacher(SGDSettings):
             raise ConfigError(f"bad_teacher temperature must be positive, got {self.temperature}.")
         model.to(task.device)
         competent = frozen_copy(model)
-        incompetent = freeze(task.fresh_model(task.seed + 2_000_003).to(task.device))
+        incompetent = freeze(task.fresh_model(task.seeds.fresh_init(task.seed, model=1)).to(task.device))
         forget = torch.as_tensor(task.split.forget, dtype=torch.long, device=task.device)
         T = float(self.temperature)
 
@@ -72,7 +73,7 @@ class BadTeacher(SGDSettings):
             return kl_to_teacher(net(x), target, T)
 
         recipe = self.recipe(task.seed)
-        batches = epoch_batches(task.train_set, self.indices(task), self.batch_size, task.seed * 7919 + 6)
+        batches = epoch_batches(task.train_set, self.indices(task), self.batch_size, task.stream(6))
         log = train(model, batches, recipe, task.device, mask, loss, task.progress, self.name, task.epoch_callback)
         task.notes.update(epochs=self.epochs, steps=log.steps, epoch_losses=log.epoch_losses)
         return model

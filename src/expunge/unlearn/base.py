@@ -17,8 +17,10 @@ from torch import nn
 
 from ..data.base import IndexedTensorDataset
 from ..data.splits import ForgetSplit
+from ..hparams import hp
 from ..masks import Mask
 from ..registry import Registry
+from ..seeds import Seeds
 from ..train import Batch, LossFn, Recipe, cross_entropy_loss, epoch_batches
 
 UNLEARNERS: Registry = Registry("unlearner", entry_point_group="expunge.unlearners")
@@ -45,23 +47,28 @@ class UnlearningTask:
     forget_classes: list[int] | None = None
     analysis_images: torch.Tensor | None = None
     other_images: tuple[torch.Tensor, torch.Tensor] | None = None
+    seeds: Seeds = field(default_factory=Seeds)
+
+    def stream(self, offset: int = 0) -> int:
+        """Seed of one of this run's random streams (data order, labels, subsets): all derived by ``Seeds``."""
+        return self.seeds.unlearn_data(self.seed, offset)
 
     def batches(self, part: str, batch_size: int, seed_offset: int = 0) -> Callable[[int], Iterable[Batch]]:
         indices: np.ndarray = getattr(self.split, part)
-        return epoch_batches(self.train_set, indices, batch_size, self.seed * 7919 + seed_offset)
+        return epoch_batches(self.train_set, indices, batch_size, self.stream(seed_offset))
 
 
 @dataclass
 class SGDSettings:
     """Optimisation settings shared by the training-based unlearners; subclasses override defaults."""
 
-    epochs: int = 4
-    lr: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    schedule: str = "cosine"  # cosine (per epoch, to min_lr_factor * lr) | constant
-    min_lr_factor: float = 0.01
+    epochs: int = hp(4, low=0, doc="passes over the unlearner's data")
+    lr: float = hp(0.02, low=0.0, low_open=True, doc="peak learning rate (SGD with momentum)")
+    momentum: float = hp(0.9, low=0.0, high=1.0, high_open=True)
+    weight_decay: float = hp(0.0, low=0.0, doc="applied only to entries inside the mask")
+    batch_size: int = hp(128, low=1)
+    schedule: str = hp("cosine", choices=("cosine", "constant"), doc="cosine: per epoch down to min_lr_factor * lr")
+    min_lr_factor: float = hp(0.01, low=0.0, high=1.0)
 
     def recipe(self, seed: int) -> Recipe:
         """The training Recipe with these settings: fields are matched by name, so the two cannot drift apart silently."""

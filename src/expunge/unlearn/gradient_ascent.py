@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from ..hparams import hp
 from ..errors import ConfigError
 from ..masks import Mask
 from ..train import Batch, train
@@ -55,7 +56,7 @@ class GradientAscent(SGDSettings):
     epochs: int = 1
     lr: float = 3e-3
     schedule: str = "constant"
-    epoch_length: str = "retain"  # retain (DEL) | forget (one forget pass per epoch, SalUn)
+    epoch_length: str = hp("retain", choices=("retain", "forget"))  # retain (DEL) | forget (one forget pass per epoch, SalUn)
     name: str = "ga"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -86,7 +87,7 @@ class NegGradPlus(SGDSettings):
 
     epochs: int = 3
     schedule: str = "constant"  # DEL's code; "cosine" (to min_lr_factor·lr) matches finetune's schedule
-    alpha: float = 0.99
+    alpha: float = hp(0.99, low=0.0, high=1.0, doc="weight of the retain loss; 1 - alpha on the forget ascent")
     name: str = "neggrad_plus"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:

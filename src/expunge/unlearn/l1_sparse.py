@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
+from ..hparams import hp
 from ..errors import ConfigError
 from ..masks import Mask
 from ..train import train
@@ -59,7 +60,7 @@ class L1Sparse(SGDSettings):
     """
 
     epochs: int = 3
-    gamma: float = 7e-5
+    gamma: float = hp(7e-5, low=0.0, doc="L1 penalty weight at the first step (decays linearly to 0)")
     name: str = "l1_sparse"
 
     def penalty_weight(self, epoch: int) -> float:

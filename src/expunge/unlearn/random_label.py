@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..hparams import hp
 from ..data.base import IndexedTensorDataset
 from ..errors import ConfigError
 from ..masks import Mask
@@ -76,13 +77,13 @@ class RandomLabel(SGDSettings):
 
     epochs: int = 3
     min_lr_factor: float = 0.5
-    label_rule: str = "exclude_true"  # exclude_true | uniform (DEL's randint, may keep the true label)
+    label_rule: str = hp("exclude_true", choices=("exclude_true", "uniform"))  # exclude_true | uniform (DEL's randint, may keep the true label)
     redraw: bool = False  # new random labels every epoch (SalUn) instead of once (DEL)
     name: str = "random_label"
 
     def batches(self, task: UnlearningTask, num_classes: int) -> Callable[[int], Iterable[Batch]]:
         indices = np.concatenate([task.split.forget, task.split.retain])
-        seed = task.seed * 7919 + 3
+        seed = task.stream(3)
 
         def make(epoch: int) -> Iterable[Batch]:
             label_seed = seed * 1_000 + (epoch if self.redraw else 0)

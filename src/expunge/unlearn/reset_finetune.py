@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..hparams import hp
 from ..errors import ConfigError
 from ..masks import Mask
 from ..models import classifier_parameter_names
@@ -24,7 +25,7 @@ from .finetune import Finetune
 
 
 def _fresh(model: nn.Module, task: UnlearningTask, noise: float) -> dict[str, torch.Tensor]:
-    return {n: p.detach().to("cpu") for n, p in task.fresh_model(task.seed + 1_000_003).named_parameters()}
+    return {n: p.detach().to("cpu") for n, p in task.fresh_model(task.seeds.fresh_init(task.seed)).named_parameters()}
 
 
 def _zero(model: nn.Module, task: UnlearningTask, noise: float) -> dict[str, torch.Tensor]:
@@ -39,7 +40,7 @@ def _original_init(model: nn.Module, task: UnlearningTask, noise: float) -> dict
 
 def _perturb(model: nn.Module, task: UnlearningTask, noise: float) -> dict[str, torch.Tensor]:
     """The old DEL code's 'perturb' reset: (1 - noise) * θ + noise * N(0, 1)."""
-    gen = torch.Generator().manual_seed(task.seed + 17)
+    gen = torch.Generator().manual_seed(task.seeds.perturbation(task.seed))
     return {n: (1 - noise) * p.detach().cpu() + noise * torch.randn(p.shape, generator=gen) for n, p in model.named_parameters()}
 
 
@@ -63,11 +64,11 @@ def reset_masked(model: nn.Module, mask: Mask, values: dict[str, torch.Tensor]) 
 @UNLEARNERS.register("reset_finetune", "DEL's algorithm: reset masked entries to a fresh init, finetune them on the retain set")
 @dataclass
 class ResetFinetune(Finetune):
-    reset: str = "fresh"  # fresh | zero | original_init | perturb
-    noise: float = 0.5  # only for reset='perturb'
+    reset: str = hp("fresh", choices=("fresh", "zero", "original_init", "perturb"), doc="what masked entries are reset to")
+    noise: float = hp(0.5, low=0.0, high=1.0, doc="only for reset=perturb: (1 - noise) * θ + noise * N(0, 1)")
     open_classifier: bool = True
-    distill_weight: float = 0.0  # > 0: recover by distillation from the original on the retain set (a variant, not the paper)
-    distill_temperature: float = 4.0
+    distill_weight: float = hp(0.0, low=0.0, high=1.0)  # > 0: recover by distillation from the original on the retain set (a variant, not the paper)
+    distill_temperature: float = hp(4.0, low=0.0, low_open=True)
     name: str = "reset_finetune"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from ..hparams import hp
 from ..errors import ConfigError
 from ..masks import Mask
 from ..train import train
@@ -50,11 +51,11 @@ class Scrub(SGDSettings):
     lr: float = 5e-4
     weight_decay: float = 5e-4
     schedule: str = "constant"
-    msteps: int = 2  # how many of the first epochs begin with a max pass over the forget set
-    forget_batch_size: int = 32
-    temperature: float = 4.0
-    ce_weight: float = 0.99  # γ in the paper
-    kl_weight: float = 0.001  # α in the paper
+    msteps: int = hp(2, low=0)  # how many of the first epochs begin with a max pass over the forget set
+    forget_batch_size: int = hp(32, low=1)
+    temperature: float = hp(4.0, low=0.0, low_open=True)
+    ce_weight: float = hp(0.99, low=0.0)  # γ in the paper
+    kl_weight: float = hp(0.001, low=0.0)  # α in the paper
     name: str = "scrub"
 
     def batches(self, task: UnlearningTask) -> Callable[[int], Iterator[tuple[Any, ...]]]:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..hparams import hp
 from ..errors import ConfigError
 from ..localize.ssd_importance import diagonal_fisher
 from ..masked_update import MaskedUpdate
@@ -51,9 +52,9 @@ def dampening_factors(forget: dict[str, torch.Tensor], train: dict[str, torch.Te
 class SelectiveSynapticDampening:
     """θ ← θ·min(1, λ·I_D/I_F) wherever I_F > α·I_D; no gradient training."""
 
-    dampening: float = 1.0  # λ
-    selection: float = 1.0  # α
-    batch_size: int = 128
+    dampening: float = hp(1.0, low=0.0, low_open=True)  # λ
+    selection: float = hp(1.0, low=0.0, low_open=True)  # α
+    batch_size: int = hp(128, low=1)
     name: str = "ssd"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -62,7 +63,7 @@ class SelectiveSynapticDampening:
         model.to(task.device)
         forget = task.batches("forget", self.batch_size, seed_offset=2)(0)
         pool = np.union1d(task.split.forget, task.split.retain)
-        train = epoch_batches(task.train_set, pool, self.batch_size, task.seed * 7919 + 4)(0)
+        train = epoch_batches(task.train_set, pool, self.batch_size, task.stream(4))(0)
         factors = dampening_factors(diagonal_fisher(model, task.loss_fn, forget), diagonal_fisher(model, task.loss_fn, train), self.selection, self.dampening)
         changed = apply_factors(model, factors, mask)
         if task.epoch_callback is not None:

@@ -1,0 +1,39 @@
+"""Stage 3, localize: fit the method's localizer on the data it asks for, cut the mask at the method's budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..localize import LOCALIZERS
+from ..masks import Mask
+from ..seeds import Seeds
+from ..data.base import TensorBatches
+from .config import MethodConfig
+from .context import Context
+
+LOCALIZER_BATCH = 128
+
+
+def localizer_batches(ctx: Context, source: str, seed: int) -> Any:
+    """One pass over the forget set or the whole training pool (forget + retain), every example included.
+
+    Localizers run in eval mode, so a last batch of one example is kept (training drops it for BatchNorm).
+    """
+    part = ctx.split.forget if source == "forget" else np.union1d(ctx.split.forget, ctx.split.retain)
+    generator = torch.Generator().manual_seed(Seeds.shuffle(seed, 0))
+    return TensorBatches(ctx.bundle.train, part, batch_size=LOCALIZER_BATCH, shuffle=True, generator=generator)
+
+
+def localize(ctx: Context, method: MethodConfig, model: nn.Module, run: int) -> Mask:
+    localizer = LOCALIZERS.get(method.localizer)(**method.localizer_options)
+    data = localizer_batches(ctx, localizer.data_source, ctx.seeds.localize(run))
+    reference_source = getattr(localizer, "reference_source", None)
+    extra = {"reference": localizer_batches(ctx, reference_source, ctx.seeds.localize(run, 1))} if reference_source else {}
+    scores = localizer.fit(model, ctx.family.loss, data, **extra)
+    mask = scores.mask(method.alpha, method.granularity, method.budget)
+    mask.metadata.update(localizer=str(method.localizer), seed=str(run))
+    return mask
