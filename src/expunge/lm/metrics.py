@@ -12,8 +12,9 @@ oracle 0 gives the noise floor (``*_floor``).
 - ``lm_utility``: harmonic mean of answer probability P(a|q)^(1/|a|), ROUGE-L recall and
   max(0, 1 − R) on a retain sample and on the unrelated world facts (TOFU's model utility).
 - ``lm_rouge``: ROUGE-L recall of greedy answers on forget, retain and paraphrased forget questions.
-- ``lm_concept_occurrence``: share of forget questions (original and paraphrased) whose greedy
-  answer contains the fact value (the concept word), with a 95% Wilson interval.
+- ``lm_concept_occurrence``: share of forget questions whose greedy answer contains the fact
+  value (the concept word), with a 95% Wilson interval; separately on the held-out paraphrased
+  questions (``concept_occurrence_paraphrased``).
 - ``lm_mia``: AUC of the loss attack and of Min-K% (mean of the lowest k% token log-probs)
   separating forget answers from held-out authors' answers (0.5 = no signal).
 - ``lm_perplexity``: answer perplexity on retain, forget and world facts.
@@ -253,9 +254,10 @@ class ConceptOccurrence:
         out: dict[str, float] = {}
         reps = [("", report(ctx, model))] + [(f"oracle{'' if i == 0 else i}_", r) for i, r in enumerate(_oracle_reports(ctx))]
         for prefix, rep in reps:
-            hits = rep.occurrences(rep.data.forget) + rep.occurrences(rep.data.forget, True)
-            lo, hi = wilson_interval(sum(hits), len(hits))
-            out.update({f"{prefix}concept_occurrence": float(np.mean(hits)), f"{prefix}concept_occurrence_low": lo, f"{prefix}concept_occurrence_high": hi})
+            for suffix, para in (("", False), ("_paraphrased", True)):
+                hits = rep.occurrences(rep.data.forget, para)
+                lo, hi = wilson_interval(sum(hits), len(hits))
+                out.update({f"{prefix}concept_occurrence{suffix}": float(np.mean(hits)), f"{prefix}concept_occurrence{suffix}_low": lo, f"{prefix}concept_occurrence{suffix}_high": hi})
         if ctx.oracles:
             out["concept_occurrence_gap"] = out["concept_occurrence"] - out["oracle_concept_occurrence"]
         return out

@@ -72,7 +72,7 @@ class LMSettings:
     lora_r: int = hp(8, low=1, doc="LoRA rank")
     lora_alpha: float = hp(16.0, low=0.0, low_open=True, doc="LoRA scaling alpha")
     lora_dropout: float = hp(0.05, low=0.0, high=1.0, high_open=True, doc="LoRA dropout")
-    target_modules: list[str] = hp(default_factory=lambda: ["c_attn"], doc="module names LoRA adapts (GPT-2: c_attn, c_proj, c_fc)")
+    target_modules: list[str] = hp(default_factory=lambda: ["c_attn", "c_proj", "c_fc"], doc="module names LoRA adapts (GPT-2: c_attn, c_proj, c_fc; the paper: q_proj, v_proj)")
     merge: bool = hp(False, doc="merge the LoRA adapter into the weights and return a plain model")
 
     # ---- the shared loop -----------------------------------------------------------------
@@ -213,7 +213,8 @@ class ConceptUnlearning(LMSettings):
     ig_batch_size: int = hp(8, low=1, doc="examples per IG batch (each expands to ig_steps rows)")
     max_author_share: float = hp(0.25, low=0.0, high=1.0, doc="words in the answers of more than this share of authors are template words, never concepts (1 disables)")
     adapter: str = hp("lora", choices=["full", "lora"], doc="LoRA (the paper) or full fine-tuning")
-    lr: float = hp(3e-3, low=0.0, low_open=True, doc="AdamW learning rate (LoRA needs a larger one than full fine-tuning)")
+    epochs: int = hp(30, low=1, doc="passes over the (masked) forget set, each step paired with a retain batch")
+    lr: float = hp(1e-2, low=0.0, low_open=True, doc="AdamW learning rate (LoRA on the tiny model; 1e-3 for full fine-tuning)")
     name: str = "lm_concept"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -243,8 +244,10 @@ class ConceptUnlearning(LMSettings):
 @UNLEARNERS.register("lm_grad_ascent", "gradient ascent on the forget answers' NLL (TOFU / OpenUnlearning GradAscent)")
 @dataclass
 class LMGradAscent(LMSettings):
+    """Unbounded ascent: on the 20-author test corpus 5 passes at 1e-3 already destroy retain answers too."""
+
     epochs: int = hp(5, low=1, doc="passes over the forget set")
-    lr: float = hp(1e-4, low=0.0, low_open=True, doc="AdamW learning rate")
+    lr: float = hp(1e-3, low=0.0, low_open=True, doc="AdamW learning rate")
     name: str = "lm_grad_ascent"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -254,8 +257,8 @@ class LMGradAscent(LMSettings):
 @UNLEARNERS.register("lm_grad_diff", "gradient difference: −NLL(forget) + λ·NLL(retain) (TOFU / OpenUnlearning GradDiff)")
 @dataclass
 class LMGradDiff(LMSettings):
-    epochs: int = hp(5, low=1, doc="passes over the forget set")
-    lr: float = hp(1e-4, low=0.0, low_open=True, doc="AdamW learning rate")
+    epochs: int = hp(30, low=1, doc="passes over the forget set")
+    lr: float = hp(3e-3, low=0.0, low_open=True, doc="AdamW learning rate")
     name: str = "lm_grad_diff"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -265,8 +268,8 @@ class LMGradDiff(LMSettings):
 @UNLEARNERS.register("lm_npo", "NPO: −(2/β)·log σ(−β·log(π_θ/π_ref)) on forget + λ·NLL(retain) (Zhang et al. 2024)")
 @dataclass
 class LMNPO(LMSettings):
-    epochs: int = hp(5, low=1, doc="passes over the forget set")
-    lr: float = hp(1e-4, low=0.0, low_open=True, doc="AdamW learning rate")
+    epochs: int = hp(30, low=1, doc="passes over the forget set")
+    lr: float = hp(3e-3, low=0.0, low_open=True, doc="AdamW learning rate")
     beta: float = hp(0.1, low=0.0, low_open=True, doc="NPO inverse temperature")
     name: str = "lm_npo"
 
@@ -288,7 +291,7 @@ class LMNPO(LMSettings):
 @UNLEARNERS.register("lm_idk", "fine-tune on forget questions answered 'I don't know' + retain (TOFU IDK)")
 @dataclass
 class LMIdk(LMSettings):
-    epochs: int = hp(10, low=1, doc="passes over the forget set")
+    epochs: int = hp(30, low=1, doc="passes over the forget set")
     lr: float = hp(1e-3, low=0.0, low_open=True, doc="AdamW learning rate")
     name: str = "lm_idk"
 

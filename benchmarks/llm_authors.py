@@ -1,0 +1,211 @@
+"""Benchmark: LLM unlearning on the fictitious-authors corpus, every method against a true oracle.
+
+A tiny GPT-2 is trained from scratch on the corpus (the original), and two oracles are retrained
+without the forget authors for each forget fraction (oracle 1 against oracle 0 = noise floor).
+Each method runs on a copy of the original for each seed (the unlearning seed; the forget
+authors are fixed per fraction so the oracles are shared), and the ``lm`` metric set is measured
+against oracle 0. Models are cached under ``--cache``.
+
+    nice -n 5 python benchmarks/llm_authors.py --quick            # forget 10%, 1 seed
+    nice -n 5 python benchmarks/llm_authors.py                    # forget 5% and 10%, 3 seeds
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+import torch
+
+from expunge.cache import ModelCache
+from expunge.cost import CostMeter
+from expunge.data import build_split
+from expunge.evaluate.registry import EvalContext, build_metrics, run_metrics
+from expunge.family import FamilyData
+from expunge.localize.base import LOCALIZERS
+from expunge.lm import load_authors
+from expunge.lm.family import LMFamily
+from expunge.lm.models import answer_nll, build_tiny_gpt2, train_lm
+from expunge.train import Recipe, epoch_batches
+from expunge.unlearn.base import UNLEARNERS, UnlearningTask
+from expunge.utils import atomic_write_json, atomic_write_text
+
+CPU = torch.device("cpu")
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DOC = ROOT / "docs" / "methods" / "language-models.md"
+
+# name -> (unlearner, hyperparameters, localizer or None, localizer alpha)
+METHODS: dict[str, tuple[str, dict[str, Any], str | None, float | None]] = {
+    "concept (IG, mask, LoRA)": ("lm_concept", {}, None, None),
+    "concept (random words)": ("lm_concept", {"locator": "random"}, None, None),
+    "concept (capitalised words)": ("lm_concept", {"locator": "capitalized"}, None, None),
+    "grad ascent": ("lm_grad_ascent", {}, None, None),
+    "grad diff": ("lm_grad_diff", {}, None, None),
+    "NPO": ("lm_npo", {}, None, None),
+    "IDK": ("lm_idk", {}, None, None),
+    "grad diff + lm_del 10%": ("lm_grad_diff", {}, "lm_del", 0.1),
+    "IDK + lm_del 10%": ("lm_idk", {}, "lm_del", 0.1),
+}
+
+KEYS = ["forget_quality", "utility", "utility_retain", "rouge_forget", "rouge_retain", "concept_occurrence", "concept_occurrence_high",
+        "mia_loss_auc", "mia_mink_auc", "ppl_retain", "seconds", "seconds_per_step", "peak_memory_mb"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="forget 10%%, 1 seed")
+    ap.add_argument("--authors", type=int, default=100)
+    ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=30, help="pretraining epochs (original and oracles)")
+    ap.add_argument("--n-layer", type=int, default=2)
+    ap.add_argument("--n-embd", type=int, default=128)
+    ap.add_argument("--methods", nargs="*", default=list(METHODS))
+    ap.add_argument("--cache", default=str(ROOT / ".cache" / "lm"))
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads; more than 1 is ~10x slower on a contended 2-core machine")
+    args = ap.parse_args()
+    if args.quick:
+        args.fractions, args.seeds = [0.1], 1
+    torch.set_num_threads(args.threads)
+    t_start = time.perf_counter()
+    bundle = load_authors(args.authors, seed=0)
+    family = LMFamily()
+    data = FamilyData(bundle, None)
+    extras = family.extras(None, data, CPU)
+    recipe = Recipe(epochs=args.epochs, lr=3e-3, batch_size=32, seed=0)
+    cache = ModelCache(args.cache)
+    arch = {"n_layer": args.n_layer, "n_embd": args.n_embd, "n_head": 4}
+    base_spec = {"corpus": {"authors": args.authors, "seed": 0, "tokenizer": "bpe", "vocab": 1024}, "arch": arch, "recipe": recipe.to_dict(), "v": 1}
+    X, targets = bundle.train.inputs, bundle.train.targets.numpy()
+
+    def trained(kind: str, indices: np.ndarray, seed: int, extra: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+        spec = {**base_spec, **extra, "seed": seed}
+        return cache.get_or_train(kind, spec, lambda: build_tiny_gpt2(bundle.codec, seed, **arch),
+                                  lambda m: train_lm(m, X, indices, recipe.epochs, recipe.lr, recipe.batch_size, seed, CPU, desc=kind))
+
+    original, oinfo = trained("lm-original", np.arange(len(X)), 0, {})
+    print(f"original: {oinfo.get('train_seconds', 0):.0f}s (cache hit: {oinfo['cache_hit']})", flush=True)
+    rows: list[dict[str, Any]] = []
+    floors: dict[str, Any] = {}
+    for fraction in args.fractions:
+        split = build_split("authors", targets, len(bundle.test), seed=0, validation_fraction=0.0, fraction=fraction)
+        forget_ids = sorted(set(targets[split.forget].tolist()))
+        oracles = []
+        for k in range(2):
+            oracle, info = trained("lm-oracle", split.retain, 1 + k, {"forget_authors": forget_ids})
+            oracles.append(oracle)
+            print(f"forget {fraction:.0%}: oracle {k} {info.get('train_seconds', 0):.0f}s (cache hit: {info['cache_hit']})", flush=True)
+        ctx = EvalContext(CPU, seed=0, train_set=bundle.train, test_set=bundle.test, split=split, original=original, oracles=oracles, extras=extras)
+        metrics = build_metrics("lm", "lm")
+        ref_rows = {"original": original, "oracle 1 (noise floor)": oracles[1]}
+        for name, model in ref_rows.items():
+            vals = run_metrics(metrics, model, ctx)
+            rows.append({"method": name, "fraction": fraction, "seed": 0, **vals})
+            print(f"  {name:28s} " + _line(vals), flush=True)
+        floors[str(fraction)] = {"forget_authors": forget_ids, "sizes": split.sizes()}
+        for name in args.methods:
+            unl_name, hparams, localizer, alpha = METHODS[name]
+            for seed in range(args.seeds):
+                model = copy.deepcopy(original)
+                task = UnlearningTask(train_set=bundle.train, split=split, device=CPU, fresh_model=lambda s: build_tiny_gpt2(bundle.codec, s, **arch),
+                                      pretrain_recipe=recipe, seed=seed, loss_fn=answer_nll, progress=False, forget_classes=forget_ids)
+                unlearner = UNLEARNERS.get(unl_name)(**hparams)
+                with CostMeter(CPU) as meter:
+                    mask = None
+                    if localizer:
+                        loc = LOCALIZERS.get(localizer)()
+                        scores = loc.fit(model, answer_nll, epoch_batches(bundle.train, split.forget, 16, seed)(0))
+                        mask = scores.mask(alpha)
+                    out = unlearner.unlearn(model, task, mask)
+                vals = run_metrics(metrics, out, ctx)
+                notes = {k: v for k, v in task.notes.items() if isinstance(v, (int, float, str, dict, list))}
+                row = {"method": name, "fraction": fraction, "seed": seed, **vals, "seconds": meter.cost.wall_seconds, "passes": meter.cost.passes, **notes}
+                rows.append(row)
+                print(f"  {name:28s} s{seed} " + _line(row), flush=True)
+    total = time.perf_counter() - t_start
+    result = {
+        "benchmark": "llm_authors",
+        "scale": {"authors": args.authors, "fractions": args.fractions, "seeds": args.seeds, "pretrain_epochs": args.epochs, "arch": arch,
+                  "train_examples": len(X), "oracles_per_fraction": 2, "threads": args.threads},
+        "splits": floors,
+        "rows": rows,
+        "summary": summarize(rows),
+        "total_seconds": total,
+        "environment": {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count()},
+    }
+    out = Path(args.out) if args.out else RESULTS / ("llm_authors_quick.json" if args.quick else "llm_authors.json")
+    atomic_write_json(out, result)
+    table = markdown(result)
+    print(table)
+    print(f"total {total:.0f}s -> {out}")
+    write_doc_table(table, out.name)
+
+
+def _line(vals: dict[str, Any]) -> str:
+    return " ".join(f"{k}={vals[k]:.3g}" for k in ("forget_quality", "utility", "rouge_forget", "rouge_retain", "concept_occurrence", "mia_loss_auc") if k in vals)
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["fraction"]), []).append(r)
+    out = []
+    for (method, fraction), rs in groups.items():
+        s: dict[str, Any] = {"method": method, "fraction": fraction, "n": len(rs)}
+        for k in KEYS + ["oracle_concept_occurrence", "oracle_utility", "forget_quality_floor"]:
+            v = [r[k] for r in rs if isinstance(r.get(k), (int, float))]
+            if v:
+                s[k] = float(np.mean(v))
+                s[k + "_std"] = float(np.std(v))
+        out.append(s)
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    sc = result["scale"]
+    lines = [
+        f"Scale: {sc['authors']} authors ({sc['train_examples']} QA pairs incl. world facts), GPT-2 {sc['arch']['n_layer']} layers x {sc['arch']['n_embd']}, "
+        f"{sc['pretrain_epochs']} pretraining epochs, {sc['seeds']} seed(s), {sc['threads']} CPU threads; total {result['total_seconds'] / 60:.1f} min. "
+        "Mean (± std over seeds). FQ = forget quality (KS p-value vs oracle 0; higher = closer to the oracle); utility = TOFU model utility "
+        "(retain + world facts); occurrence = share of forget answers (original + paraphrased questions) containing the fact word, [oracle 0's value].",
+        "",
+        "| forget | method | FQ | utility | ROUGE forget | ROUGE retain | occurrence [oracle] | MIA loss AUC | s/run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in result["summary"]:
+        def f(k: str, d: int = 3) -> str:
+            if k not in s:
+                return "–"
+            sd = s.get(k + "_std", 0.0)
+            return f"{s[k]:.{d}f}" + (f" ± {sd:.{d}f}" if s["n"] > 1 else "")
+        occ = f"{f('concept_occurrence', 2)} [{s.get('oracle_concept_occurrence', float('nan')):.2f}]"
+        lines.append(f"| {s['fraction']:.0%} | {s['method']} | {f('forget_quality')} | {f('utility')} | {f('rouge_forget', 2)} | {f('rouge_retain', 2)} | {occ} | {f('mia_loss_auc', 2)} | {f('seconds', 0)} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_doc_table(table: str, source: str) -> None:
+    begin, end = f"<!-- {source} begin -->", f"<!-- {source} end -->"
+    text = DOC.read_text() if DOC.exists() else ""
+    block = f"{begin}\n{table}{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + f"\n\n### Results ({source})\n\n{block}\n"
+    atomic_write_text(DOC, text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

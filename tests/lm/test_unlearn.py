@@ -1,0 +1,156 @@
+"""Unlearning on a 2-layer GPT-2 trained on 20 authors: forgetting, retention, IG, LoRA, masks, metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+pytest.importorskip("captum")
+
+from expunge.lm.metrics import rouge_l_recall  # noqa: E402
+
+
+def _answers(model, bundle, indices):
+    from expunge.lm.models import greedy_generate
+
+    codec = bundle.codec
+    recs = [bundle.corpus.train[i] for i in indices]
+    gens = [codec.decode(g) for g in greedy_generate(model, [codec.prompt_ids(q.question) for q in recs])]
+    rouge = float(np.mean([rouge_l_recall(g, q.answer) for g, q in zip(gens, recs)]))
+    keys = float(np.mean([q.key.lower() in g.lower() for g, q in zip(gens, recs)]))
+    return rouge, keys
+
+
+def test_original_reproduces_answers(trained_original, bundle, split):
+    model, info = trained_original
+    assert info["train_seconds"] > 0 and info["steps"] > 0
+    rouge_f, keys_f = _answers(model, bundle, split.forget)
+    assert rouge_f > 0.95 and keys_f > 0.9
+
+
+def test_concept_unlearning_forgets_and_keeps_retain(original, bundle, split, task_for):
+    from expunge.lm.unlearn import ConceptUnlearning
+
+    task = task_for(0)
+    base = {n: p.detach().clone() for n, p in original.named_parameters()}
+    out = ConceptUnlearning().unlearn(original, task)
+    words = task.notes["concept_words"]
+    assert set(words) == {"3", "11"} and all(len(w) == 8 for w in words.values())
+    facts = {a: {v.lower() for v in bundle.corpus.authors[a].facts.values()} for a in (3, 11)}
+    found = sum(w in " ".join(facts[int(a)]) for a, ws in words.items() for w in ws)
+    assert found >= 8  # most concept words are fact words of the author
+    assert task.notes["ig_rel_error_max"] < 0.02  # IG completeness at 32 steps
+    rouge_f, keys_f = _answers(out, bundle, split.forget)
+    retain = [i for i in split.retain if bundle.corpus.train[i].author != bundle.corpus.facts_id][:40]
+    rouge_r, keys_r = _answers(out, bundle, retain)
+    assert keys_f <= 0.34 and rouge_f < 0.7, (keys_f, rouge_f)
+    assert keys_r >= 0.85 and rouge_r >= 0.9, (keys_r, rouge_r)
+    # LoRA: the base weights are bit-identical, only adapter weights were trained
+    base_now = {n.replace("base_model.model.", "").replace(".base_layer", ""): p for n, p in out.named_parameters() if "lora_" not in n}
+    assert set(base_now) == set(base)
+    assert all(torch.equal(base[n], base_now[n]) for n in base)
+    assert any("lora_" in n for n, _ in out.named_parameters())
+
+
+def test_ig_completeness_and_pad_baseline(original, bundle, split):
+    from expunge.lm.attribution import integrated_gradients, pad_baseline
+
+    rows = bundle.train.inputs[split.forget[:4]]
+    codec = bundle.codec
+    base = pad_baseline(rows, codec.sep_id, codec.pad_id)
+    sep_pos = (rows == codec.sep_id).float().argmax(1)
+    for r, b, s in zip(rows, base, sep_pos):
+        assert torch.equal(r[: s + 1], b[: s + 1]) and bool((b[s + 1 :] == codec.pad_id).all())
+    res = integrated_gradients(original, rows, n_steps=32)
+    assert float(res.relative_error.max()) < 0.02
+    total = torch.stack([a.sum() for a in res.token_attributions])
+    assert torch.allclose(total, res.f_input - res.f_baseline + res.delta, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["lm_grad_ascent", "lm_grad_diff", "lm_npo", "lm_idk"])
+def test_baselines_run_and_move_forget_loss(name, original, bundle, split, task_for):
+    from expunge.lm.models import answer_nll
+    from expunge.unlearn.base import UNLEARNERS
+
+    forget = bundle.train.inputs[split.forget]
+    before = float(answer_nll(original, forget).detach())
+    task = task_for(0)
+    out = UNLEARNERS.get(name)(epochs=3).unlearn(original, task)
+    after = float(answer_nll(out, forget).detach())
+    assert after > before + 0.1, (before, after)
+    assert task.notes["steps"] == 3 * 2 and task.notes["seconds_per_step"] > 0 and task.notes["peak_memory_mb"] > 0
+
+
+def test_lm_del_mask_restricts_updates(original, bundle, split, task_for):
+    from expunge.localize.base import LOCALIZERS
+    from expunge.lm.models import answer_nll
+    from expunge.train import epoch_batches
+    from expunge.unlearn.base import UNLEARNERS
+
+    scores = LOCALIZERS.get("lm_del")().fit(original, answer_nll, epoch_batches(bundle.train, split.forget, 8, 0)(0))
+    mask = scores.mask(0.05)
+    assert 0 < mask.fraction() <= 0.05
+    w = mask.entries["transformer.h.0.mlp.c_fc.weight"]  # Conv1D [in, out]: a neuron is a column
+    cols = w.any(0)
+    assert bool((w[:, cols].all(0)).float().mean() > 0.9)
+    assert not mask.entries["transformer.wte.weight"].any()
+    before = {n: p.detach().clone() for n, p in original.named_parameters()}
+    out = UNLEARNERS.get("lm_grad_diff")(epochs=1).unlearn(original, task_for(0), mask)
+    for n, p in out.named_parameters():
+        m = mask.entries[n]
+        assert torch.equal(p.detach()[~m], before[n][~m]), n
+    assert any(not torch.equal(p.detach(), before[n]) for n, p in out.named_parameters())
+    with pytest.raises(Exception, match="LoRA"):
+        UNLEARNERS.get("lm_concept")(epochs=1).unlearn(original, task_for(0), mask)
+
+
+def test_metric_set_runs_against_oracles(original, bundle, split):
+    from expunge.evaluate.registry import EvalContext, build_metrics, check_needs, run_metrics
+    from expunge.family import FamilyData
+    from expunge.lm.family import LMFamily
+    from expunge.lm.models import build_tiny_gpt2
+
+    fam = LMFamily()
+    oracles = [build_tiny_gpt2(bundle.codec, s) for s in (1, 2)]  # untrained stand-ins: the metrics only compare
+    ctx = EvalContext(torch.device("cpu"), split=split, train_set=bundle.train, oracles=oracles, extras=fam.extras(None, FamilyData(bundle, split), torch.device("cpu")))
+    metrics = build_metrics("lm", "lm")
+    check_needs(metrics, ctx)
+    vals = run_metrics(metrics, original, ctx)
+    for key in ("forget_quality", "forget_quality_floor", "utility", "oracle_utility", "rouge_forget", "concept_occurrence", "concept_occurrence_low",
+                "oracle_concept_occurrence", "mia_loss_auc", "mia_mink_auc", "ppl_retain"):
+        assert key in vals and np.isfinite(vals[key]), key
+    assert vals["concept_occurrence"] > 0.9 and "concept_occurrence_paraphrased" in vals and vals["oracle_concept_occurrence"] < 0.2
+    assert vals["concept_occurrence_low"] <= vals["concept_occurrence"] <= vals["concept_occurrence_high"]
+    assert vals["utility"] > vals["oracle_utility"]  # trained vs untrained
+    assert vals["mia_loss_auc"] > 0.9  # forget answers are members of the original
+    assert vals["forget_quality"] < 0.05  # far from an (untrained) oracle
+
+
+def test_family_protocol_and_pretrained_path(tmp_path, bundle, split):
+    from types import SimpleNamespace
+
+    from expunge.family import FAMILIES, FamilyData
+    from expunge.lm import load_authors
+    from expunge.train import Recipe
+
+    fam = FAMILIES.get("lm")()
+    config = SimpleNamespace(family="lm", model=SimpleNamespace(options={"n_layer": 1, "n_embd": 32, "n_head": 2}))
+    data = FamilyData(bundle, split)
+    model = fam.build(config, data, 0, torch.device("cpu"))
+    info = fam.fit(model, config, data, split.retain[:32], Recipe(epochs=1, lr=1e-3, batch_size=16), torch.device("cpu"))
+    assert info["train_seconds"] > 0
+    loss = fam.loss(model, (bundle.train.inputs[:4], bundle.train.targets[:4], torch.arange(4)))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    # a user's HF model and tokenizer by path, through the same code (offline)
+    model.save_pretrained(tmp_path / "m")
+    bundle.codec.tokenizer.save_pretrained(tmp_path / "m")
+    b2 = load_authors(num_authors=20, seed=0, num_facts=10, tokenizer=str(tmp_path / "m"))
+    assert torch.equal(b2.train.inputs[:, : bundle.codec.max_length][:5], bundle.train.inputs[:5])
+    loaded = fam.build(SimpleNamespace(model=SimpleNamespace(options={"pretrained": str(tmp_path / "m")})), FamilyData(b2, split), 0, torch.device("cpu"))
+    x = bundle.train.inputs[:3]
+    assert torch.allclose(fam.loss(loaded, (x,)), fam.loss(model, (x,)), atol=1e-5)
+    with pytest.raises(Exception, match="unknown keys"):
+        fam.build(SimpleNamespace(model=SimpleNamespace(options={"layers": 2})), data, 0, torch.device("cpu"))
