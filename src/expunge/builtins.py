@@ -5,6 +5,6 @@ Registries fill when their modules are imported. Lower layers never import highe
 command line, is the one place that pulls every built-in family, method and metric in.
 """
 
-from . import data, evaluate, family, localize, models, unlearn, zeroshot  # noqa: F401
+from . import concept, data, evaluate, family, gan, lm, localize, models, unlearn, zeroshot  # noqa: F401
 
-__all__ = ["data", "evaluate", "family", "localize", "models", "unlearn", "zeroshot"]
+__all__ = ["concept", "data", "evaluate", "family", "gan", "lm", "localize", "models", "unlearn", "zeroshot"]
