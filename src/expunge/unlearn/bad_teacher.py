@@ -49,6 +49,10 @@ class BadTeacher(SGDSettings):
     retain_fraction: float = hp(0.3, low=0.0, high=1.0, low_open=True)
     name: str = "bad_teacher"
 
+    def passes_per_epoch(self, sizes: dict[str, int]) -> int:
+        """One pass over forget ∪ the retain subset."""
+        return int(sizes["forget"] + round(self.retain_fraction * sizes["retain"]))
+
     def indices(self, task: UnlearningTask) -> np.ndarray:
         retain = task.split.retain
         count = int(round(self.retain_fraction * len(retain)))

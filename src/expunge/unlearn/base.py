@@ -70,6 +70,10 @@ class SGDSettings:
     schedule: str = hp("cosine", choices=("cosine", "constant"), doc="cosine: per epoch down to min_lr_factor * lr")
     min_lr_factor: float = hp(0.01, low=0.0, high=1.0)
 
+    def passes_per_epoch(self, sizes: dict[str, int]) -> int:
+        """Example passes one epoch costs (budget rule of ``expunge frontier``); default: one pass over the retain set."""
+        return int(sizes["retain"])
+
     def recipe(self, seed: int) -> Recipe:
         """The training Recipe with these settings: fields are matched by name, so the two cannot drift apart silently."""
         return Recipe(**{f.name: getattr(self, f.name) for f in fields(Recipe) if f.name != "seed"}, seed=seed)

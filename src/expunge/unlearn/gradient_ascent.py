@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from ..cost import count as count_passes
 from ..hparams import hp
 from ..errors import ConfigError
 from ..masks import Mask
@@ -59,6 +60,10 @@ class GradientAscent(SGDSettings):
     epoch_length: str = hp("retain", choices=("retain", "forget"))  # retain (DEL) | forget (one forget pass per epoch, SalUn)
     name: str = "ga"
 
+    def passes_per_epoch(self, sizes: dict[str, int]) -> int:
+        """Forget examples only: len(retain) of them per epoch (DEL's loop), or one forget pass."""
+        return int(sizes["retain"] if self.epoch_length == "retain" else sizes["forget"])
+
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
         if self.epoch_length not in EPOCH_LENGTHS:
             raise ConfigError(f"ga epoch_length {self.epoch_length!r} unknown; choose one of {sorted(EPOCH_LENGTHS)}.")
@@ -90,6 +95,10 @@ class NegGradPlus(SGDSettings):
     alpha: float = hp(0.99, low=0.0, high=1.0, doc="weight of the retain loss; 1 - alpha on the forget ascent")
     name: str = "neggrad_plus"
 
+    def passes_per_epoch(self, sizes: dict[str, int]) -> int:
+        """Every retain batch is paired with a forget batch of the same size: about twice the retain set."""
+        return int(2 * sizes["retain"] if self.alpha < 1.0 else sizes["retain"])
+
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"neggrad_plus alpha (the retain weight) must lie in [0, 1], got {self.alpha}; DEL uses 0.99.")
@@ -100,6 +109,7 @@ class NegGradPlus(SGDSettings):
             value = alpha * loss_fn(net, batch[:3])
             if alpha < 1.0:
                 value = value - (1.0 - alpha) * loss_fn(net, batch[3:])
+                count_passes(len(batch[4]))  # the forget half of the pair (the loop counts only the retain batch)
             return value
 
         model.to(task.device)

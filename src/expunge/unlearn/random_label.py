@@ -81,6 +81,10 @@ class RandomLabel(SGDSettings):
     redraw: bool = False  # new random labels every epoch (SalUn) instead of once (DEL)
     name: str = "random_label"
 
+    def passes_per_epoch(self, sizes: dict[str, int]) -> int:
+        """One epoch is one pass over retain ∪ relabelled forget."""
+        return int(sizes["retain"] + sizes["forget"])
+
     def batches(self, task: UnlearningTask, num_classes: int) -> Callable[[int], Iterable[Batch]]:
         indices = np.concatenate([task.split.forget, task.split.retain])
         seed = task.stream(3)

@@ -58,6 +58,10 @@ class Scrub(SGDSettings):
     kl_weight: float = hp(0.001, low=0.0)  # α in the paper
     name: str = "scrub"
 
+    def passes_per_epoch(self, sizes: dict[str, int]) -> int:
+        """A min pass over the retain set, plus a max pass over the forget set (only in the first msteps epochs: an upper bound)."""
+        return int(sizes["retain"] + (sizes["forget"] if self.msteps > 0 else 0))
+
     def batches(self, task: UnlearningTask) -> Callable[[int], Iterator[tuple[Any, ...]]]:
         forget = task.batches("forget", self.forget_batch_size, seed_offset=2)
         retain = task.batches("retain", self.batch_size, seed_offset=1)
