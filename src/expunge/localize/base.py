@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol, TypeVar
 
 from torch import nn
 
@@ -11,6 +11,7 @@ from ..train import Batch, LossFn
 from .scores import Scores
 
 LOCALIZERS: Registry = Registry("localizer", entry_point_group="expunge.localizers")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Localizer(Protocol):
@@ -23,3 +24,13 @@ class Localizer(Protocol):
     default_granularity: str
 
     def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> Scores: ...
+
+
+def options(options_type: type) -> Callable[[F], F]:
+    """Declare a localizer factory's typed options (a dataclass with ``hp`` ranges), checked when a config loads."""
+
+    def decorate(factory: F) -> F:
+        factory.options_type = options_type  # type: ignore[attr-defined]
+        return factory
+
+    return decorate

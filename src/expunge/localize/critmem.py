@@ -25,10 +25,11 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..hparams import hp
 from ..masks import Mask
 from ..train import Batch, LossFn, to_device
 from ..utils import eval_mode
-from .base import LOCALIZERS
+from .base import LOCALIZERS, options
 from .scores import Scores
 
 # How a row of |θ·g| values becomes one channel score.
@@ -176,6 +177,16 @@ class CritMemLocalizer:
         return CritMemScores(values, Mask(union), records, self.fill, meta)
 
 
+@dataclass
+class CritMemOptions:
+    channels_per_step: int = hp(1, low=1)
+    max_steps_per_example: int = hp(50, low=1)
+    max_examples: int | None = hp(None, low=1, doc="None = every forget example")
+    channel_score: str = hp("sum", choices=tuple(CHANNEL_SCORES))
+    fill: str = hp("none", choices=tuple(FILLS))
+
+
 @LOCALIZERS.register("critmem", "CritMem: per forget example, zero the top-|θ·g| channels until its prediction flips; union of channels (Maini et al., ICML 2023)")
+@options(CritMemOptions)
 def critmem_localizer(**options: object) -> CritMemLocalizer:
     return CritMemLocalizer(**options)  # type: ignore[arg-type]

@@ -19,15 +19,17 @@ ones depends on the shuffle) where we keep them all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..hparams import hp
 from ..train import Batch, LossFn, to_device
 from ..utils import eval_mode
-from .base import LOCALIZERS
-from .scores import Scores
+from .base import LOCALIZERS, options
+from .scores import CHANNEL_RULES, Scores
 
 CRITERIA: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "grad": lambda theta, g: g.abs(),
@@ -107,16 +109,29 @@ class GradientLocalizer:
         return Scores(values, self.default_granularity, self.channel_rule, meta)
 
 
+@dataclass
+class GradientOptions:
+    """Options of the gradient localizers (del, salloc, gradient); the presets change only the defaults."""
+
+    criterion: str = hp("weighted_grad", choices=tuple(CRITERIA), doc="|θ·g| (DEL), |g| (SalLoc) or |θ|")
+    granularity: str = hp("channel", choices=("param", "channel"), doc="score entries, or rows by their top-h mean")
+    data_source: str = hp("forget", choices=("forget", "train"), doc="the data whose loss is differentiated")
+    channel_rule: str = hp("del_code", choices=CHANNEL_RULES, doc="how h is counted per row (see scores.top_h_count)")
+
+
 @LOCALIZERS.register("del", "DEL: |θ·g| of the forget loss, per-channel top-h mean, global top-α (arXiv 2412.02432)")
+@options(GradientOptions)
 def del_localizer(**options: object) -> GradientLocalizer:
     return GradientLocalizer(**{"criterion": "weighted_grad", "granularity": "channel", **options})  # type: ignore[arg-type]
 
 
 @LOCALIZERS.register("salloc", "SalLoc: |g| of the forget loss per parameter, global top-α (SalUn, arXiv 2310.12508)")
+@options(GradientOptions)
 def salloc_localizer(**options: object) -> GradientLocalizer:
     return GradientLocalizer(**{"criterion": "grad", "granularity": "param", **options})  # type: ignore[arg-type]
 
 
 @LOCALIZERS.register("gradient", "configurable criterion (grad|weighted_grad|weight) x granularity x data (DEL Table 1/4)")
+@options(GradientOptions)
 def gradient_localizer(**options: object) -> GradientLocalizer:
     return GradientLocalizer(**options)  # type: ignore[arg-type]

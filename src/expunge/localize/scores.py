@@ -22,6 +22,9 @@ GRANULARITIES = ("param", "channel")
 BUDGETS = ("global", "per_layer")
 
 
+CHANNEL_RULES = ("del_code", "row_fraction", "all")
+
+
 def top_h_count(rows: int, row_length: int, rule: str) -> int:
     """How many top entries of a row average into its channel score.
 

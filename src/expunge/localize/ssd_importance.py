@@ -17,15 +17,17 @@ attribute ``reference_source = "train"`` tells the runner to build and pass them
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..hparams import hp
 from ..train import Batch, LossFn
-from .base import LOCALIZERS
+from .base import LOCALIZERS, options
 from .gradient import accumulate_gradients
-from .scores import Scores
+from .scores import CHANNEL_RULES, Scores
 
 
 def diagonal_fisher(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> dict[str, torch.Tensor]:
@@ -64,6 +66,14 @@ class SSDImportanceLocalizer:
         return Scores(values, self.default_granularity, self.channel_rule, {"criterion": "fisher_ratio", "data_source": "forget/train"})
 
 
+@dataclass
+class SSDImportanceOptions:
+    eps: float = hp(1e-12, low=0.0, low_open=True, doc="added to the training-set importance before dividing")
+    granularity: str = hp("param", choices=("param", "channel"))
+    channel_rule: str = hp("del_code", choices=CHANNEL_RULES)
+
+
 @LOCALIZERS.register("ssd_importance", "SSD importance: diagonal Fisher on the forget set over that on the training set (Foster et al., AAAI 2024)")
+@options(SSDImportanceOptions)
 def ssd_importance_localizer(**options: object) -> SSDImportanceLocalizer:
     return SSDImportanceLocalizer(**options)  # type: ignore[arg-type]
