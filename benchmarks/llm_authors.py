@@ -49,6 +49,7 @@ DOC = ROOT / "docs" / "methods" / "language-models.md"
 # name -> (unlearner, hyperparameters, localizer or None, localizer alpha)
 METHODS: dict[str, tuple[str, dict[str, Any], str | None, float | None]] = {
     "concept (IG, mask, LoRA)": ("lm_concept", {}, None, None),
+    "concept (IG, k=5 as the paper)": ("lm_concept", {"top_k": 5}, None, None),
     "concept (random words)": ("lm_concept", {"locator": "random"}, None, None),
     "concept (capitalised words)": ("lm_concept", {"locator": "capitalized"}, None, None),
     "grad ascent": ("lm_grad_ascent", {}, None, None),
@@ -180,7 +181,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Scale: {sc['authors']} authors ({sc['train_examples']} QA pairs incl. world facts), GPT-2 {sc['arch']['n_layer']} layers x {sc['arch']['n_embd']}, "
         f"{sc['pretrain_epochs']} pretraining epochs, {sc['seeds']} seed(s), {sc['threads']} CPU threads; total {result['total_seconds'] / 60:.1f} min. "
         "Mean (± std over seeds). FQ = forget quality (KS p-value vs oracle 0; higher = closer to the oracle); utility = TOFU model utility "
-        "(retain + world facts); occurrence = share of forget answers (original + paraphrased questions) containing the fact word, [oracle 0's value].",
+        "(retain + world facts); occurrence = share of greedy answers to forget questions containing the fact word [oracle 0's value]; MIA loss AUC: forget answers vs held-out authors (oracle ≈ 0.5).",
         "",
         "| forget | method | FQ | utility | ROUGE forget | ROUGE retain | occurrence [oracle] | MIA loss AUC | s/run |",
         "|---|---|---|---|---|---|---|---|---|",
