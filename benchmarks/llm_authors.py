@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import platform
 import sys
@@ -33,10 +32,10 @@ from expunge.cost import CostMeter
 from expunge.data import build_split
 from expunge.evaluate.registry import EvalContext, build_metrics, run_metrics
 from expunge.family import FamilyData
-from expunge.localize.base import LOCALIZERS
 from expunge.lm import load_authors
 from expunge.lm.family import LMFamily
 from expunge.lm.models import answer_nll, build_tiny_gpt2, train_lm
+from expunge.localize.base import LOCALIZERS
 from expunge.train import Recipe, epoch_batches
 from expunge.unlearn.base import UNLEARNERS, UnlearningTask
 from expunge.utils import atomic_write_json, atomic_write_text
@@ -187,7 +186,7 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["summary"]:
-        def f(k: str, d: int = 3) -> str:
+        def f(k: str, d: int = 3, s: dict[str, Any] = s) -> str:
             if k not in s:
                 return "–"
             sd = s.get(k + "_std", 0.0)

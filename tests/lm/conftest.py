@@ -24,8 +24,8 @@ def bundle():
 
 @pytest.fixture(scope="session")
 def split(bundle):
-    from expunge.data import build_split
     import expunge.lm  # noqa: F401
+    from expunge.data import build_split
 
     return build_split("authors", bundle.train_targets(), len(bundle.test), seed=0, validation_fraction=0.0, authors=[3, 11])
 

@@ -25,8 +25,8 @@ def test_corpus_is_deterministic_and_tofu_shaped():
 @pytest.mark.parametrize("fraction,count", [(0.01, 1), (0.05, 5), (0.1, 10)])
 def test_authors_split_fractions(fraction, count):
     pytest.importorskip("transformers")
-    from expunge.data import build_split
     import expunge.lm  # noqa: F401
+    from expunge.data import build_split
     from expunge.lm.corpus import build_corpus
 
     corpus = build_corpus(100, seed=0, num_facts=5)
@@ -39,8 +39,8 @@ def test_authors_split_fractions(fraction, count):
 
 def test_split_bad_input_is_clear():
     pytest.importorskip("transformers")
-    from expunge.data import build_split
     import expunge.lm  # noqa: F401
+    from expunge.data import build_split
 
     targets = np.repeat(np.arange(6), 6)  # 5 authors + world facts (id 5)
     with pytest.raises(DataError, match="forget author list is empty"):

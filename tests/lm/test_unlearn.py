@@ -85,8 +85,8 @@ def test_baselines_run_and_move_forget_loss(name, original, bundle, split, task_
 
 
 def test_lm_del_mask_restricts_updates(original, bundle, split, task_for):
-    from expunge.localize.base import LOCALIZERS
     from expunge.lm.models import answer_nll
+    from expunge.localize.base import LOCALIZERS
     from expunge.train import epoch_batches
     from expunge.unlearn.base import UNLEARNERS
 

@@ -20,8 +20,9 @@ named-entity heuristic; it misses lower-case facts such as genres and jobs by de
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

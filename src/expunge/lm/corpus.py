@@ -92,7 +92,7 @@ class AuthorsCorpus:
 
 def _word(rng: np.random.Generator, syllables: int) -> str:
     parts = []
-    for i in range(syllables):
+    for _ in range(syllables):
         parts.append(_ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))])
     parts.append(_CODAS[rng.integers(len(_CODAS))])
     return "".join(parts).capitalize()

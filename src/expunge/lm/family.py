@@ -19,8 +19,9 @@ on the teacher-forced answer NLL (``config.recipe``: epochs, lr, batch_size, wei
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -12,7 +12,7 @@ the one cut by the exact budget. Other tensors (embeddings, LayerNorm) score 0 w
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -66,7 +66,7 @@ class TransformerDEL:
         params = dict(model.named_parameters())
         raw = {n: (params[n].detach() * g).abs() for n, g in grads.items()}
         values = {n: (v if self.scope == "all" else torch.zeros_like(v)) for n, v in raw.items()}
-        for mname, (module, out_last) in _projections(model).items():
+        for mname, (_module, out_last) in _projections(model).items():
             w = f"{mname}.weight"
             if w not in raw:
                 continue

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 import resource
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import cost

@@ -14,8 +14,9 @@ embeddings must then be resized: ``models.load_pretrained`` does it).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
