@@ -71,13 +71,28 @@ def cmd_tune(args: argparse.Namespace) -> int:
     config = load_config(args.config, list(args.overrides) + (["quiet=true"] if args.quiet else []))
     from .experiments.tune import parse_space
 
-    path = tune(config, args.method, args.trials, args.seed, args.objective, parse_space(args.space) if args.space else None)
+    path = tune(config, args.method, args.trials, args.seed, args.objective, parse_space(args.space) if args.space else None, budget=args.budget)
     result = json.loads(path.read_text())
     for t in result["trials"]:
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["params"].items())
         print(f"trial {t['trial']:2d}  {args.objective}={t['objective']:.3f}  {params}  [{t['status']}]")
     print(f"best: {result['best']['params']} ({args.objective} {result['best']['objective']:.3f} on the validation split; oracle floor {result['oracle_floor']})")
-    print(f"wrote {path} and {path.parent / ('tuned-' + args.method + '.yaml')}")
+    print(f"wrote {path} and {path.parent / path.name.replace('tune-', 'tuned-').replace('.json', '.yaml')}")
+    return 0
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    """Every configured method at every budget (fractions of one retraining's example passes): records, Pareto table, plot."""
+    from .experiments import load_config
+    from .experiments.frontier import QUALITIES, POOL_QUALITIES, parse_budgets, pareto_table, run_frontier
+
+    budgets = parse_budgets(args.budgets)
+    pool_budgets = parse_budgets(args.pool_budgets) if args.pool_budgets else None
+    config = load_config(args.config, list(args.overrides) + (["quiet=true"] if args.quiet else []))
+    path = run_frontier(config, budgets, pool=args.pool, pool_budgets=pool_budgets, tuned=args.tuned)
+    result = json.loads(path.read_text())
+    print(pareto_table(result["points"], QUALITIES + (POOL_QUALITIES if args.pool else [])))
+    print(f"\nwrote {path}, {path.parent / 'frontier.md'} and {path.parent / 'frontier.png'}")
     return 0
 
 
@@ -116,7 +131,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool, "tune": cmd_tune}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool, "tune": cmd_tune, "frontier": cmd_frontier}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,7 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--objective", default="avg_gap", choices=["avg_gap", "avg_gap_auc", "max_gap"], help="max_gap = the worst |Δ| of the four")
     tune.add_argument("--space", action="append", metavar="PATH=KIND:ARGS", help="search-space entry, repeatable (replaces the default space), e.g. hyperparams.reset=choice:fresh:original_init")
+    tune.add_argument("--budget", type=float, default=None, help="tune for this budget (fraction of one retraining): epochs fixed by the frontier's rule")
     tune.add_argument("--quiet", action="store_true")
+    frontier = sub.add_parser("frontier", help="every method at every compute budget: Pareto table and quality-vs-cost plot")
+    frontier.add_argument("config")
+    frontier.add_argument("overrides", nargs="*")
+    frontier.add_argument("--budgets", default="0.05,0.1,0.25,0.5,1.0", help="fractions of one oracle retraining's example passes, in (0, 1]")
+    frontier.add_argument("--pool", type=int, default=0, metavar="N", help="also score ε-score / LiRA / ceiling with N models per side")
+    frontier.add_argument("--pool-budgets", default=None, help="budgets that get a pool (default: all); e.g. 0.1,0.25")
+    frontier.add_argument("--tuned", default=None, metavar="PATH", help="a tune-*.json from `expunge tune --budget`, or a folder of them")
+    frontier.add_argument("--quiet", action="store_true")
     report = sub.add_parser("report", help="Markdown report + PNG plots over every results.json / pool.json below a folder")
     report.add_argument("runs_dir")
     return parser

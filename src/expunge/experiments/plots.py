@@ -103,3 +103,62 @@ def plot_epsilon_histograms(per_example: dict[str, np.ndarray], path: Path, n_mo
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True
+
+
+def plot_frontier(points: Sequence[dict[str, Any]], floor: dict[str, Any], path: Path, pools: dict[str, Any] | None = None) -> bool:
+    """Quality against measured cost (example passes × one retrain), one line per method over budgets.
+
+    Error bars: std over unlearning seeds (both axes). Grey band: the oracles' own leave-one-out
+    gap (mean, and mean + std lighter), the noise floor no method can be told apart from. With
+    pools, a last panel shows the ε-score (higher is better) with the oracle-vs-oracle ceiling.
+    """
+    usable = [p for p in points if p.get("relative_passes") is not None and p.get("avg_gap") is not None]
+    if not usable:
+        return False
+    panels = [("avg_gap", "Avg.Gap (SVC MIA-efficacy), points"), ("avg_gap_auc", "Avg.Gap (loss AUC), points"), ("max_gap", "max |Δ| of FA, RA, TA, MIA, points")]
+    has_pool = any(p.get("epsilon_score") is not None for p in points)
+    if has_pool:
+        panels.append(("epsilon_score", "ε-score (higher is better)"))
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in usable:
+        groups[p.get("base_method") or p["method"]].append(p)
+    markers = "osD^v<>ph*XP"
+    for ax, (key, label) in zip(axes[0], panels):
+        for i, (base, rows) in enumerate(sorted(groups.items())):
+            rows = sorted((r for r in rows if r.get(key) is not None), key=lambda r: r["relative_passes"])
+            if not rows:
+                continue
+            x = np.array([r["relative_passes"] for r in rows])
+            y = np.array([r[key] for r in rows])
+            xerr = np.array([r.get("relative_passes_std") or 0.0 for r in rows])
+            yerr = np.array([r.get(f"{key}_std") or 0.0 for r in rows])
+            free = rows[0].get("training_free")
+            ref = base == "retrain"
+            marker = "*" if free else ("s" if ref else markers[i % len(markers)])
+            name = base + (" (training-free, measured cost)" if free else " (oracles, reference)" if ref else "")
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker + ("" if ref or free else "-"), capsize=3, markersize=7 if free or ref else 5,
+                        color="black" if ref else None, label=name)
+        entry = (floor or {}).get(key)
+        if entry and entry.get("mean") is not None:
+            mean, std = entry["mean"], entry.get("std") or 0.0
+            ax.axhspan(0, mean, color="grey", alpha=0.3, label="oracle noise floor (mean)")
+            if std:
+                ax.axhspan(mean, mean + std, color="grey", alpha=0.12, label="noise floor + 1 std")
+        if key == "epsilon_score" and pools:
+            ceilings = [e["ceiling"]["epsilon_score"] for e in pools.values() if e and e.get("ceiling")]
+            if ceilings:
+                ax.axhline(float(np.mean(ceilings)), color="black", ls="--", lw=1, label="oracle-vs-oracle ceiling")
+                ax.axhspan(0.5 * float(np.mean(ceilings)), float(np.mean(ceilings)), color="green", alpha=0.08, label="≥ 0.5 × ceiling")
+        ax.set_xscale("log")
+        ax.set_xlabel("measured cost: example passes × one oracle retraining (log)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_title("Cost/quality frontier (mean ± std over seeds)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(4, max(1, len(labels))), bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(labels) - 1) // 4), 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True

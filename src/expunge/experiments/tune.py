@@ -81,8 +81,14 @@ def sample(space: dict[str, list[Any]], rng: np.random.Generator) -> dict[str, A
     return out
 
 
-def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int = 0, objective: str = "avg_gap", space: dict[str, list[Any]] | None = None) -> Path:
-    """Random search; returns the path of the stored ``tune-<method>.json``."""
+def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int = 0, objective: str = "avg_gap", space: dict[str, list[Any]] | None = None,
+         budget: float | None = None) -> Path:
+    """Random search; returns the path of the stored ``tune-<method>.json``.
+
+    With ``budget`` (a fraction of one oracle retraining, as in ``expunge frontier``) the epochs
+    are fixed by the frontier's budget rule and taken out of the search space, so every trial
+    costs what the budget allows; results go to ``tune-<method>@<budget>.json``.
+    """
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective {objective!r} unknown; choose one of {OBJECTIVES}.")
     matches = [m for m in config.methods if m.name == method_name]
@@ -93,6 +99,17 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         space = DEFAULT_SPACES.get(base["unlearner"], GENERIC_SPACE)
         space = {k: v for k, v in space.items() if k != "alpha" or base.get("localizer")}
     ctx = validation_context(context_for(config))
+    budget_info = None
+    if budget is not None:
+        from .frontier import parse_budgets, plan_method, task_sizes
+
+        budget = parse_budgets([budget])[0]
+        plan = plan_method(matches[0], budget, int(ctx.oracle_cost.passes), task_sizes(ctx))
+        if plan.budget is None:
+            raise ConfigError(f"method {method_name!r} trains nothing, so it cannot be tuned for a budget; tune it without --budget.")
+        base["hyperparams"] = dict(plan.method.hyperparams)
+        space = {k: v for k, v in space.items() if k != "hyperparams.epochs"}
+        budget_info = plan.info(int(ctx.oracle_cost.passes))
     rng = np.random.default_rng(seed)
     results = []
     for trial in range(trials):
@@ -118,14 +135,15 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
     tuned_config = config.to_dict()
     tuned_config["methods"] = [best_method if m["name"] == method_name else m for m in tuned_config["methods"]]
     out = Path(config.out)
+    suffix = f"{method_name}@{budget:g}" if budget is not None else method_name
     result = {
-        "method": method_name, "objective": objective, "evaluated_on": "validation split (never the test set)",
+        "method": method_name, "budget": budget, "budget_plan": budget_info, "objective": objective, "evaluated_on": "validation split (never the test set)",
         "validation_size": int(len(ctx.split.test)), "trials": results, "best": best, "space": space, "search": "random", "seed": seed,
         "oracle_metrics_on_validation": [o.metrics for o in ctx.oracles],
         "oracle_floor": float(np.mean([deltas(o.metrics, [p.metrics for p in ctx.oracles if p is not o])[objective] for o in ctx.oracles])) if len(ctx.oracles) > 1 else None,
         "config": config.to_dict(), "environment": environment_info(ctx.device),
     }
-    path = out / f"tune-{method_name}.json"
+    path = out / f"tune-{suffix}.json"
     atomic_write_json(path, result)
-    atomic_write_text(out / f"tuned-{method_name}.yaml", yaml.safe_dump(tuned_config, sort_keys=False))
+    atomic_write_text(out / f"tuned-{suffix}.yaml", yaml.safe_dump(tuned_config, sort_keys=False))
     return path
