@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import platform
 import sys
@@ -75,10 +76,21 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", default=list(METHODS))
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "lm"))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--report-only", default=None, help="recompute summary, targets and table from an existing JSON")
     ap.add_argument("--threads", type=int, default=1, help="torch threads; more than 1 is ~10x slower on a contended 2-core machine")
     args = ap.parse_args()
     if args.quick:
         args.fractions, args.seeds = [0.1], 1
+    if args.report_only:
+        path = Path(args.report_only)
+        result = json.loads(path.read_text())
+        result["summary"] = summarize(result["rows"])
+        result["targets"] = check_targets(result["summary"])
+        atomic_write_json(path, result)
+        table = markdown(result)
+        print(table)
+        write_doc_table(table, path.name)
+        return
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
     bundle = load_authors(args.authors, seed=0)
@@ -146,6 +158,7 @@ def main() -> None:
         "total_seconds": total,
         "environment": {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count()},
     }
+    result["targets"] = check_targets(result["summary"])
     out = Path(args.out) if args.out else RESULTS / ("llm_authors_quick.json" if args.quick else "llm_authors.json")
     atomic_write_json(out, result)
     table = markdown(result)
@@ -174,6 +187,41 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+SEED = "concept (IG, mask, LoRA)"
+BASELINES = ("grad ascent", "grad diff", "NPO", "IDK", "grad diff + lm_del 10%", "IDK + lm_del 10%")
+
+
+def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dict[str, Any]:
+    """The issue's targets per forget fraction, on seed means.
+
+    (1) the seed method's forget quality >= each baseline's, where the baseline's retain utility
+    is within ``tolerance`` (2 points) of the seed's or below it (a baseline with higher utility is
+    reported as not comparable); (2) concept occurrence <= the oracle's + 2 points.
+    """
+    out: dict[str, Any] = {}
+    by = {(s["method"], s["fraction"]): s for s in summary}
+    for fraction in sorted({s["fraction"] for s in summary}):
+        seed = by.get((SEED, fraction))
+        if seed is None:
+            continue
+        entry: dict[str, Any] = {"seed_forget_quality": seed.get("forget_quality"), "seed_utility_retain": seed.get("utility_retain"), "vs": {}}
+        for b in BASELINES:
+            base = by.get((b, fraction))
+            if base is None:
+                continue
+            du = base.get("utility_retain", 0.0) - seed.get("utility_retain", 0.0)
+            verdict = "not comparable (baseline retain utility higher by more than 2 points)" if du > tolerance else (
+                "met" if seed["forget_quality"] >= base["forget_quality"] else f"missed by {base['forget_quality'] - seed['forget_quality']:.3f}")
+            entry["vs"][b] = {"forget_quality": base.get("forget_quality"), "utility_retain": base.get("utility_retain"), "utility_gap": du, "verdict": verdict}
+        occ, occ0 = seed.get("concept_occurrence"), seed.get("oracle_concept_occurrence")
+        if occ is not None and occ0 is not None:
+            entry["occurrence"] = {"seed": occ, "oracle": occ0, "met": occ <= occ0 + tolerance, "margin": occ0 + tolerance - occ}
+        floor = by.get(("oracle 1 (noise floor)", fraction), {})
+        entry["noise_floor_forget_quality"] = floor.get("forget_quality")
+        out[str(fraction)] = entry
+    return out
+
+
 def markdown(result: dict[str, Any]) -> str:
     sc = result["scale"]
     lines = [
@@ -193,6 +241,14 @@ def markdown(result: dict[str, Any]) -> str:
             return f"{s[k]:.{d}f}" + (f" ± {sd:.{d}f}" if s["n"] > 1 else "")
         occ = f"{f('concept_occurrence', 2)} [{s.get('oracle_concept_occurrence', float('nan')):.2f}]"
         lines.append(f"| {s['fraction']:.0%} | {s['method']} | {f('forget_quality')} | {f('utility')} | {f('rouge_forget', 2)} | {f('rouge_retain', 2)} | {occ} | {f('mia_loss_auc', 2)} | {f('seconds', 0)} |")
+    for fraction, t in (result.get("targets") or {}).items():
+        lines.append("")
+        occ = t.get("occurrence", {})
+        lines.append(f"Targets at forget {float(fraction):.0%}: seed FQ {t['seed_forget_quality']:.3f} at retain utility {t['seed_utility_retain']:.3f} "
+                     f"(noise floor FQ {t['noise_floor_forget_quality']:.3f}); occurrence {occ.get('seed', float('nan')):.3f} vs oracle "
+                     f"{occ.get('oracle', float('nan')):.3f} + 0.02: {'met' if occ.get('met') else 'missed'}.")
+        for b, v in t["vs"].items():
+            lines.append(f"- vs {b}: FQ {v['forget_quality']:.3f}, retain utility {v['utility_retain']:.3f} ({v['utility_gap']:+.3f}): {v['verdict']}")
     return "\n".join(lines) + "\n"
 
 

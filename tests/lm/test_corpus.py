@@ -80,3 +80,19 @@ def test_byte_tokenizer_encodes_everything():
     assert b.codec.vocab_size == 256 + 3
     q = b.corpus.train[0]
     assert b.codec.decode(b.codec.split_row(b.train.inputs[0])[1]).strip() == q.answer
+
+
+def test_unlearner_hyperparameters_are_checked():
+    pytest.importorskip("transformers")
+    from expunge.hparams import validate_params
+    from expunge.lm.unlearn import ConceptUnlearning
+    from expunge.unlearn.base import UNLEARNERS
+
+    ok = validate_params(ConceptUnlearning, {"top_k": 3, "target_modules": ["c_attn"], "replacement": "random"}, "method")
+    assert ConceptUnlearning(**ok).top_k == 3
+    with pytest.raises(ConfigError, match="locator"):
+        validate_params(ConceptUnlearning, {"locator": "ner"}, "method")
+    with pytest.raises(ConfigError, match="did you mean 'top_k'"):
+        validate_params(ConceptUnlearning, {"topk": 3}, "method")
+    for name in ("lm_concept", "lm_grad_ascent", "lm_grad_diff", "lm_npo", "lm_idk"):
+        assert name in UNLEARNERS.names()
