@@ -30,7 +30,9 @@ class TrainedModel:
         stored = self.info.get("cost")
         if stored:
             return Cost(**stored)
-        passes = int(self.info.get("epochs", 0) * self.info.get("num_examples", 0))
+        spec = self.info.get("spec", {})
+        epochs = self.info.get("epochs", spec.get("recipe", {}).get("epochs", 0))
+        passes = int(epochs * self.info.get("num_examples", spec.get("num_examples", 0)))
         return Cost(wall_seconds=self.info.get("train_seconds", 0.0), passes=passes)
 
 
