@@ -139,11 +139,11 @@ def plan_method(method: MethodConfig, budget: float, oracle_passes: int, sizes: 
     data = asdict(method)
     if per_epoch == 0:
         data["name"] = f"{method.name}{suffix}@measured"
-        return BudgetPlan(MethodConfig(**data), method.name, None, None, 0, fixed, fixed)
+        return BudgetPlan(MethodConfig(**data), method.name + suffix, None, None, 0, fixed, fixed)
     epochs = budget_epochs(budget, oracle_passes, per_epoch, fixed)
     data["hyperparams"] = {**method.hyperparams, "epochs": epochs}
     data["name"] = f"{method.name}{suffix}@{budget:g}"
-    return BudgetPlan(MethodConfig(**data), method.name, budget, epochs, per_epoch, fixed, fixed + epochs * per_epoch, tuned=bool(suffix))
+    return BudgetPlan(MethodConfig(**data), method.name + suffix, budget, epochs, per_epoch, fixed, fixed + epochs * per_epoch, tuned=bool(suffix))
 
 
 def load_tuned(path: str | Path | None) -> list[dict[str, Any]]:
@@ -345,8 +345,9 @@ def noise_floor(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int = 0, pool_budgets: Sequence[float] | None = None,
                  tuned: str | Path | None = None, executor: Any | None = None) -> Path:
     """Run every configured method at every budget through ``run_experiment``; write frontier.json/.md and the plot."""
+    from .executors import make_executor
     from .plots import plot_frontier
-    from .runner import run_experiment
+    from .runner import run_experiment, train_pool
 
     budgets = parse_budgets(list(budgets))
     if not config.methods:
@@ -354,7 +355,10 @@ def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int =
     if pool and pool < 4:
         raise ConfigError("--pool needs at least 4 models per side (8 or more is sensible).")
     tuned_entries = load_tuned(tuned)
-    ctx = context_for(config)  # trains or loads the pool once; run_experiment reuses it
+    if executor is None:
+        executor = make_executor(config.executor.name, **config.executor.options())
+    train_pool(config, executor)  # on Ray: the original and the oracles as parallel jobs (a no-op in-process)
+    ctx = context_for(config)  # loads (or trains) the pool once; run_experiment reuses it
     oracle_passes = int(ctx.oracle_cost.passes)
     if oracle_passes <= 0:
         raise ConfigError("the oracles' training cost in example passes is unknown (an old cache entry?); clear the cache entry or retrain.")
