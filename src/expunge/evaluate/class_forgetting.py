@@ -37,6 +37,9 @@ class is gone from the *representation*, always next to the retrained oracle:
   * ``output-only``: otherwise (the class is hidden from the output, not removed from the
     features; ``output_mask`` is the canonical case).
 
+  The verdict is stored as a number (``verdict``: 0, 1, 2 in that order of ``VERDICTS``; stores and
+  reports hold floats), ``verdict_name`` turns it back into the line above; the rule is ``VERDICT_RULE``.
+
 Oracle and original values are computed once per evaluation context (``ctx.memoized``);
 per-model values are cached per model object, so the verdict reuses the other metrics' work.
 """
@@ -111,6 +114,64 @@ def _reference(ctx: EvalContext, key: Any, compute: Callable[[nn.Module], dict[s
     return ctx.memoized(f"class_forgetting:oracle:{key!r}", build)
 
 
+# ---- one forward pass per model, shared by every metric ------------------------------------------
+@dataclass
+class ModelPass:
+    """Logits on the train pool and the test split, and probe-layer features of the pool and the target test images."""
+
+    pool: np.ndarray
+    train: Outputs
+    test: Outputs
+    pool_features: dict[str, np.ndarray]
+    target_test_features: dict[str, np.ndarray]
+    target_test_rows: np.ndarray  # rows of ``test`` that belong to a forgotten class
+
+
+@torch.no_grad()
+def _pass(model: nn.Module, dataset: Any, indices: np.ndarray, points: dict[str, "ProbePoint"], device: torch.device,
+          keep_features: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 1024) -> tuple[Outputs, dict[str, np.ndarray]]:
+    modules = dict(model.named_modules())
+    current: dict[str, torch.Tensor] = {}
+    handles = []
+    for name, point in points.items():
+        def hook(_m: nn.Module, args: tuple, output: torch.Tensor, name: str = name, point: "ProbePoint" = point) -> None:
+            t = args[0] if point.side == "input" else output
+            if point.pool and t.ndim > 2:
+                t = t.mean(dim=tuple(range(2, t.ndim)))
+            current[name] = t.detach().flatten(1).float().cpu()
+        handles.append(modules[point.module_name].register_forward_hook(hook))
+    logits, labels, feats = [], [], {n: [] for n in points}
+    try:
+        with eval_mode(model):
+            for start in range(0, len(indices), batch_size):
+                idx = torch.as_tensor(indices[start : start + batch_size])
+                y = dataset.targets[idx]
+                logits.append(model(dataset.inputs[idx].to(device)).float().cpu())
+                labels.append(y)
+                keep = keep_features(y)
+                for n in points:
+                    feats[n].append(current[n][keep])
+    finally:
+        for h in handles:
+            h.remove()
+    out = Outputs(torch.cat(logits), torch.cat(labels)) if logits else Outputs(torch.empty(0, 0), torch.empty(0, dtype=torch.long))
+    return out, {n: torch.cat(v).numpy() for n, v in feats.items()}
+
+
+def model_pass(model: nn.Module, ctx: EvalContext) -> ModelPass:
+    """Computed once per model object in this context (``ctx.memo``)."""
+    cache: weakref.WeakKeyDictionary = ctx.memoized("class_forgetting:pass", weakref.WeakKeyDictionary)
+    if model not in cache:
+        classes = forget_classes(ctx)
+        points = probe_layers(model)
+        pool = train_pool(ctx)
+        train, pool_features = _pass(model, ctx.train_set, pool, points, ctx.device, lambda y: torch.ones(len(y), dtype=torch.bool))
+        test, target_features = _pass(model, ctx.test_set, np.asarray(ctx.split.test, dtype=np.int64), points, ctx.device,
+                                      lambda y: torch.as_tensor(_is_target(y, classes)))
+        cache[model] = ModelPass(pool, train, test, pool_features, target_features, np.where(_is_target(test.labels, classes))[0])
+    return cache[model]
+
+
 # ---- accuracy ----------------------------------------------------------------------------
 @METRICS.register("class_accuracy")
 @dataclass
@@ -125,9 +186,9 @@ class ClassAccuracy:
 
 def class_accuracy(model: nn.Module, ctx: EvalContext) -> dict[str, float]:
     classes = forget_classes(ctx)
+    p = model_pass(model, ctx)
     out: dict[str, float] = {}
-    for split, dataset, idx in (("train", ctx.train_set, train_pool(ctx)), ("test", ctx.test_set, np.asarray(ctx.split.test))):
-        o = model_outputs(model, dataset, idx, ctx.device)
+    for split, o in (("train", p.train), ("test", p.test)):
         t = torch.as_tensor(_is_target(o.labels, classes))
         out[f"target_acc_{split}"] = Outputs(o.logits[t], o.labels[t]).accuracy()
         out[f"other_acc_{split}"] = Outputs(o.logits[~t], o.labels[~t]).accuracy()
@@ -203,9 +264,10 @@ class ClassMIA:
 
     def _parts(self, model: nn.Module, ctx: EvalContext) -> tuple[Outputs, Outputs]:
         classes = forget_classes(ctx)
-        pool = train_pool(ctx)
-        members = pool[_is_target(_labels(ctx.train_set, pool), classes)]
-        return model_outputs(model, ctx.train_set, members, ctx.device), model_outputs(model, ctx.test_set, target_test_indices(ctx), ctx.device)
+        p = model_pass(model, ctx)
+        tr = torch.as_tensor(_is_target(p.train.labels, classes))
+        te = torch.as_tensor(p.target_test_rows)
+        return Outputs(p.train.logits[tr], p.train.labels[tr]), Outputs(p.test.logits[te], p.test.labels[te])
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         def attack() -> TransferAttack:
@@ -295,25 +357,18 @@ class FeatureProbe:
     per_class: int = hp(200, low=2, doc="train-pool images per class the probe is fit on")
     needs = frozenset({"train_set", "test_set", "split", "oracles", "forget_classes"})
 
-    def probe_indices(self, ctx: EvalContext) -> np.ndarray:
-        pool = train_pool(ctx)
-        labels = _labels(ctx.train_set, pool)
+    def probe_rows(self, ctx: EvalContext, labels: np.ndarray) -> np.ndarray:
+        """Rows of the train pool the probe is fit on: up to ``per_class`` per class, drawn with the context's seed."""
         rng = np.random.default_rng(ctx.seed)
-        picks = [rng.permutation(pool[labels == c])[: self.per_class] for c in np.unique(labels)]
-        return np.sort(np.concatenate(picks))
+        return np.sort(np.concatenate([rng.permutation(np.where(labels == c)[0])[: self.per_class] for c in np.unique(labels)]))
 
     def values(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         def compute() -> dict[str, float]:
-            idx = self.probe_indices(ctx)
-            target = target_test_indices(ctx)
-            x_train = ctx.train_set.inputs[torch.as_tensor(idx)]
-            x_target = ctx.test_set.inputs[torch.as_tensor(target)]
-            y_train = _labels(ctx.train_set, idx)
-            out = {}
-            for name, point in probe_layers(model).items():
-                out[f"probe_{name}"] = probe_accuracy(layer_features(model, point, x_train, ctx.device), y_train,
-                                                      layer_features(model, point, x_target, ctx.device), forget_classes(ctx))
-            return out
+            p = model_pass(model, ctx)
+            labels = p.train.labels.numpy()
+            rows = self.probe_rows(ctx, labels)
+            return {f"probe_{name}": probe_accuracy(p.pool_features[name][rows], labels[rows], p.target_test_features[name], forget_classes(ctx))
+                    for name in p.pool_features}
 
         return _per_model(ctx, model, ("probe", self.per_class), compute)
 
@@ -377,6 +432,22 @@ def relearn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[in
     return attacked
 
 
+def relearn_head(layer: nn.Linear, features: torch.Tensor, y: torch.Tensor, classes: list[int], steps: int, lr: float,
+                 momentum: float = 0.9, reset_row: bool = True, seed: int = 0) -> nn.Linear:
+    """The head-only attack on precomputed classifier inputs (identical to ``relearn(..., 'head')`` with the body in eval mode)."""
+    head = copy.deepcopy(layer)
+    if reset_row:
+        reset_class_row(head, classes, seed)
+    features, y = features.to(head.weight), y.to(head.weight.device)
+    opt = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum)
+    with torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(head(features), y).backward()
+            opt.step()
+    return head
+
+
 @METRICS.register("relearn")
 @dataclass
 class Relearn:
@@ -385,10 +456,12 @@ class Relearn:
     ks: list[int] = hp(default_factory=lambda: [1, 5, 10], doc="examples per class the attacker fine-tunes on")
     steps: int = hp(30, low=1, high=10_000, doc="full-batch SGD steps of the attack")
     lr_head: float = hp(0.05, low=0.0, low_open=True, doc="learning rate of the head-only attack")
-    lr_full: float = hp(0.01, low=0.0, low_open=True, doc="learning rate of the whole-model attack")
+    lr_full: float = hp(0.02, low=0.0, low_open=True, doc="learning rate of the whole-model attack")
+    steps_full: int | None = hp(10, low=1, high=10_000, doc="steps of the whole-model attack; None = steps (each step back-propagates through the whole model)")
     momentum: float = hp(0.9, low=0.0, high=1.0, high_open=True, doc="SGD momentum of the attack")
     reset_row: bool = hp(True, doc="re-initialise the target row and bias first (undoes any output-layer suppression)")
     variants: list[str] = hp(default_factory=lambda: ["head", "full"], doc="head: only the classifier trains; full: every parameter")
+    max_eval: int = hp(500, low=1, doc="target test images the attacked model is scored on (a seeded subsample when there are more)")
     needs = frozenset({"train_set", "test_set", "split", "oracles", "forget_classes"})
 
     def __post_init__(self) -> None:
@@ -399,22 +472,31 @@ class Relearn:
             raise ConfigError(f"relearn.variants: {bad} unknown; choose from ['head', 'full'].")
 
     def key(self) -> tuple:
-        return ("relearn", tuple(self.ks), self.steps, self.lr_head, self.lr_full, self.momentum, self.reset_row, tuple(self.variants))
+        return ("relearn", tuple(self.ks), self.steps, self.steps_full, self.lr_head, self.lr_full, self.momentum, self.reset_row, tuple(self.variants), self.max_eval)
 
     def values(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         def compute() -> dict[str, float]:
             classes = forget_classes(ctx)
-            target = torch.as_tensor(target_test_indices(ctx))
+            p = model_pass(model, ctx)
+            rows = np.arange(len(p.target_test_rows))
+            if len(rows) > self.max_eval:
+                rows = np.sort(np.random.default_rng(ctx.seed).choice(rows, self.max_eval, replace=False))
+            target = torch.as_tensor(np.asarray(ctx.split.test, dtype=np.int64)[p.target_test_rows[rows]])
             x_t, y_t = ctx.test_set.inputs[target], ctx.test_set.targets[target]
             out = {}
             for k in self.ks:
-                idx = torch.as_tensor(relearn_examples(ctx, int(k), ctx.seed + 1000 * int(k)))
-                x, y = ctx.train_set.inputs[idx], ctx.train_set.targets[idx]
+                idx = relearn_examples(ctx, int(k), ctx.seed + 1000 * int(k))
+                x, y = ctx.train_set.inputs[torch.as_tensor(idx)], ctx.train_set.targets[torch.as_tensor(idx)]
                 for variant in self.variants:
-                    lr = self.lr_head if variant == "head" else self.lr_full
-                    attacked = relearn(model, x, y, classes, variant, self.steps, lr, self.momentum, self.reset_row, ctx.seed)
-                    with torch.no_grad(), eval_mode(attacked):
-                        pred = attacked(x_t.to(ctx.device)).argmax(1).cpu()
+                    if variant == "head":  # the body is frozen (eval mode): train a copy of the classifier on cached features
+                        features = torch.as_tensor(p.pool_features["penultimate"][np.searchsorted(p.pool, idx)])
+                        head = relearn_head(classifier_layer(model)[1], features, y, classes, self.steps, self.lr_head, self.momentum, self.reset_row, ctx.seed)
+                        with torch.no_grad():
+                            pred = head(torch.as_tensor(p.target_test_features["penultimate"][rows]).to(head.weight)).argmax(1).cpu()
+                    else:
+                        attacked = relearn(model, x, y, classes, variant, self.steps_full or self.steps, self.lr_full, self.momentum, self.reset_row, ctx.seed)
+                        with torch.no_grad(), eval_mode(attacked):
+                            pred = attacked(x_t.to(ctx.device)).argmax(1).cpu()
                     out[f"relearn_k{k}_{variant}"] = float((pred == y_t).float().mean()) * PERCENT if len(y_t) else float("nan")
             return out
 
@@ -468,15 +550,26 @@ class ClassVerdict:
             verdict = "removed from features"
         else:
             verdict = "output-only"
-        out["verdict"] = verdict
-        out["verdict_rule"] = VERDICT_RULE.format(max_target_acc=self.max_target_acc)
+        out["verdict"] = float(VERDICTS.index(verdict))  # numeric, so every store and report can hold it; verdict_name() maps it back
         return out
+
+
+VERDICTS = ("not removed", "output-only", "removed from features")
+
+
+def verdict_name(value: float | str | None) -> str:
+    """The one-line verdict of a ``verdict`` code (0 not removed, 1 output-only, 2 removed from features)."""
+    if isinstance(value, str):
+        return value
+    if value is None or value != value:
+        return "–"
+    return VERDICTS[int(value)]
 
 
 register_set("class", ["class_accuracy", "class_mia", "feature_probe", "relearn", "class_verdict"])
 
 __all__ = [
-    "VERDICT_RULE", "ClassAccuracy", "ClassMIA", "ClassVerdict", "FeatureProbe", "ProbePoint", "Relearn", "TransferAttack",
+    "VERDICTS", "VERDICT_RULE", "ClassAccuracy", "ClassMIA", "ClassVerdict", "FeatureProbe", "ProbePoint", "Relearn", "TransferAttack",
     "class_accuracy", "finite_losses", "fit_transfer_attack", "layer_features", "loss_attack_advantage", "probe_accuracy", "probe_layers",
-    "relearn", "relearn_examples", "reset_class_row",
+    "relearn", "relearn_examples", "relearn_head", "reset_class_row", "verdict_name",
 ]
