@@ -175,9 +175,9 @@ def validate_method(method: MethodConfig, key: str) -> None:
 def check_localizer_options(name: str, options: dict[str, Any], key: str) -> None:
     """Build the localizer once (cheap, no data): unknown options and bad values fail now, not after training."""
     factory = LOCALIZERS.get(name)
-    if dataclasses.is_dataclass(factory):
-        validate_params(factory, options, key)  # type: ignore[arg-type]
-        return
+    options_type = getattr(factory, "options_type", factory)
+    if dataclasses.is_dataclass(options_type):
+        validate_params(options_type, options, key)  # type: ignore[arg-type]
     try:
         factory(**options)
     except ConfigError as exc:
