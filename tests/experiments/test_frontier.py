@@ -77,7 +77,8 @@ def test_budget_rule_per_unlearner():
     assert passes_per_epoch(get("l1_sparse"), SIZES) == 1000
     assert passes_per_epoch(get("salun"), SIZES) == 1100  # retain ∪ relabelled forget
     assert passes_per_epoch(get("random_label"), SIZES) == 1100
-    assert passes_per_epoch(get("neggrad_plus"), SIZES) == 2000  # paired retain and forget batches
+    assert passes_per_epoch(get("neggrad_plus"), SIZES) == 1000 + 8 * 100  # 8 retain batches, each paired with the (one) forget batch
+    assert passes_per_epoch(get("neggrad_plus", batch_size=64), {"retain": 256, "forget": 100}) == 256 + 64 + 36 + 64 + 36
     assert passes_per_epoch(get("neggrad_plus", alpha=1.0), SIZES) == 1000
     assert passes_per_epoch(get("scrub"), SIZES) == 1100
     assert passes_per_epoch(get("ga", epoch_length="forget"), SIZES) == 100
@@ -126,7 +127,7 @@ def test_tiny_frontier_records_table_plot_and_resume(tmp_path, capsys):
 
 def test_training_free_method_placed_at_measured_cost_and_failure_recorded(tmp_path):
     methods = [{"name": "ssd", "hyperparams": {}}, {"name": "diverges", "unlearner": "finetune", "hyperparams": {"lr": 1e12}},
-               {"name": "finetune", "hyperparams": {}}]
+               {"name": "finetune", "hyperparams": {}}, {"name": "neggrad_plus", "hyperparams": {"lr": 0.01}}]
     config = load_config(tiny_config(tmp_path, methods))
     result = json.loads(run_frontier(config, [0.25, 0.5]).read_text())
     points = {p["method"]: p for p in result["points"]}
@@ -136,6 +137,9 @@ def test_training_free_method_placed_at_measured_cost_and_failure_recorded(tmp_p
     assert points["diverges@0.25"]["n"] == 0 and points["diverges@0.25"]["failed"] == 1 and "failed" in points["diverges@0.25"]["note"]
     assert points["finetune@0.25"]["pareto"]["avg_gap"] is not None
     assert points["diverges@0.25"]["pareto"]["avg_gap"] is None  # drawn from the rest
+    # NegGrad+ pairs every retain batch with a forget batch: the meter counts both halves, as the rule plans
+    neg, fine = points["neggrad_plus@0.5"], points["finetune@0.5"]
+    assert neg["planned_relative_passes"] == pytest.approx(neg["relative_passes"], rel=0.05)
     table = pareto_table(result["points"])
     assert "training-free" in table and "failed" in table
 

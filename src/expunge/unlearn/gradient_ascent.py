@@ -96,8 +96,13 @@ class NegGradPlus(SGDSettings):
     name: str = "neggrad_plus"
 
     def passes_per_epoch(self, sizes: dict[str, int]) -> int:
-        """Every retain batch is paired with a forget batch of the same size: about twice the retain set."""
-        return int(2 * sizes["retain"] if self.alpha < 1.0 else sizes["retain"])
+        """The retain set, plus one forget batch per retain batch (forget batches cycled, as DEL's loop)."""
+        if self.alpha >= 1.0:
+            return int(sizes["retain"])
+        full, rest = divmod(int(sizes["forget"]), self.batch_size)
+        forget_batches = [self.batch_size] * full + ([rest] if rest else [])
+        steps = num_batches(sizes["retain"], self.batch_size)
+        return int(sizes["retain"] + sum(forget_batches[i % len(forget_batches)] for i in range(steps)) if forget_batches else sizes["retain"])
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
         if not 0.0 <= self.alpha <= 1.0:
