@@ -44,6 +44,7 @@ from expunge.utils import atomic_write_json, atomic_write_text, environment_info
 
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "cascade": ("gan_cascade", {}),
+    "cascade_nearest_sub": ("gan_cascade", {"substitute": "nearest"}),
     "cascade_soft": ("gan_cascade", {"fake_label": "soft"}),
     "cascade_random_sub": ("gan_cascade", {"substitute": "random"}),
     "cascade_no_steer": ("gan_cascade", {"steer": "none"}),
@@ -71,6 +72,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache-dir", default="~/.cache/expunge/models")
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/gan_fmnist"))
+    p.add_argument("--merge-from", nargs="*", default=[], help="earlier result JSONs: their records are kept unless this run redoes the same (setting, seed, method, oracle)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args()
 
@@ -141,6 +143,8 @@ def main() -> None:
             for method in args.methods:
                 if method.startswith("cascade_") and args.variants_on == "first" and not first:
                     continue
+                if method == "cascade_nearest_sub" and kind != "class":
+                    continue  # for items the default already is nearest
                 name, params = METHODS[method]
                 params = {"lr": args.unlearn_lr or args.lr, **params}
                 task = UnlearningTask(bundle.train, split, device, fresh, recipe, seed=seed, progress=not args.quiet,
@@ -161,8 +165,8 @@ def main() -> None:
                               caption=f"Fashion-MNIST, {label}, seed {seed}: same latent codes through each GAN")
             _save(out, args, records, time.perf_counter() - started)
     _save(out, args, records, time.perf_counter() - started)
-    atomic_write_text(Path(str(out) + ".md"), "\n".join(table(records)) + "\n")
-    print("\n".join(table(records)))
+    atomic_write_text(Path(str(out) + ".md"), "\n".join(table(merged(args, records))) + "\n")
+    print("\n".join(table(merged(args, records))))
 
 
 def _cost(cost: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +178,25 @@ def _short(rec: dict[str, Any]) -> str:
     return ", ".join(f"{k}={rec[k]:.2f}" for k in keys if k in rec)
 
 
+def _key(r: dict[str, Any]) -> tuple[Any, ...]:
+    return (r["setting"], r["seed"], r["method"], r.get("oracle"))
+
+
+def merged(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records of the ``--merge-from`` files that this run did not redo, then this run's."""
+    mine = {_key(r) for r in records}
+    old: list[dict[str, Any]] = []
+    for path in args.merge_from:
+        old += [r for r in json.loads(Path(path).read_text())["records"] if _key(r) not in mine and _key(r) not in {_key(o) for o in old}]
+    for r in old:  # runs from before substitute=auto existed used substitute=nearest: say so
+        if r.get("unlearner") == "gan_cascade" and "substitute" not in r.get("notes", {}):
+            r["hyperparams"] = {"substitute": "nearest", **r.get("hyperparams", {})}
+            r["notes"]["substitute"] = "nearest"
+    return old + records
+
+
 def _save(out: Path, args: argparse.Namespace, records: list[dict[str, Any]], seconds: float) -> None:
+    records = merged(args, records)
     atomic_write_json(Path(str(out) + ".json"), {"benchmark": "gan_fmnist", "args": vars(args), "environment": environment_info(torch.device("cpu")),
                                                "total_seconds": seconds, "records": records})
 

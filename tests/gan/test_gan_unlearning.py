@@ -31,7 +31,7 @@ def test_class_unlearning_removes_the_mode(class_setting, original):
     task = class_setting.task()
     gan = GANCascade(rounds=30, unlearn_steps=5, learn_steps=5, lr=2e-3).unlearn(original(class_setting), task)
     assert mode1_share(gan) < 0.05
-    assert task.notes["stopped_by"] == "signal" and task.notes["stop_signal"] == "nn_share"
+    assert task.notes["stopped_by"] == "signal" and task.notes["stop_signal"] == "nn_share" and task.notes["substitute"] == "random"
     # the retained mode (centre (2, 0)) is still generated: samples stay on its side, around it
     x, _ = gan.sample(1000, seed=5)
     assert float((x[:, 0] > 0.5).float().mean()) > 0.9 and 1.0 < float(x[:, 0].mean()) < 3.0
@@ -50,7 +50,7 @@ def test_item_unlearning_raises_the_fake_score(item_setting, original):
     (fake_before, auc_before), (fake_after, auc_after) = fake_score_and_auc(s.original), fake_score_and_auc(gan)
     assert fake_after > fake_before + 0.05
     assert auc_after < auc_before - 5  # forget items now look less like members than never-seen (validation) images
-    assert task.notes["rounds"] == 10 and task.notes["steer"] == "inversion"
+    assert task.notes["rounds"] == 10 and task.notes["steer"] == "inversion" and task.notes["substitute"] == "nearest"
 
 
 def test_item_cascade_stops_on_membership(item_setting, original):

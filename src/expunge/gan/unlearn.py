@@ -166,7 +166,9 @@ class GANCascade:
     batch_size: int = hp(64, low=1, doc="images per step (forget batches: min(batch_size, forget size))")
     lr: float = hp(2e-4, **POSITIVE, doc="Adam learning rate (G and D; betas from the model)")
     fake_label: str = hp("hard", choices=("hard", "soft"), doc="D's target for forget images: 0, or the original D's mean score on generated samples")
-    substitute: str = hp("nearest", choices=("nearest", "random"), doc="each forget image's substitute: its nearest retained image (pixels) or a random one")
+    substitute: str = hp("auto", choices=("auto", "nearest", "random"),
+                         doc="each forget image's substitute: its nearest retained image (pixels) or a random one; auto: random for "
+                             "class unlearning (a class's nearest neighbours look like the class), nearest for items")
     substitute_pool: int = hp(5000, low=1, doc="retained images searched for substitutes (a random subset)")
     steer: str = hp("auto", choices=("auto", "none", "nearest", "inversion"),
                     doc="how G is pulled to substitutes: none (only through D), nearest (a generated sample nearest a forget image "
@@ -185,12 +187,12 @@ class GANCascade:
     name: str = "gan_cascade"
 
     # ------------------------------------------------------------------ setup
-    def _substitutes(self, gan: GAN, task: UnlearningTask, x_f: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    def _substitutes(self, task: UnlearningTask, x_f: torch.Tensor, rng: np.random.Generator, substitute: str) -> torch.Tensor:
         pool = task.split.retain
         if len(pool) > self.substitute_pool:
             pool = rng.choice(pool, self.substitute_pool, replace=False)
         x_r, _ = read_rows(task, np.sort(pool))
-        if self.substitute == "random":
+        if substitute == "random":
             return x_r[torch.as_tensor(rng.integers(0, len(x_r), len(x_f)))]
         return x_r[nearest_indices(x_f, x_r)]
 
@@ -226,11 +228,12 @@ class GANCascade:
         return z.detach()
 
     # ------------------------------------------------------------------ signals
-    def _resolve(self, task: UnlearningTask, n_forget: int) -> tuple[str, str]:
+    def _resolve(self, task: UnlearningTask, n_forget: int) -> tuple[str, str, str]:
         is_class = bool(task.forget_classes) or getattr(task.split, "description", "").startswith("class")
         signal = self.stop_signal if self.stop_signal != "auto" else ("nn_share" if is_class else "membership")
         steer = self.steer if self.steer != "auto" else ("inversion" if n_forget <= 512 else "nearest")
-        return signal, steer
+        substitute = self.substitute if self.substitute != "auto" else ("random" if is_class else "nearest")
+        return signal, steer, substitute
 
     @torch.no_grad()
     def _membership(self, gan: GAN, xf: torch.Tensor, yf: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> float:
@@ -250,12 +253,12 @@ class GANCascade:
         device = task.device
         rng = np.random.default_rng(task.seed)
         x_f, y_f = load_forget(task)  # the only read of forget rows
-        signal, steer = self._resolve(task, len(x_f))
+        signal, steer, substitute = self._resolve(task, len(x_f))
         cond = gan.conditional
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(task.seed)
-            x_s = self._substitutes(gan, task, x_f, rng)
+            x_s = self._substitutes(task, x_f, rng, substitute)
             bank, is_forget = self._bank(task, x_f, rng) if (signal == "nn_share" or steer == "nearest") else (None, None)
             # Forget rows inside the bank are the forget-bank rows; for steering we need their substitutes too.
             forget_bank_sub = None
@@ -310,7 +313,7 @@ class GANCascade:
                 if check is not None and r + 1 >= self.min_rounds and value <= target_value + self.stop_tolerance:
                     stopped_by = "signal"
                     break
-        task.notes.update(rounds=len(history), stopped_by=stopped_by, stop_signal=signal, steer=steer, fake_target=target,
+        task.notes.update(rounds=len(history), stopped_by=stopped_by, stop_signal=signal, steer=steer, substitute=substitute, fake_target=target,
                           initial_signal=initial, signal_history=history)
         return gan
 
