@@ -180,7 +180,10 @@ class GANCascade:
                           doc="membership: D-score AUC of forget vs validation (non-member) images; nn_share: share of generated "
                               "samples whose nearest bank image is a forget image; auto: nn_share for classes, membership for items")
     stop_auc: float = hp(50.0, low=0.0, high=100.0, doc="target forget-membership AUC (the oracle's; 50 = an item it never saw)")
-    stop_share: float = hp(1.0, low=0.0, high=100.0, doc="target nn_share in percent (the oracle's)")
+    stop_share: float | None = hp(None, low=0.0, high=100.0,
+                                  doc="target nn_share in percent (the oracle's); None: measured from data, as the share of retained-class "
+                                      "validation images whose nearest bank image is a forget image (what a GAN that never saw the forget set "
+                                      "would score if it generated real retained images)")
     stop_tolerance: float = hp(2.0, **NON_NEGATIVE, doc="the signal counts as reached within this many points above its target")
     signal_samples: int = hp(500, low=10, doc="generated samples (nn_share) or forget/validation images (membership) per check")
     bank_size: int = hp(3000, low=10, doc="forget + retained images in the nearest-neighbour bank (nn_share, steer=nearest)")
@@ -246,6 +249,20 @@ class GANCascade:
         count(self.signal_samples, backward=False)
         return float(is_forget[nearest_indices(x, bank)].float().mean() * 100.0)
 
+    def _share_floor(self, task: UnlearningTask, bank: torch.Tensor, is_forget: torch.Tensor, rng: np.random.Generator) -> float:
+        """nn_share of real non-forget images outside the bank: validation images of the retained classes
+        (retain images outside the bank when there is no validation part)."""
+        y = task.train_set.targets.numpy()
+        candidates = task.split.validation
+        if task.forget_classes:
+            candidates = candidates[~np.isin(y[candidates], task.forget_classes)]
+        if len(candidates) < 10:
+            candidates = task.split.retain  # a few may sit in the bank: the floor is then slightly high
+        pick = np.sort(rng.choice(candidates, min(self.signal_samples, len(candidates)), replace=False))
+        x, _ = read_rows(task, pick)
+        count(len(x), backward=False)
+        return float(is_forget[nearest_indices(x, bank)].float().mean() * 100.0)
+
     # ------------------------------------------------------------------ main
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
         check_task(task)
@@ -277,7 +294,7 @@ class GANCascade:
                 count(512, backward=False)
 
             # membership signal: forget items against validation images of the same classes (non-members)
-            check = None
+            check, target_value = None, float("nan")
             if signal == "membership":
                 val = task.split.validation
                 if len(val) == 0:
@@ -293,7 +310,7 @@ class GANCascade:
                 target_value = self.stop_auc
             elif signal == "nn_share":
                 check = lambda: self._nn_share(gan, bank, is_forget, task.seed + 1)  # noqa: E731
-                target_value = self.stop_share
+                target_value = self.stop_share if self.stop_share is not None else self._share_floor(task, bank, is_forget, rng)
 
             opts = Optimizers(gan, self.lr, mask)
             stream = retain_stream(task, self.batch_size, 17)
@@ -313,7 +330,8 @@ class GANCascade:
                 if check is not None and r + 1 >= self.min_rounds and value <= target_value + self.stop_tolerance:
                     stopped_by = "signal"
                     break
-        task.notes.update(rounds=len(history), stopped_by=stopped_by, stop_signal=signal, steer=steer, substitute=substitute, fake_target=target,
+        task.notes.update(rounds=len(history), stopped_by=stopped_by, stop_signal=signal, stop_target=target_value if check is not None else None,
+                          steer=steer, substitute=substitute, fake_target=target,
                           initial_signal=initial, signal_history=history)
         return gan
 
