@@ -87,6 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--variants", nargs="+", default=["head", "full"], help="relearn variants")
     p.add_argument("--out", default="benchmarks/results/zero_shot_fmnist_class", help="output folder (records/, JSON, Markdown)")
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--summarize-only", action="store_true", help="tabulate the (class, seed) records already on disk; compute nothing")
     return p.parse_args(argv)
 
 
@@ -240,19 +241,22 @@ def main(argv: list[str] | None = None) -> int:
             if path.exists() and json.loads(path.read_text()).get("setup_hash") == setup_hash:
                 records += json.loads(path.read_text())["records"]
                 continue
+            if args.summarize_only:
+                continue
             t0 = time.time()
             result = run_one(setup, bundle, c, s, cache, args.methods, {"ks": args.ks, "variants": args.variants})
             atomic_write_json(path, {"setup_hash": setup_hash, "records": result})
             records += result
             print(f"class {c} seed {s}: {time.time() - t0:.0f} s", flush=True)
+    done = sorted({(r["class"], r["seed"]) for r in records})
     summary = summarize(records, args.methods)
-    provenance = {"setup": asdict(setup), "methods": {m: METHODS[m] for m in args.methods}, "ks": args.ks, "variants": args.variants, "classes": args.classes, "seeds": list(range(args.seeds)),
+    provenance = {"setup": asdict(setup), "methods": {m: METHODS[m] for m in args.methods}, "ks": args.ks, "variants": args.variants, "classes_requested": args.classes, "seeds_requested": list(range(args.seeds)), "class_seed_runs_done": done,
                   "quick": args.quick, "environment": environment_info(resolve_device(setup.device)), "wall_seconds_this_invocation": time.time() - started,
                   "runner": "benchmark's own loop (UnlearningTask + EvalContext + the 'class' metric set), not expunge run"}
     name = out.name
     atomic_write_json(out.parent / f"{name}.json", {"provenance": provenance, "summary": summary, "records": records})
     header = (f"# Class unlearning on Fashion-MNIST ({setup.model}, pool {setup.pool_size}, {setup.recipe.epochs} epochs, "
-              f"classes {args.classes}, seeds {list(range(args.seeds))})")
+              f"{len(done)} (class, seed) runs: {done})")
     text = markdown(summary, header)
     atomic_write_text(out.parent / f"{name}.md", text)
     print(text)

@@ -8,12 +8,15 @@ from .localizer import NeuronRanking, NeuronScores, RelevanceLocalizer, rank_neu
 from .lrp import RULES, RelevanceResult, relevance, relevance_per_stage
 from .method import PAPER_CONFIG, PATH_LADDER, ZeroShotConfig, ZeroShotResult, zero_shot_unlearn
 from .perturb import PERTURBATIONS, NeuronPath, neuron_path, perturb
+from .recipes import RECIPES, PaperRecipe, recipe_for, run_recipe
 from .select import KpRule, Selection, auto_kp, fixed_kp
 
 __all__ = [
     "PAPER_CONFIG",
     "PATH_LADDER",
     "PERTURBATIONS",
+    "RECIPES",
+    "PaperRecipe",
     "RULES",
     "KpRule",
     "LRPGraph",
@@ -30,6 +33,8 @@ __all__ = [
     "neuron_path",
     "perturb",
     "rank_neurons",
+    "recipe_for",
+    "run_recipe",
     "register_sequencer",
     "register_stage",
     "relevance",
