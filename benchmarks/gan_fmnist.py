@@ -103,18 +103,18 @@ def main() -> None:
             data = FamilyData(bundle, split)
             extras = family.extras(config, data, device)
             ctx = EvalContext(device, seed, bundle.train, bundle.test, split, extras=extras)
-            fresh = lambda s: family.build(config, data, s, device)  # noqa: E731
+            fresh = lambda s, config=config, data=data: family.build(config, data, s, device)  # noqa: E731
             pool = np.union1d(split.forget, split.retain)
 
             # the original: one per pool (every setting of a seed shares it), cached
             spec = {"family": "gan", "dataset": "fashion_mnist", "pool": stable_hash(pool.tolist()), "options": options, "recipe": recipe.to_dict()}
 
-            def fit_original(model: torch.nn.Module) -> dict[str, Any]:
+            def fit_original(model: torch.nn.Module, config: Any = config, data: FamilyData = data, pool: np.ndarray = pool, seed: int = seed) -> dict[str, Any]:
                 with CostMeter() as meter:
                     info = family.fit(model, config, data, pool, recipe, device, not args.quiet, f"original seed {seed}")
                 return {**info, "cost": meter.cost.to_dict()}
 
-            original, original_info = cache.get_or_train("gan-original", spec, lambda: fresh(0), fit_original)
+            original, original_info = cache.get_or_train("gan-original", spec, lambda fresh=fresh: fresh(0), fit_original)
             base = {"setting": label, "kind": kind, "seed": seed, **split.sizes()}
             records.append({**base, "method": "original", **run_metrics(metrics, original, ctx), "cache_hit": original_info["cache_hit"]})
             print(f"[{label} seed {seed}] original: {_short(records[-1])}", flush=True)
@@ -131,7 +131,7 @@ def main() -> None:
                     model.load_state_dict(trained.state_dict())
                     return {"cost": meter.cost.to_dict(), "train_seconds": meter.cost.wall_seconds}
 
-                oracle, info = cache.get_or_train("gan-oracle", ospec, lambda: fresh(0), fit_oracle)
+                oracle, info = cache.get_or_train("gan-oracle", ospec, lambda fresh=fresh: fresh(0), fit_oracle)
                 oracles.append(oracle)
                 oracle_costs.append(info["cost"])
                 records.append({**base, "method": "retrain", "oracle": k, **run_metrics(metrics, oracle, ctx), **_cost(info["cost"]), "cache_hit": info["cache_hit"]})

@@ -13,8 +13,7 @@ from expunge.cost import CostMeter
 from expunge.errors import ConfigError
 from expunge.evaluate.registry import METRIC_SETS, EvalContext, build_metrics, check_needs, run_metrics
 from expunge.family import FAMILIES
-
-from expunge.gan import GAN, build_gan, sample_grid_section, write_sample_grid
+from expunge.gan import build_gan, sample_grid_section, write_sample_grid
 from expunge.gan.metrics import frechet_distance
 from expunge.gan.train import Optimizers, standard_step
 

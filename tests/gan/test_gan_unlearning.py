@@ -10,11 +10,10 @@ from expunge.cost import CostMeter
 from expunge.data.base import IndexedTensorDataset
 from expunge.data.splits import ForgetSplit
 from expunge.errors import ConfigError, DataError
+from expunge.gan.train import Optimizers, auc, train_steps
+from expunge.gan.unlearn import GANCascade, retain_stream
 from expunge.hparams import validate_params
 from expunge.unlearn.base import UNLEARNERS
-
-from expunge.gan.unlearn import GANCascade, retain_stream
-from expunge.gan.train import Optimizers, auc, train_steps
 
 
 def mode1_share(gan, n: int = 1000) -> float:

@@ -25,7 +25,7 @@ from ..cache import ModelCache
 from ..family import FAMILIES, FamilyData
 from ..hparams import validate_params
 from ..train import Recipe, epoch_batches, train
-from .models import GAN, GANOptions, build_gan
+from .models import GANOptions, build_gan
 from .train import bce, train_gan
 
 

@@ -11,8 +11,9 @@ are returned in the dataset's space so the shared classifiers can read them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -18,7 +18,6 @@ indices only (``tests/gan`` proves it with a dataset that fails on any later for
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +33,6 @@ from ..masks import Mask
 from ..unlearn.base import UNLEARNERS, UnlearningTask
 from .models import GAN
 from .train import Optimizers, auc, bce, cycle_batches, standard_step, train_gan, train_steps
-
 
 # --------------------------------------------------------------------------- task helpers
 
