@@ -124,7 +124,8 @@ def plot_frontier(points: Sequence[dict[str, Any]], floor: dict[str, Any], path:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for p in usable:
         groups[p.get("base_method") or p["method"]].append(p)
-    markers = "osD^v<>ph*XP"
+    markers = "osD^v<>phXP"
+    colors = plt.get_cmap("tab20").colors
     for ax, (key, label) in zip(axes[0], panels):
         for i, (base, rows) in enumerate(sorted(groups.items())):
             rows = sorted((r for r in rows if r.get(key) is not None), key=lambda r: r["relative_passes"])
@@ -138,8 +139,9 @@ def plot_frontier(points: Sequence[dict[str, Any]], floor: dict[str, Any], path:
             ref = base == "retrain"
             marker = "*" if free else ("s" if ref else markers[i % len(markers)])
             name = base + (" (training-free, measured cost)" if free else " (oracles, reference)" if ref else "")
-            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker + ("" if ref or free else "-"), capsize=3, markersize=7 if free or ref else 5,
-                        color="black" if ref else None, label=name)
+            style = "" if ref or free else ("-" if base.upper().startswith("DEL") else "--")  # DEL family solid, baselines dashed
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker + style, capsize=3, markersize=7 if free or ref else 5,
+                        color="black" if ref else colors[i % len(colors)], label=name)
         entry = (floor or {}).get(key)
         if entry and entry.get("mean") is not None:
             mean, std = entry["mean"], entry.get("std") or 0.0
@@ -152,6 +154,9 @@ def plot_frontier(points: Sequence[dict[str, Any]], floor: dict[str, Any], path:
                 ax.axhline(float(np.mean(ceilings)), color="black", ls="--", lw=1, label="oracle-vs-oracle ceiling")
                 ax.axhspan(0.5 * float(np.mean(ceilings)), float(np.mean(ceilings)), color="green", alpha=0.08, label="≥ 0.5 × ceiling")
         ax.set_xscale("log")
+        if key != "epsilon_score":
+            ax.set_yscale("symlog", linthresh=5)  # small gaps (near the noise floor) stay readable next to collapsed runs
+            ax.set_ylim(bottom=0)
         ax.set_xlabel("measured cost: example passes × one oracle retraining (log)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")
