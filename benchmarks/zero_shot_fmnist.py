@@ -48,11 +48,11 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "output_mask": ("output_mask", {}),
     "lra_npp_paper": ("lra_npp_paper", {}),
     "zero_shot": ("zero_shot", {}),
-    "zs-target-row": ("zero_shot", {"out_scope": "target", "cut_in": False, "escalate": False}),
-    "zs-in+out": ("zero_shot", {"out_scope": "target", "cut_in": True, "escalate": False}),
-    "zs-in+out-bias": ("zero_shot", {"out_scope": "target", "cut_in": True, "cut_bias": True, "escalate": False}),
-    "zs-all+in": ("zero_shot", {"out_scope": "all", "cut_in": True, "escalate": False}),
-    "zs-all-columns": ("zero_shot", {"out_scope": "all", "cut_in": False, "escalate": False}),
+    "zs-target-row": ("zero_shot", {"path": "custom", "out_scope": "target", "cut_in": False, "escalate": False}),
+    "zs-in+out": ("zero_shot", {"path": "custom", "out_scope": "target", "cut_in": True, "escalate": False}),
+    "zs-in+out-bias": ("zero_shot", {"path": "custom", "out_scope": "target", "cut_in": True, "cut_bias": True, "escalate": False}),
+    "zs-all+in": ("zero_shot", {"path": "custom", "out_scope": "all", "cut_in": True, "escalate": False}),
+    "zs-all-columns": ("zero_shot", {"path": "custom", "out_scope": "all", "cut_in": False, "escalate": False}),
     "noise_gn": ("noise_gn", {}),
     "noise_ln": ("noise_ln", {}),
 }
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in range(args.seeds):
         for c in args.classes:
             path = out / "records" / f"class{c}-seed{s}.json"
-            if path.exists() and json.loads(path.read_text()).get("setup_hash") == setup_hash:
+            if path.exists() and (args.summarize_only or json.loads(path.read_text()).get("setup_hash") == setup_hash):
                 records += json.loads(path.read_text())["records"]
                 continue
             if args.summarize_only:

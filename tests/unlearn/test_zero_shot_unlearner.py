@@ -157,3 +157,13 @@ def test_bad_input_is_reported(trained, bundle) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         zs.unlearn(copy.deepcopy(trained["mlp"]), task_for(bundle, 1, n_analysis=20))
+
+
+def test_default_path_follows_the_recipe_of_the_architecture() -> None:
+    zs = UNLEARNERS.get("zero_shot")()
+    resnet = zs.config(0, build_model("resnet_small", (1, 8, 8), 4))
+    cnn = zs.config(0, build_model("cnn", (1, 8, 8), 4))
+    assert (resnet.out_scope, resnet.cut_in, resnet.k_p) == ("all", False, "auto")  # their ResNet path, K by the rule
+    assert (cnn.out_scope, cnn.cut_in) == ("target", True)  # their MNIST CNN path
+    custom = UNLEARNERS.get("zero_shot")(path="custom", out_scope="target").config(0, build_model("cnn", (1, 8, 8), 4))
+    assert (custom.out_scope, custom.cut_in) == ("target", False)

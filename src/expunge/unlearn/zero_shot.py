@@ -28,6 +28,8 @@ from ..masks import Mask
 from .base import UNLEARNERS, UnlearningTask
 from .output_mask import check_class, forget_class
 
+# recipe edit -> (out_scope, cut_in) of expunge's neuron paths (the same weights the authors' code edits)
+RECIPE_PATHS = {"in+target": ("target", True), "all-columns": ("all", False)}
 MIN_ANALYSIS_IMAGES = 16  # benchmarks/results/zero_shot_analysis_size.json: 16 leave 0.25% of a class, 8 leave 2.3% (up to 28%), 4 leave 8.4%
 
 
@@ -54,6 +56,7 @@ def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[tor
 class ZeroShot:
     """Fields mirror ``expunge.zeroshot.ZeroShotConfig``; defaults are expunge's (docs/methods/zero-shot-recipes.md)."""
 
+    path: str = hp("recipe", choices=["recipe", "custom"], doc="recipe: the authors' path for this architecture (expunge.zeroshot.recipes) with K_p by the rule; custom: out_scope / cut_in below")
     layer: str | None = hp(None, doc="analysed layer (module name of a top-level Linear/Conv2d); None = the last linear layer")
     rule: str = hp("epsilon", choices=["epsilon", "zplus", "alphabeta"], doc="LRP rule")
     epsilon: float = hp(0.1, low=0.0, low_open=True, doc="ε of the ε-rule (the authors' 0.1)")
@@ -73,11 +76,18 @@ class ZeroShot:
     bn: str = hp("fold", choices=["fold", "pass"], doc="BatchNorm handling in LRP")
     name: str = "zero_shot"
 
-    def config(self, seed: int):
+    def config(self, seed: int, model: nn.Module | None = None):
+        """The ZeroShotConfig; with ``path='recipe'`` the recipe's path (out_scope, cut_in) and K_a replace the fields."""
         from ..zeroshot.method import ZeroShotConfig
 
         fields = {k: getattr(self, k) for k in ("layer", "rule", "epsilon", "k_a", "k_p", "perturbation", "scale", "out_scope", "cut_in", "cut_bias",
                                                 "max_target_rate", "max_other_drop", "max_target_confidence", "confidence", "max_k", "escalate", "bn")}
+        if self.path == "recipe" and model is not None:
+            from ..zeroshot.recipes import linear_layers, recipe_for
+
+            recipe = recipe_for(model)
+            scope, rows = RECIPE_PATHS[recipe.edit]
+            fields.update(out_scope=scope, cut_in=rows, k_a=self.k_a or recipe.counts(linear_layers(model)[-1][1].in_features)[0], layer=None)
         return ZeroShotConfig(**fields, seed=seed)
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -86,9 +96,17 @@ class ZeroShot:
         target = forget_class(task, self.name)
         check_class(model, target, self.name)
         x, other = analysis_inputs(task, self.name, target)
+        if self.path == "recipe":
+            from ..zeroshot.recipes import recipe_for, run_recipe
+
+            recipe = recipe_for(model)
+            if recipe.edit not in RECIPE_PATHS:  # VGG / ViT paths are not neuron paths of one layer: their recipe as written, fixed K
+                result = run_recipe(model.to(task.device), target, x, recipe, self.perturbation, self.scale, task.seed)
+                task.notes.update(result.summary() | {"path": recipe.name})
+                return result.model
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="only .* analysis images")  # analysis_inputs already warned
-            result = zero_shot_unlearn(model.to(task.device), target, x, other, self.config(task.seed), inplace=True)
+            result = zero_shot_unlearn(model.to(task.device), target, x, other, self.config(task.seed, model), inplace=True)
         summary = result.summary()
         task.notes.update({k: summary[k] for k in ("k_p", "k_a", "path", "layer", "num_neurons", "perturbed_entries", "selection_met", "selection_reason", "seconds")})
         return result.model
