@@ -10,7 +10,8 @@ the same run with the same cost meter) and the ``gan`` metric set.
         --train-size 60000 --epochs 20 --width 32 --oracles 3                  # the issue's full scale
 
 Writes ``<out>.json`` (records + environment), ``<out>.md`` (table) and one sample-grid PNG per
-setting (before / cascade / oracle / baselines, same latent codes) under ``<out>_samples/``.
+setting and seed (before / cascade / finetune / redaction / oracle, same latent codes), ``<out>_<setting>_seed<k>.png``
+(beside the JSON: sub-folders of benchmarks/results are git-ignored).
 """
 
 from __future__ import annotations
@@ -73,16 +74,21 @@ def parse() -> argparse.Namespace:
     p.add_argument("--cache-dir", default="~/.cache/expunge/models")
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/gan_fmnist"))
     p.add_argument("--merge-from", nargs="*", default=[], help="earlier result JSONs: their records are kept unless this run redoes the same (setting, seed, method, oracle)")
+    p.add_argument("--table-from", default=None, help="only print the markdown table of an existing result JSON (and write it beside it)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args()
 
 
 def main() -> None:
     args = parse()
+    if args.table_from:
+        lines = table(json.loads(Path(args.table_from).read_text())["records"])
+        atomic_write_text(Path(args.table_from).with_suffix(".md"), "\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     out = Path(args.out)
-    png_dir = Path(str(out) + "_samples")
     bundle = load_dataset("fashion_mnist")
     family = FAMILIES.get("gan")()
     options = {"width": args.width, "latent_dim": args.latent_dim}
@@ -161,7 +167,7 @@ def main() -> None:
                     models[method] = model
             models["retrain (oracle)"] = oracles[0]
             first = False
-            write_sample_grid(png_dir / f"{label}_seed{seed}.png", models, n=64, seed=123,
+            write_sample_grid(Path(f"{out}_{label}_seed{seed}.png"), models, n=64, seed=123,
                               caption=f"Fashion-MNIST, {label}, seed {seed}: same latent codes through each GAN")
             _save(out, args, records, time.perf_counter() - started)
     _save(out, args, records, time.perf_counter() - started)
@@ -210,7 +216,11 @@ def table(records: list[dict[str, Any]]) -> list[str]:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault((r["setting"], r["method"]), []).append(r)
-    for (setting, method), rs in groups.items():
+    order = list(METHODS) + ["original", "retrain"]
+    settings = sorted({s for s, _ in groups}, key=lambda s: (not s.startswith("class"), int("".join(c for c in s if c.isdigit()) or 0)))
+    keys = sorted(groups, key=lambda k: (settings.index(k[0]), ["original", "retrain", *METHODS].index(k[1]) if k[1] in order else 99))
+    for setting, method in keys:
+        rs = groups[(setting, method)]
         cells = []
         for key, _ in cols:
             vals = [r[key] for r in rs if isinstance(r.get(key), (int, float))]
