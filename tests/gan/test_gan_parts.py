@@ -13,7 +13,7 @@ from expunge.cost import CostMeter
 from expunge.errors import ConfigError
 from expunge.evaluate.registry import METRIC_SETS, EvalContext, build_metrics, check_needs, run_metrics
 from expunge.family import FAMILIES
-from expunge.gan import build_gan, sample_grid_section, write_sample_grid
+from expunge.gan import GAN, build_gan, sample_grid_section, write_sample_grid
 from expunge.gan.metrics import frechet_distance
 from expunge.gan.train import Optimizers, standard_step
 
@@ -113,3 +113,12 @@ def test_sample_grids_and_report_section(tmp_path, class_setting):
     assert "![class 1](samples/class1.png)" in lines and "![toy](samples/toy.png)" in lines
     assert (tmp_path / "samples" / "class1.png").read_bytes()[:4] == b"\x89PNG"
     assert sample_grid_section(tmp_path / "nothing") == []
+
+
+def test_model_registry_entries():
+    from expunge.models import build_model
+
+    a = build_model("dcgan", (1, 28, 28), 10, seed=0, width=4)
+    b = build_model("mlp_gan", (2,), 2, seed=0, width=8, latent_dim=2)
+    assert isinstance(a, GAN) and a.options.arch == "dcgan" and b.options.arch == "mlp"
+    FAMILIES.get("gan")().validate(SimpleNamespace(model=SimpleNamespace(name="mlp_gan", options={"width": 8})))

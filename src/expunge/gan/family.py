@@ -30,7 +30,11 @@ from .train import bce, train_gan
 
 
 def gan_options(config: Any) -> GANOptions:
-    options = getattr(getattr(config, "model", None), "options", None) or {}
+    """``model.options`` checked; ``model.name`` ``mlp_gan`` implies ``arch: mlp`` unless given."""
+    model = getattr(config, "model", None)
+    options = dict(getattr(model, "options", None) or {})
+    if getattr(model, "name", None) == "mlp_gan":
+        options.setdefault("arch", "mlp")
     return GANOptions(**validate_params(GANOptions, options, "model.options"))
 
 
@@ -48,6 +52,10 @@ def data_scaling(inputs: torch.Tensor, options: GANOptions, data_shape: tuple[in
 class GANFamily:
     name = "gan"
     metric_set = "gan"
+
+    def validate(self, config: Any) -> None:
+        """Check ``model.options`` when the config loads (ConfigError naming the key)."""
+        gan_options(config)
 
     def build(self, config: Any, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
         options = gan_options(config)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..hparams import hp
+from ..models.registry import MODELS
 
 
 @dataclass
@@ -231,3 +232,13 @@ def build_gan(data_shape: Sequence[int], num_classes: int, options: GANOptions |
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
     return gan
+
+
+@MODELS.register("dcgan", "DCGAN-style generator + discriminator (one GAN module; family: gan sets its pixel scaling)")
+def dcgan(input_shape: Sequence[int], num_classes: int, **options: Any) -> GAN:
+    return build_gan(input_shape, num_classes, {"arch": "dcgan", **options})
+
+
+@MODELS.register("mlp_gan", "fully connected generator + discriminator for toy data (family: gan)")
+def mlp_gan(input_shape: Sequence[int], num_classes: int, **options: Any) -> GAN:
+    return build_gan(input_shape, num_classes, {"arch": "mlp", **options})
