@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -157,3 +159,24 @@ def test_hyperparameters_are_checked():
     with pytest.raises(ConfigError, match="rounds"):
         validate_params(GANCascade, {"rounds": 0}, "methods.0.hyperparams")
     assert validate_params(GANCascade, {"substitute": "random", "lr": 1e-3}, "m") == {"substitute": "random", "lr": 1e-3}
+
+
+def test_conditional_gan_paths_run(class_setting):
+    """Conditional G and projection D through every unlearner (a smoke test: a few steps each)."""
+    from expunge.evaluate.registry import EvalContext, build_metrics, run_metrics
+    from expunge.train import Recipe
+
+    s = class_setting
+    s.config.model.options["conditional"] = True
+    try:
+        gan = s.family.build(s.config, s.data, 0, torch.device("cpu"))
+        s.family.fit(gan, s.config, s.data, s.split.retain, Recipe(epochs=2, lr=1e-3, batch_size=64), torch.device("cpu"), False, "cond")
+        for name, params in [("gan_cascade", {"rounds": 2, "steer": "nearest"}), ("gan_cascade", {"rounds": 2, "steer": "inversion", "inversion_steps": 3}),
+                             ("gan_redaction", {"steps": 3}), ("gan_finetune", {"steps": 3})]:
+            out = UNLEARNERS.get(name)(**params).unlearn(copy.deepcopy(gan), s.task())
+            assert out.conditional
+        ctx = EvalContext(torch.device("cpu"), 0, s.bundle.train, s.bundle.test, s.split, extras=s.family.extras(s.config, s.data, torch.device("cpu")))
+        values = run_metrics(build_metrics("gan", "gan"), out, ctx)
+        assert 0 <= values["forgotten_class_share"] <= 100 and np.isfinite(values["frechet_distance"])
+    finally:
+        s.config.model.options["conditional"] = False
