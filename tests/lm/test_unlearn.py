@@ -36,7 +36,7 @@ def test_concept_unlearning_forgets_and_keeps_retain(original, bundle, split, ta
 
     task = task_for(0)
     base = {n: p.detach().clone() for n, p in original.named_parameters()}
-    out = ConceptUnlearning().unlearn(original, task)
+    out = ConceptUnlearning(merge=False).unlearn(original, task)
     words = task.notes["concept_words"]
     assert set(words) == {"3", "11"} and all(len(w) == 8 for w in words.values())
     facts = {a: {v.lower() for v in bundle.corpus.authors[a].facts.values()} for a in (3, 11)}

@@ -17,8 +17,10 @@ count, seconds per step, peak memory and, for ``lm_concept``, the concept words 
   sequences + λ·NLL(retain) (OpenUnlearning's NPO with its retain term).
 - ``lm_idk``: fine-tune on forget questions answered "I don't know"-style + retain (TOFU's IDK).
 
-The LoRA adapter (peft) wraps the model in place (as ``get_peft_model`` does); the returned
-``PeftModel`` keeps the base weights bit-identical unless ``merge=True``.
+The LoRA adapter (peft) wraps the model in place (as ``get_peft_model`` does) and trains with the
+base weights frozen. By default (``merge=True``) the adapter is then folded in, so the returned
+model has the original's architecture and parameter names (the runner's parameter-change
+records need them); ``merge=False`` returns the ``PeftModel`` with bit-identical base weights.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class LMSettings:
     lora_alpha: float = hp(16.0, low=0.0, low_open=True, doc="LoRA scaling alpha")
     lora_dropout: float = hp(0.05, low=0.0, high=1.0, high_open=True, doc="LoRA dropout")
     target_modules: list[str] = hp(default_factory=lambda: ["c_attn", "c_proj", "c_fc"], doc="module names LoRA adapts (GPT-2: c_attn, c_proj, c_fc; the paper: q_proj, v_proj)")
-    merge: bool = hp(False, doc="merge the LoRA adapter into the weights and return a plain model")
+    merge: bool = hp(True, doc="fold the trained LoRA adapter into the weights and return a plain model with the original's parameter names (what the shared pipeline compares); false returns the PeftModel, base weights bit-identical")
 
     # ---- the shared loop -----------------------------------------------------------------
     def _prepare(self, model: nn.Module, mask: Mask | None) -> tuple[nn.Module, list[nn.Parameter], Callable[[], None] | None]:
