@@ -26,6 +26,8 @@ def plot_tradeoff(records: Sequence[dict[str, Any]], path: Path) -> bool:
     """Forgetting (|ΔFA| to the oracles) against test accuracy, one marker per method and budget."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in _ok(records):
+        if "delta_forget" not in r or "test_acc" not in r:
+            continue  # another metric set (class, GAN, LM): this plot does not apply
         label = r["method"] if r.get("alpha") is None else f"{r['method']} (α={r['alpha']})"
         groups[label].append(r)
     if not groups:
