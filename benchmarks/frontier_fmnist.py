@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         entry = {**compact(frontier), "development": spec["development"], "overrides": spec["overrides"], "targets": check_targets(frontier),
                  "seconds": time.time() - started}
         result["modes"][mode] = entry
-        plot = out_path.with_name(f"{out_path.stem}_{mode}.png")
+        plot = out_path.with_suffix(".png") if out_path.stem.endswith(mode) else out_path.with_name(f"{out_path.stem}_{mode}.png")
         shutil.copyfile(path.parent / "frontier.png", plot)
         entry["plot"] = plot.name
         atomic_write_json(out_path, {**result, "environment": environment_info(resolve_device("auto"))})
