@@ -130,7 +130,7 @@ def test_zero_shot_removes_the_class(trained, bundle) -> None:
     import copy
 
     model = trained["resnet_small"]
-    out = UNLEARNERS.get("zero_shot")().unlearn(copy.deepcopy(model), task_for(bundle, 1)).eval()
+    out = UNLEARNERS.get("zero_shot")(k_p="auto", path="custom").unlearn(copy.deepcopy(model), task_for(bundle, 1)).eval()
     y = bundle.train.targets
     with torch.no_grad():
         pred = out(bundle.train.inputs).argmax(1)
@@ -163,7 +163,17 @@ def test_default_path_follows_the_recipe_of_the_architecture() -> None:
     zs = UNLEARNERS.get("zero_shot")()
     resnet = zs.config(0, build_model("resnet_small", (1, 8, 8), 4))
     cnn = zs.config(0, build_model("cnn", (1, 8, 8), 4))
-    assert (resnet.out_scope, resnet.cut_in, resnet.k_p) == ("all", False, "auto")  # their ResNet path, K by the rule
+    assert (resnet.out_scope, resnet.cut_in, resnet.k_p, resnet.k_a) == ("all", False, 25, 12)  # their ResNet path, K_p 400/2048 and K_a 200/2048 of 128 features
     assert (cnn.out_scope, cnn.cut_in) == ("target", True)  # their MNIST CNN path
     custom = UNLEARNERS.get("zero_shot")(path="custom", out_scope="target").config(0, build_model("cnn", (1, 8, 8), 4))
     assert (custom.out_scope, custom.cut_in) == ("target", False)
+
+
+def test_default_edits_exactly_what_the_paper_recipe_edits(trained, bundle) -> None:
+    import copy
+
+    model = trained["cnn"]
+    default = UNLEARNERS.get("zero_shot")().unlearn(copy.deepcopy(model), task_for(bundle, 1))
+    paper = UNLEARNERS.get("lra_npp_paper")().unlearn(copy.deepcopy(model), task_for(bundle, 1))
+    for (n, a), (_, b) in zip(default.named_parameters(), paper.named_parameters()):
+        assert torch.equal(a, b), n

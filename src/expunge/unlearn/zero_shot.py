@@ -54,14 +54,21 @@ def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[tor
 @UNLEARNERS.register("zero_shot", "LRA-NPP, expunge's variant: LRP-ranked neurons, K_p by a rule on unseen images, no training data")
 @dataclass
 class ZeroShot:
-    """Fields mirror ``expunge.zeroshot.ZeroShotConfig``; defaults are expunge's (docs/methods/zero-shot-recipes.md)."""
+    """Fields mirror ``expunge.zeroshot.ZeroShotConfig``.
+
+    Default: the authors' recipe for the architecture (``path='recipe'``, ``k_p='recipe'``), i.e. the same
+    edit as ``lra_npp_paper``. The default study (docs/methods/zero-shot-recipes.md) found no training-free
+    variant that is closer to the oracle than ``output_mask`` on both the relearn attack and the feature probe,
+    so expunge's own variants (``k_p='auto'``, ``path='custom'`` with target-row / in+out paths) are options,
+    not the default.
+    """
 
     path: str = hp("recipe", choices=["recipe", "custom"], doc="recipe: the authors' path for this architecture (expunge.zeroshot.recipes) with K_p by the rule; custom: out_scope / cut_in below")
     layer: str | None = hp(None, doc="analysed layer (module name of a top-level Linear/Conv2d); None = the last linear layer")
     rule: str = hp("epsilon", choices=["epsilon", "zplus", "alphabeta"], doc="LRP rule")
     epsilon: float = hp(0.1, low=0.0, low_open=True, doc="ε of the ε-rule (the authors' 0.1)")
     k_a: int | None = hp(None, low=1, doc="per-image top neurons; None = 10% of the analysed neurons")
-    k_p: int | float | str = hp("auto", doc="'auto' (smallest K meeting the rule), a count, or a fraction in (0, 1)")
+    k_p: int | float | str = hp("recipe", doc="'recipe' (the authors' K_p ratio for this architecture), 'auto' (smallest K meeting the rule), a count, or a fraction in (0, 1)")
     perturbation: str = hp("cut", choices=["cut", "gaussian", "laplace"], doc="zero the path, or add noise to it")
     scale: float = hp(1.0, low=0.0, doc="noise std / Laplace scale")
     out_scope: str = hp("auto", choices=["auto", "target", "all", "none"], doc="outgoing weights edited: target row, all classes, none")
@@ -82,12 +89,18 @@ class ZeroShot:
 
         fields = {k: getattr(self, k) for k in ("layer", "rule", "epsilon", "k_a", "k_p", "perturbation", "scale", "out_scope", "cut_in", "cut_bias",
                                                 "max_target_rate", "max_other_drop", "max_target_confidence", "confidence", "max_k", "escalate", "bn")}
-        if self.path == "recipe" and model is not None:
+        if model is not None and (self.path == "recipe" or self.k_p == "recipe"):
             from ..zeroshot.recipes import linear_layers, recipe_for
 
             recipe = recipe_for(model)
-            scope, rows = RECIPE_PATHS[recipe.edit]
-            fields.update(out_scope=scope, cut_in=rows, k_a=self.k_a or recipe.counts(linear_layers(model)[-1][1].in_features)[0], layer=None)
+            k_a, k_p = recipe.counts(linear_layers(model)[-1][1].in_features)
+            if self.path == "recipe":
+                scope, rows = RECIPE_PATHS[recipe.edit]
+                fields.update(out_scope=scope, cut_in=rows, k_a=self.k_a or k_a, layer=None)
+            if self.k_p == "recipe":
+                fields.update(k_p=k_p)
+        elif self.k_p == "recipe":
+            raise ConfigError("k_p='recipe' needs the model (ZeroShot.config(seed, model)).")
         return ZeroShotConfig(**fields, seed=seed)
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -100,8 +113,9 @@ class ZeroShot:
             from ..zeroshot.recipes import recipe_for, run_recipe
 
             recipe = recipe_for(model)
-            if recipe.edit not in RECIPE_PATHS:  # VGG / ViT paths are not neuron paths of one layer: their recipe as written, fixed K
-                result = run_recipe(model.to(task.device), target, x, recipe, self.perturbation, self.scale, task.seed)
+            if recipe.edit not in RECIPE_PATHS:  # VGG / ViT paths are not neuron paths of one layer: their recipe as written
+                fixed = self.k_p if isinstance(self.k_p, int) and not isinstance(self.k_p, bool) else None
+                result = run_recipe(model.to(task.device), target, x, recipe, self.perturbation, self.scale, task.seed, self.k_a, fixed)
                 task.notes.update(result.summary() | {"path": recipe.name})
                 return result.model
         with warnings.catch_warnings():
