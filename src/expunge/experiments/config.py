@@ -127,6 +127,9 @@ class ExperimentConfig:
         for registry, value, key in checks:
             if value not in registry.names():
                 raise ConfigError(f"{key}: unknown {registry.kind} {value!r}; choose one of {registry.names()}.")
+        family = FAMILIES.get(self.family)()
+        if hasattr(family, "validate"):
+            family.validate(self)  # the family's own options (e.g. a GAN's model.options)
         for i, method in enumerate(self.methods):
             validate_method(method, f"methods.{i}")
         if self.split.corruption is not None:

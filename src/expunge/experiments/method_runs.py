@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .config import MethodConfig
@@ -17,4 +18,7 @@ def run_method(ctx: Context, method: MethodConfig, seed: int, keep_model: dict[s
     metrics = evaluate_model(ctx, result.model)
     if keep_model is not None:
         keep_model["model"] = result.model
-    return method_record(ctx, method, seed, result, metrics)
+    record = method_record(ctx, method, seed, result, metrics)
+    if hasattr(ctx.family, "artifacts"):  # e.g. a GAN's before / after / oracle sample grid
+        record["artifacts"] = ctx.family.artifacts(ctx, f"{method.name}-seed{seed}", result.model, Path(ctx.config.out))
+    return record

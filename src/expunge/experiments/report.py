@@ -10,6 +10,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import DataError
+from ..family import FAMILIES
 from ..utils import atomic_write_text
 from .plots import plot_mask_composition, plot_tradeoff
 from .pool import pool_report_section
@@ -194,6 +195,9 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
     shown = [f"![{title}]({name})" for name, plot, title in figures if plot(records, out / name)]
     if shown:
         parts += ["## Plots", "", *shown, ""]
+    family = FAMILIES.get(config.get("family", "classifier"))()
+    if hasattr(family, "report_section"):  # e.g. a GAN's sample grids
+        parts += family.report_section(out)
     failed = [r for r in records if r.get("status") == "failed"]
     if failed:
         parts += ["## Failed runs", ""] + [f"- {r['method']} seed {r['seed']}: {r['error']}" for r in failed] + [""]

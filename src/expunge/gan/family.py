@@ -25,6 +25,7 @@ from ..cache import ModelCache
 from ..family import FAMILIES, FamilyData
 from ..hparams import validate_params
 from ..train import Recipe, epoch_batches, train
+from .report import sample_grid_path, sample_grid_section, write_sample_grid
 from .models import GANOptions, build_gan
 from .train import bce, train_gan
 
@@ -82,6 +83,15 @@ class GANFamily:
         d_real = model.score(x, y)
         d_gen = model.score(model.generate(z, y), y)
         return bce(d_real, torch.ones_like(d_real)) + bce(d_gen, torch.ones_like(d_gen))
+
+    def artifacts(self, ctx: Any, name: str, model: nn.Module, out_dir: Path) -> dict[str, Any]:
+        """After each run: before / after / oracle sample grid (same latent codes), indexed for the report."""
+        models = {"before": ctx.original.model, "after": model, "oracle": ctx.oracles[0].model}
+        path = write_sample_grid(sample_grid_path(out_dir, name), models, index_dir=out_dir, caption=name)
+        return {"sample_grid": str(path)}
+
+    def report_section(self, run_dir: Path) -> list[str]:
+        return sample_grid_section(run_dir)
 
     def extras(self, config: Any, data: FamilyData, device: torch.device) -> dict[str, Any]:
         split_cfg = getattr(config, "split", None)
