@@ -33,14 +33,13 @@ A diverging run is recorded as failed by the runner; the frontier is drawn from 
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import logging
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -24,16 +24,17 @@ to the paper's code path:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..cost import count as count_passes
-from ..hparams import hp
 from ..errors import ConfigError
+from ..hparams import hp
 from ..masks import Mask
 from ..models import classifier_parameter_names
 from ..train import Batch, LossFn
