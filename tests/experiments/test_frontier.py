@@ -177,3 +177,17 @@ def test_tune_for_a_budget_then_frontier_uses_it(tmp_path):
     tuned_point = next(p for p in result["points"] if p["method"] == "DEL-tuned@0.5")
     assert tuned_point["tuned"] and tuned_point["epochs"] == next(p for p in result["points"] if p["method"] == "DEL@0.5")["epochs"]
     frontier_points([], [], 1)  # empty input is harmless
+
+
+def test_frontier_with_a_pool_scores_epsilon_lira_and_the_ceiling(tmp_path):
+    config = load_config(tiny_config(tmp_path, [{"name": "finetune", "hyperparams": {"lr": 0.05}}]))
+    with pytest.raises(ConfigError, match="at least 4"):
+        run_frontier(config, [0.5], pool=2)
+    result = json.loads(run_frontier(config, [0.25, 0.5], pool=4, pool_budgets=[0.5]).read_text())
+    point = next(p for p in result["points"] if p["method"] == "finetune@0.5")
+    assert 0 <= point["epsilon_score"] <= 1 and 0 <= point["lira_auc"] <= 100 and point["pool_n"] == 4
+    assert "epsilon_score" not in next(p for p in result["points"] if p["method"] == "finetune@0.25")  # no pool at 0.25
+    ceiling = result["pools"]["0.5"]["ceiling"]
+    assert ceiling is not None and 0 <= ceiling["epsilon_score"] <= 1
+    assert point["pareto"]["epsilon_score"] is True  # the only point with an ε-score
+    assert "ε-score" in (tmp_path / "run" / "frontier.md").read_text()
