@@ -47,10 +47,10 @@ per-model values are cached per model object, so the verdict reuses the other me
 from __future__ import annotations
 
 import copy
-import math
 import weakref
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,7 +59,7 @@ from torch import nn
 from ..errors import ConfigError, DataError
 from ..hparams import hp
 from ..utils import eval_mode
-from .accuracy import Outputs, model_outputs
+from .accuracy import Outputs
 from .registry import METRICS, EvalContext, register_set
 
 PERCENT = 100.0
@@ -128,13 +128,13 @@ class ModelPass:
 
 
 @torch.no_grad()
-def _pass(model: nn.Module, dataset: Any, indices: np.ndarray, points: dict[str, "ProbePoint"], device: torch.device,
+def _pass(model: nn.Module, dataset: Any, indices: np.ndarray, points: dict[str, ProbePoint], device: torch.device,
           keep_features: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 1024) -> tuple[Outputs, dict[str, np.ndarray]]:
     modules = dict(model.named_modules())
     current: dict[str, torch.Tensor] = {}
     handles = []
     for name, point in points.items():
-        def hook(_m: nn.Module, args: tuple, output: torch.Tensor, name: str = name, point: "ProbePoint" = point) -> None:
+        def hook(_m: nn.Module, args: tuple, output: torch.Tensor, name: str = name, point: ProbePoint = point) -> None:
             t = args[0] if point.side == "input" else output
             if point.pool and t.ndim > 2:
                 t = t.mean(dim=tuple(range(2, t.ndim)))
