@@ -1,9 +1,10 @@
 """Zero-shot class unlearning (LRA-NPP, arXiv 2410.23693) as unlearners of the shared pipeline.
 
-- ``zero_shot``: expunge's variant (``expunge.zeroshot.zero_shot_unlearn``): LRP ε-relevance
-  ranking of the classifier-input neurons, K_p chosen by a rule on the unseen images, path
-  chosen by ``out_scope`` / ``cut_in`` (see docs/methods/zero-shot-recipes.md for how the default
-  was chosen and what it achieves against ``output_mask``).
+- ``zero_shot``: LRA-NPP through ``expunge.zeroshot.zero_shot_unlearn``. Default: the authors' recipe
+  for the architecture (path and K_p ratio; the same edit as ``lra_npp_paper``), because the default
+  study (docs/methods/zero-shot-recipes.md) found no training-free variant closer to the oracle than
+  ``output_mask`` on relearn and probe distance. Options: K_p by a rule on the unseen images
+  (``k_p='auto'``), other paths (``path='custom'`` with ``out_scope`` / ``cut_in``).
 - ``lra_npp_paper``: the authors' recipe for the architecture at hand (``expunge.zeroshot.recipes``:
   MNIST CNN, ResNet, VGG or ViT path, their K_a / K_p as fractions of the analysed neurons).
 - ``noise_gn`` / ``noise_ln``: the authors' noise baselines: N(0, σ²) or Laplace(0, b) added to
@@ -51,7 +52,7 @@ def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[tor
     return x.to(task.device), None if other is None else (other[0].to(task.device), other[1])
 
 
-@UNLEARNERS.register("zero_shot", "LRA-NPP, expunge's variant: LRP-ranked neurons, K_p by a rule on unseen images, no training data")
+@UNLEARNERS.register("zero_shot", "LRA-NPP from unseen images only; default = the authors' recipe for the architecture; options: K_p by a rule (k_p=auto), custom paths")
 @dataclass
 class ZeroShot:
     """Fields mirror ``expunge.zeroshot.ZeroShotConfig``.
