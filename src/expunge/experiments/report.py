@@ -33,7 +33,7 @@ def group_by_method(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[st
 
 
 def mean_std(values: list[float]) -> str:
-    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    arr = np.asarray([v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)], dtype=float)
     if arr.size == 0:
         return "–"
     if arr.size == 1:
@@ -46,7 +46,9 @@ EXTRA_COLUMNS = [("clean_test_acc", "clean TA"), ("backdoor_success", "backdoor 
 
 def table_columns(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The known columns the records have, then any other numeric metric (class, GAN and LM metric sets), cost last."""
-    have = {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numeric = {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    textual = {k for r in records for k, v in r.items() if isinstance(v, str)}
+    have = numeric - textual
     known = [(k, label) for k, label in TABLE_COLUMNS + EXTRA_COLUMNS if k in have]
     named = {k for k, _ in known}
     seen: list[str] = []
@@ -67,7 +69,27 @@ def summary_table(records: list[dict[str, Any]]) -> str:
         n = f"{len(ok)}" + (f" ({failed} failed)" if failed else "")
         cells = [mean_std([r.get(key) for r in ok]) for key, _ in columns]
         lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
+    verdict = verdict_line(records)
+    if verdict:
+        lines += ["", verdict]
     return "\n".join(lines)
+
+
+def verdict_line(records: list[dict[str, Any]], bold: str = "**") -> str:
+    """Class unlearning: each method's verdict ("output-only" / "removed from features") and the rule behind it."""
+    verdicts = {m: sorted({str(r["verdict"]) for r in rows if isinstance(r.get("verdict"), str)}) for m, rows in group_by_method(records).items()}
+    verdicts = {m: v for m, v in verdicts.items() if v}
+    if not verdicts:
+        return ""
+    rule = next((r.get("verdict_rule") for r in records if r.get("verdict_rule")), "")
+    return "Verdict per method: " + "; ".join(f"{bold}{m}{bold}: {', '.join(v)}" for m, v in verdicts.items()) + (f". Rule: {rule}." if rule else ".")
+
+
+CLASS_CONSOLE = [
+    ("target_acc_train", "target(train)"), ("target_acc_test", "target(test)"), ("other_acc_test", "other(test)"), ("mia_fr", "Fr"), ("mia_fs", "Fs"),
+    ("probe_penultimate", "probe"), ("probe_penultimate_oracle", "probe(oracle)"), ("relearn_k5_full", "relearn5"), ("relearn_k5_full_oracle", "relearn5(oracle)"),
+    ("seconds", "sec"), ("relative_time", "xRetrain(s)"), ("relative_passes", "xRetrain(pass)"),
+]
 
 
 def oracle_std_line(spread: dict[str, float]) -> str:
@@ -80,6 +102,9 @@ def console_table(records: list[dict[str, Any]]) -> str:
     """Mean ± std per method: the metrics (no per-metric Δ columns), then cost as wall time and as example passes."""
     short = {"mia_efficacy": "MIA", "mia_auc": "AUC", "avg_gap": "AvgGap", "avg_gap_auc": "Gap(AUC)", "seconds": "sec", "relative_time": "xRetrain(s)", "relative_passes": "xRetrain(pass)"}
     columns = [(k, short.get(k, label)) for k, label in table_columns(records) if not k.startswith("delta_")]
+    have = {k for k, _ in columns}
+    if any(k in have for k, _ in CLASS_CONSOLE):  # class unlearning: the columns the output layer cannot fake, not all 50
+        columns = [(k, label) for k, label in CLASS_CONSOLE if k in have]
     keys = [k for k, _ in columns]
     width = max([15] + [len(label) + 2 for _, label in columns])
     lines = [f"{'method':22s}" + "".join(f"{lab:>{width}s}" for _, lab in columns)]
@@ -89,6 +114,9 @@ def console_table(records: list[dict[str, Any]]) -> str:
             lines.append(f"{method:22s}  all {len(rows)} runs failed: {rows[0].get('error', '')[:80]}")
             continue
         lines.append(f"{method:22s}" + "".join(f"{mean_std([r.get(k) for r in ok]):>{width}s}" for k in keys))
+    verdict = verdict_line(records, bold="")
+    if verdict:
+        lines += ["", verdict]
     return "\n".join(lines)
 
 
