@@ -32,34 +32,21 @@ from expunge.concept.fmnist_attributes import with_attributes
 from expunge.data import build_split, load_dataset
 from expunge.data.base import IndexedTensorDataset
 from expunge.evaluate.accuracy import model_outputs
-from expunge.evaluate.registry import EvalContext, METRICS
+from expunge.evaluate.registry import METRICS, EvalContext, build_metrics, run_metrics
 from expunge.models import build_model
 from expunge.train import Recipe, epoch_batches, train
 from expunge.unlearn.base import UNLEARNERS, UnlearningTask
 from expunge.utils import atomic_write_json
-from expunge.zeroshot.evaluate import RemovalEvaluator
+from expunge.zeroshot.method import zero_shot_unlearn
 
 CPU = torch.device("cpu")
 RESULTS = Path(__file__).parent / "results"
 
 
-class OutputMask(nn.Module):
-    """The floor: the target logit set to -inf (reads no data, changes no feature)."""
-
-    def __init__(self, model: nn.Module, classes: list[int]) -> None:
-        super().__init__()
-        self.model, self.classes = model, classes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.model(x).clone()
-        out[:, self.classes] = -1e9
-        return out
-
-
 def relearn(model: nn.Module, data: IndexedTensorDataset, support: np.ndarray, test: IndexedTensorDataset, test_idx: np.ndarray, target: int,
             scope: str, steps: int = 30, lr: float = 0.01, seed: int = 0) -> float:
     """Target-class test accuracy after fine-tuning on ``support`` (k per class) for ``steps`` full-batch SGD steps."""
-    m = copy.deepcopy(model.model if isinstance(model, OutputMask) else model)
+    m = copy.deepcopy(model)  # a masked output layer is re-learned like any other: the attack re-fits the head
     head_names = {n for n, _ in m.named_parameters() if n.startswith("fc.")}
     params = [p for n, p in m.named_parameters() if scope == "whole" or n in head_names]
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
@@ -91,11 +78,10 @@ def run_class(name: str, bundle: Any, cls: int, seed: int, args: argparse.Namesp
     original, t_orig = fit(train_idx, seed)
     oracle, t_oracle = fit(split.retain, seed + 1000)
     retrain_passes = recipe.epochs * len(split.retain)
-    evaluator = RemovalEvaluator(bundle.train, train_idx, bundle.test, split.test, cls, CPU, seed, probe_per_class=150)
-    evaluator.fit_attack(original)
     rng = np.random.default_rng(seed + 5)
     support = np.concatenate([rng.choice(split.validation[bundle.train_targets()[split.validation] == c], args.relearn_k, replace=False) for c in range(num_classes)])
-    ctx = EvalContext(CPU, seed=seed, train_set=bundle.train, test_set=bundle.test, split=split, original=original, oracles=[oracle])
+    ctx = EvalContext(CPU, seed=seed, train_set=bundle.train, test_set=bundle.test, split=split, original=original, oracles=[oracle], extras={"forget_classes": [cls]})
+    class_metrics = build_metrics(["class_accuracy", "class_mia", {"name": "feature_probe", "per_class": 150}], "class")  # the shared class set (relearn is run below)
     presence = METRICS.get("concept_presence")(examples_per_concept=120)
 
     def task() -> UnlearningTask:
@@ -118,8 +104,6 @@ def run_class(name: str, bundle: Any, cls: int, seed: int, args: argparse.Namesp
         return ul.unlearn(model, task()), {"passes": len(split.retain)}
 
     def zero_shot(model: nn.Module) -> tuple[nn.Module, dict]:
-        from expunge.zeroshot.method import zero_shot_unlearn
-
         idx = split.validation[bundle.train_targets()[split.validation] == cls][:16]
         res = zero_shot_unlearn(model, cls, bundle.train.inputs[torch.as_tensor(idx)])
         return res.model, {"passes": 0}
@@ -127,7 +111,7 @@ def run_class(name: str, bundle: Any, cls: int, seed: int, args: argparse.Namesp
     methods: dict[str, Callable[[nn.Module], tuple[nn.Module, dict]]] = {
         "original": lambda m: (m, {"passes": 0}),
         "retrain": lambda m: (oracle, {"passes": retrain_passes, "seconds": t_oracle}),
-        "output_mask": lambda m: (OutputMask(m, [cls]), {"passes": 0}),
+        "output_mask": lambda m: (UNLEARNERS.get("output_mask")().unlearn(m, task()), {"passes": 0}),
         "zero_shot": zero_shot,
         "concept_poison/head": concept("concept_poison", scope="head", labelling="targeted", epochs=args.epochs),
         "concept_poison/full": concept("concept_poison", scope="full", labelling="targeted", epochs=args.epochs),
@@ -150,13 +134,10 @@ def run_class(name: str, bundle: Any, cls: int, seed: int, args: argparse.Namesp
         out.eval()
         rec: dict[str, Any] = {"dataset": name, "class": cls, "seed": seed, "method": method, "seconds": seconds, "relative_time": seconds / t_oracle,
                                "relative_passes": info.pop("passes") / retrain_passes, **{k: v for k, v in info.items() if v is not None}}
-        rec.update(evaluator(out))
+        rec.update(run_metrics(class_metrics, out, ctx))
         for scope in ("head", "whole"):
             rec[f"relearn_{scope}"] = relearn(out, bundle.train, support, bundle.test, split.test, cls, scope, seed=seed)
-        if not isinstance(out, OutputMask):
-            rec.update(presence(out, ctx))
-        else:
-            rec.update({k: v for k, v in presence(original, ctx).items()})  # the features are the original's
+        rec.update(presence(out, ctx))
         records.append(rec)
         print(json.dumps({k: (round(v, 2) if isinstance(v, float) else v) for k, v in rec.items() if k not in ("notes", "patch")}), flush=True)
     return records
