@@ -33,6 +33,9 @@ demo: install data
 
 test: install-dev
 	@if [ "$$(id -u)" = "0" ] && [ ! -f "$(DATA_DIR)/train-images-idx3-ubyte.gz" ]; then $(MAKE) --no-print-directory data || true; fi
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/pyright src
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -n 2 tests
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q
 

@@ -20,8 +20,9 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,8 +44,9 @@ CPU = torch.device("cpu")
 RESULTS = Path(__file__).parent / "results"
 
 
-def relearn(model: nn.Module, data: IndexedTensorDataset, support: np.ndarray, test: IndexedTensorDataset, test_idx: np.ndarray, target: int,
-            scope: str, steps: int = 30, lr: float = 0.01, seed: int = 0) -> float:
+def relearn(
+    model: nn.Module, data: IndexedTensorDataset, support: np.ndarray, test: IndexedTensorDataset, test_idx: np.ndarray, target: int, scope: str, steps: int = 30, lr: float = 0.01, seed: int = 0
+) -> float:
     """Target-class test accuracy after fine-tuning on ``support`` (k per class) for ``steps`` full-batch SGD steps."""
     m = copy.deepcopy(model)  # a masked output layer is re-learned like any other: the attack re-fits the head
     head_names = {n for n, _ in m.named_parameters() if n.startswith("fc.")}
@@ -64,8 +66,7 @@ def relearn(model: nn.Module, data: IndexedTensorDataset, support: np.ndarray, t
 
 def run_class(name: str, bundle: Any, cls: int, seed: int, args: argparse.Namespace, model_options: dict, recipe: Recipe, pool: np.ndarray) -> list[dict[str, Any]]:
     num_classes = bundle.num_classes
-    split = build_split("class", bundle.train_targets(), len(bundle.test), seed=seed, train_size=len(pool) if len(pool) < len(bundle.train) else None,
-                        validation_fraction=0.05, classes=[cls])
+    split = build_split("class", bundle.train_targets(), len(bundle.test), seed=seed, train_size=len(pool) if len(pool) < len(bundle.train) else None, validation_fraction=0.05, classes=[cls])
     train_idx = np.concatenate([split.forget, split.retain])
     fresh = lambda s: build_model("cnn", bundle.input_shape, num_classes, seed=s, **model_options)  # noqa: E731
 
@@ -93,6 +94,7 @@ def run_class(name: str, bundle: Any, cls: int, seed: int, args: argparse.Namesp
             out = UNLEARNERS.get(kind)(**kw).unlearn(model, t)
             passes = t.notes["epochs"] * t.notes["examples_per_epoch"]
             return out, {"passes": passes, "notes": t.notes.get("concept"), "patch": t.notes.get("patch")}
+
         return go
 
     def random_label(model: nn.Module) -> tuple[nn.Module, dict]:
@@ -132,8 +134,16 @@ def run_class(name: str, bundle: Any, cls: int, seed: int, args: argparse.Namesp
             continue
         seconds = info.pop("seconds", time.perf_counter() - t0)
         out.eval()
-        rec: dict[str, Any] = {"dataset": name, "class": cls, "seed": seed, "method": method, "seconds": seconds, "relative_time": seconds / t_oracle,
-                               "relative_passes": info.pop("passes") / retrain_passes, **{k: v for k, v in info.items() if v is not None}}
+        rec: dict[str, Any] = {
+            "dataset": name,
+            "class": cls,
+            "seed": seed,
+            "method": method,
+            "seconds": seconds,
+            "relative_time": seconds / t_oracle,
+            "relative_passes": info.pop("passes") / retrain_passes,
+            **{k: v for k, v in info.items() if v is not None},
+        }
         rec.update(run_metrics(class_metrics, out, ctx))
         for scope in ("head", "whole"):
             rec[f"relearn_{scope}"] = relearn(out, bundle.train, support, bundle.test, split.test, cls, scope, seed=seed)
@@ -148,29 +158,53 @@ def identification(name: str, bundle: Any, args: argparse.Namespace, model_optio
     train(model, epoch_batches(bundle.train, np.arange(len(bundle.train)), recipe.batch_size, seed), recipe, CPU, progress=False)
     a = C.analyse(model.eval(), bundle.train, np.arange(len(bundle.train)), 0, bundle.num_classes, CPU, top_m=args.top_m, seed=seed)
     prec = {c: C.precision_at_m(a.tops[c], C.class_concepts(c), args.top_m) for c in range(bundle.num_classes)}
-    return {"dataset": name, "seed": seed, "precision_at_m": float(np.mean(list(prec.values()))), "per_class": prec, "tops": a.tops,
-            "cbm_accuracy": a.cbm.accuracy, "model_accuracy": a.cbm.model_accuracy, "dropped": a.bank.dropped,
-            "donors": {c: C.choose_donor(c, a.tops, a.attributions, a.bank.names, "shared") for c in range(bundle.num_classes)}}
+    return {
+        "dataset": name,
+        "seed": seed,
+        "precision_at_m": float(np.mean(list(prec.values()))),
+        "per_class": prec,
+        "tops": a.tops,
+        "cbm_accuracy": a.cbm.accuracy,
+        "model_accuracy": a.cbm.model_accuracy,
+        "dropped": a.bank.dropped,
+        "donors": {c: C.choose_donor(c, a.tops, a.attributions, a.bank.names, "shared") for c in range(bundle.num_classes)},
+    }
 
 
-COLUMNS = [("target_acc_train", "A_train"), ("target_acc_test", "A_test"), ("other_acc_test", "other"), ("mia_fr", "Fr"), ("mia_fs", "Fs"),
-           ("relearn_head", "relearn head"), ("relearn_whole", "relearn whole"), ("probe_target_acc", "probe"), ("concept_presence", "presence"),
-           ("relative_passes", "passes/retrain"), ("seconds", "s")]
+COLUMNS = [
+    ("target_acc_train", "A_train"),
+    ("target_acc_test", "A_test"),
+    ("other_acc_test", "other"),
+    ("mia_fr", "Fr"),
+    ("mia_fs", "Fs"),
+    ("relearn_head", "relearn head"),
+    ("relearn_whole", "relearn whole"),
+    ("probe_target_acc", "probe"),
+    ("concept_presence", "presence"),
+    ("relative_passes", "passes/retrain"),
+    ("seconds", "s"),
+]
 
 
 def table(data: dict[str, Any]) -> str:
     """Markdown: mean ± std over classes and seeds per dataset and method; |Δ to retrain| for relearn, probe and presence."""
     lines = []
     for ident in data.get("identification", []):
-        lines.append(f"concept_shapes seed {ident['seed']}: precision@{data['args']['top_m']} = {ident['precision_at_m']:.2f}, "
-                     f"CBM accuracy {ident['cbm_accuracy']:.1f}% (end-to-end model {ident['model_accuracy']:.1f}% on the same images)")
+        lines.append(
+            f"concept_shapes seed {ident['seed']}: precision@{data['args']['top_m']} = {ident['precision_at_m']:.2f}, "
+            f"CBM accuracy {ident['cbm_accuracy']:.1f}% (end-to-end model {ident['model_accuracy']:.1f}% on the same images)"
+        )
     records = [r for r in data["records"] if "error" not in r]
     for dataset in dict.fromkeys(r["dataset"] for r in records):
         rows = [r for r in records if r["dataset"] == dataset]
         n_cls = len({(r["class"], r["seed"]) for r in rows})
-        lines += ["", f"**{dataset}** ({n_cls} class x seed runs; mean ± std)", "",
-                  "| method | " + " | ".join(h for _, h in COLUMNS) + " | Δrelearn head | Δrelearn whole | Δprobe | Δpresence |",
-                  "|---" * (len(COLUMNS) + 5) + "|"]
+        lines += [
+            "",
+            f"**{dataset}** ({n_cls} class x seed runs; mean ± std)",
+            "",
+            "| method | " + " | ".join(h for _, h in COLUMNS) + " | Δrelearn head | Δrelearn whole | Δprobe | Δpresence |",
+            "|---" * (len(COLUMNS) + 5) + "|",
+        ]
         oracle = {(r["class"], r["seed"]): r for r in rows if r["method"] == "retrain"}
         for method in dict.fromkeys(r["method"] for r in rows):
             sel = [r for r in rows if r["method"] == method]
@@ -209,8 +243,18 @@ def main() -> None:
     out_path = Path(args.out)
 
     def save() -> None:
-        atomic_write_json(out_path, {"args": vars(args), "identification": ident, "records": records, "seconds": time.time() - started,
-                                     "python": sys.version.split()[0], "torch": torch.__version__, "machine": platform.machine()})
+        atomic_write_json(
+            out_path,
+            {
+                "args": vars(args),
+                "identification": ident,
+                "records": records,
+                "seconds": time.time() - started,
+                "python": sys.version.split()[0],
+                "torch": torch.__version__,
+                "machine": platform.machine(),
+            },
+        )
 
     shapes = load_dataset("concept_shapes", num_train=3000, num_test=1000, seed=0)
     shapes_opts, shapes_recipe = {"channels": (16, 32), "hidden": 64}, Recipe(epochs=8, lr=0.05, batch_size=64)

@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarize(records)
         result["modes"][mode] = {
             "tuning": {"best": tuned["best"], "trials": tuned["trials"], "oracle_floor_max_gap": tuned["oracle_floor"], "evaluated_on": tuned["evaluated_on"]},
-            "tuned_method": best, "summary": summary,
+            "tuned_method": best,
+            "summary": summary,
             "records": [{k: v for k, v in r.items() if k not in ("config", "environment", "mask_layers")} for r in records],
         }
         atomic_write_json(args.out, {**result, "environment": environment_info(resolve_device("auto"))})

@@ -112,17 +112,28 @@ def main(argv: list[str] | None = None) -> int:
     train(model, epoch_batches(bundle.train, pool, 64, 0), Recipe(epochs=args.epochs, lr=0.05, batch_size=64), torch.device("cpu"), progress=False)
     rows = [one_forget_set(model, bundle, rng.choice(pool, size, replace=False)) for size in FORGET_SIZES]
     result = {
-        "dataset": name, "model": "resnet_small(width=8)", "pool": len(pool), "epochs": args.epochs, "batch_size": BATCH,
-        "shuffle_seeds": list(SHUFFLES), "alphas": list(ALPHAS), "granularity": "channel", "budget": "global",
-        "parameters": sum(p.numel() for p in model.parameters()), "results": rows,
-        "seconds": round(time.perf_counter() - start, 1), "environment": environment_info(),
+        "dataset": name,
+        "model": "resnet_small(width=8)",
+        "pool": len(pool),
+        "epochs": args.epochs,
+        "batch_size": BATCH,
+        "shuffle_seeds": list(SHUFFLES),
+        "alphas": list(ALPHAS),
+        "granularity": "channel",
+        "budget": "global",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "results": rows,
+        "seconds": round(time.perf_counter() - start, 1),
+        "environment": environment_info(),
     }
     atomic_write_json(args.out, result)
     for row in rows:
         for alpha, r in row["per_alpha"].items():
-            print(f"n={row['forget_size']} (rem {row['remainder']}) α={alpha}: old vs new {r['jaccard_old_vs_new']}, "
-                  f"old seed0 vs s {r['jaccard_old_seed0_vs_old_seed_s']}, official vs new {r['jaccard_official_drop_last_vs_new']}, "
-                  f"new stable {r['new_identical_across_shuffles']}")
+            print(
+                f"n={row['forget_size']} (rem {row['remainder']}) α={alpha}: old vs new {r['jaccard_old_vs_new']}, "
+                f"old seed0 vs s {r['jaccard_old_seed0_vs_old_seed_s']}, official vs new {r['jaccard_official_drop_last_vs_new']}, "
+                f"new stable {r['new_identical_across_shuffles']}"
+            )
     print(f"wrote {args.out} in {result['seconds']} s")
     return 0
 

@@ -61,8 +61,15 @@ def pool_speed(runs: Path, jobs: int, cpus: int) -> dict[str, float]:
         if name == "ray":
             executor.shutdown()
     speedup = timings["local"] / timings["ray"]
-    return {"jobs": jobs, "cpus": cpus, "local_seconds": timings["local"], "ray_seconds": timings["ray"], "speedup": speedup, "parallel_efficiency": speedup / cpus,
-            "note": "local trains with torch's default threads (all cores) per job; Ray runs one single-threaded job per CPU"}
+    return {
+        "jobs": jobs,
+        "cpus": cpus,
+        "local_seconds": timings["local"],
+        "ray_seconds": timings["ray"],
+        "speedup": speedup,
+        "parallel_efficiency": speedup / cpus,
+        "note": "local trains with torch's default threads (all cores) per job; Ray runs one single-threaded job per CPU",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

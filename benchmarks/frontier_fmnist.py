@@ -113,26 +113,73 @@ def check_targets(result: dict[str, Any]) -> dict[str, Any]:
             continue
         best = min(dels, key=lambda p: p["avg_gap"])
         fine = next((p for p in at if p["base_method"] == "finetune"), None)
-        entry = {"best_del": best["method"], "avg_gap": best["avg_gap"], "avg_gap_auc": best["avg_gap_auc"], "relative_passes": best["relative_passes"],
-                 "avg_gap_le_2": best["avg_gap"] <= 2.0, "avg_gap_le_1": best["avg_gap"] <= 1.0,
-                 "finetune_avg_gap": fine["avg_gap"] if fine else None}
+        entry = {
+            "best_del": best["method"],
+            "avg_gap": best["avg_gap"],
+            "avg_gap_auc": best["avg_gap_auc"],
+            "relative_passes": best["relative_passes"],
+            "avg_gap_le_2": best["avg_gap"] <= 2.0,
+            "avg_gap_le_1": best["avg_gap"] <= 1.0,
+            "finetune_avg_gap": fine["avg_gap"] if fine else None,
+        }
         pool = result.get("pools", {}).get(f"{b:g}")
         if pool and pool.get("ceiling"):
             eps = [p for p in dels if p.get("epsilon_score") is not None]
             top = max(eps, key=lambda p: p["epsilon_score"]) if eps else None
-            entry.update(best_del_epsilon=top["method"] if top else None, epsilon_score=top["epsilon_score"] if top else None,
-                         finetune_epsilon=fine.get("epsilon_score") if fine else None, ceiling=pool["ceiling"]["epsilon_score"])
+            entry.update(
+                best_del_epsilon=top["method"] if top else None,
+                epsilon_score=top["epsilon_score"] if top else None,
+                finetune_epsilon=fine.get("epsilon_score") if fine else None,
+                ceiling=pool["ceiling"]["epsilon_score"],
+            )
         out[name] = entry
     return out
 
 
 def compact(result: dict[str, Any]) -> dict[str, Any]:
-    keep = ("method", "base_method", "budget", "epochs", "n", "failed", "note", "pareto", "relative_passes", "relative_passes_std", "relative_time",
-            "avg_gap", "avg_gap_std", "avg_gap_auc", "avg_gap_auc_std", "max_gap", "max_gap_std", "delta_forget", "delta_retain", "delta_test", "delta_mia",
-            "delta_mia_auc", "forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc", "epsilon_score", "lira_auc", "planned_relative_passes", "tuned")
-    return {"points": [{k: p.get(k) for k in keep} for p in result["points"]], "noise_floor": result["noise_floor"], "pools": result["pools"],
-            "budgets": result["budgets"], "oracle_passes": result["oracle_passes"], "task_sizes": result["task_sizes"], "budget_rule": result["budget_rule"],
-            "tuned": result["tuned"]}
+    keep = (
+        "method",
+        "base_method",
+        "budget",
+        "epochs",
+        "n",
+        "failed",
+        "note",
+        "pareto",
+        "relative_passes",
+        "relative_passes_std",
+        "relative_time",
+        "avg_gap",
+        "avg_gap_std",
+        "avg_gap_auc",
+        "avg_gap_auc_std",
+        "max_gap",
+        "max_gap_std",
+        "delta_forget",
+        "delta_retain",
+        "delta_test",
+        "delta_mia",
+        "delta_mia_auc",
+        "forget_acc",
+        "retain_acc",
+        "test_acc",
+        "mia_efficacy",
+        "mia_auc",
+        "epsilon_score",
+        "lira_auc",
+        "planned_relative_passes",
+        "tuned",
+    )
+    return {
+        "points": [{k: p.get(k) for k in keep} for p in result["points"]],
+        "noise_floor": result["noise_floor"],
+        "pools": result["pools"],
+        "budgets": result["budgets"],
+        "oracle_passes": result["oracle_passes"],
+        "task_sizes": result["task_sizes"],
+        "budget_rule": result["budget_rule"],
+        "tuned": result["tuned"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,9 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     trials = args.tune_trials if args.tune_trials is not None else (8 if reduced else 12)
     out_path = Path(args.out or f"benchmarks/results/frontier_fmnist{'_reduced' if reduced else ''}{'_' + '_'.join(args.modes) if args.modes else ''}.json")
     all_modes = modes()
-    result: dict[str, Any] = {"benchmark": "frontier_fmnist", "scale": "reduced" if reduced else "full", "preset": preset.name, "seeds": seeds,
-                              "budgets": budgets, "pool": pool, "tune_trials": trials, "heldout_seed": HELDOUT_SEED, "heldout_pairs": heldout_pairs(),
-                              "methods": methods, "overrides": (REDUCED_OVERRIDES if reduced else []) + args.overrides, "modes": {}}
+    result: dict[str, Any] = {
+        "benchmark": "frontier_fmnist",
+        "scale": "reduced" if reduced else "full",
+        "preset": preset.name,
+        "seeds": seeds,
+        "budgets": budgets,
+        "pool": pool,
+        "tune_trials": trials,
+        "heldout_seed": HELDOUT_SEED,
+        "heldout_pairs": heldout_pairs(),
+        "methods": methods,
+        "overrides": (REDUCED_OVERRIDES if reduced else []) + args.overrides,
+        "modes": {},
+    }
     for mode in chosen_modes:
         spec = all_modes[mode]
         started = time.time()
@@ -181,11 +239,9 @@ def main(argv: list[str] | None = None) -> int:
             # held-out splits reuse the settings tuned on non-IID {2, 5}: nothing is tuned on them
             source = Path(f"{args.runs}{'-reduced' if reduced else ''}/non_iid_2_5/tuning")
             tuned_dir = source if source.exists() else None
-        path = run_frontier(config, [float(x) for x in budgets.split(",")], pool=pool,
-                            pool_budgets=[float(x) for x in args.pool_budgets.split(",")] if pool else None, tuned=tuned_dir)
+        path = run_frontier(config, [float(x) for x in budgets.split(",")], pool=pool, pool_budgets=[float(x) for x in args.pool_budgets.split(",")] if pool else None, tuned=tuned_dir)
         frontier = json.loads(path.read_text())
-        entry = {**compact(frontier), "development": spec["development"], "overrides": spec["overrides"], "targets": check_targets(frontier),
-                 "seconds": time.time() - started}
+        entry = {**compact(frontier), "development": spec["development"], "overrides": spec["overrides"], "targets": check_targets(frontier), "seconds": time.time() - started}
         result["modes"][mode] = entry
         plot = out_path.with_suffix(".png") if out_path.stem.endswith(mode) else out_path.with_name(f"{out_path.stem}_{mode}.png")
         shutil.copyfile(path.parent / "frontier.png", plot)

@@ -102,10 +102,10 @@ def main() -> None:
     first = True
     for seed in args.seeds:
         for kind, split_options, label in settings:
-            split = build_split(kind, bundle.train_targets(), len(bundle.test), seed=seed, train_size=args.train_size,
-                                test_size=args.test_size, validation_fraction=0.05, **split_options)
-            config = SimpleNamespace(model=SimpleNamespace(options=options), split=SimpleNamespace(kind=kind, classes=split_options.get("classes")),
-                                     cache_dir=args.cache_dir, quiet=args.quiet, recipe=recipe)
+            split = build_split(kind, bundle.train_targets(), len(bundle.test), seed=seed, train_size=args.train_size, test_size=args.test_size, validation_fraction=0.05, **split_options)
+            config = SimpleNamespace(
+                model=SimpleNamespace(options=options), split=SimpleNamespace(kind=kind, classes=split_options.get("classes")), cache_dir=args.cache_dir, quiet=args.quiet, recipe=recipe
+            )
             data = FamilyData(bundle, split)
             extras = family.extras(config, data, device)
             ctx = EvalContext(device, seed, bundle.train, bundle.test, split, extras=extras)
@@ -153,22 +153,28 @@ def main() -> None:
                     continue  # for items the default already is nearest
                 name, params = METHODS[method]
                 params = {"lr": args.unlearn_lr or args.lr, **params}
-                task = UnlearningTask(bundle.train, split, device, fresh, recipe, seed=seed, progress=not args.quiet,
-                                      forget_classes=split_options.get("classes"))
+                task = UnlearningTask(bundle.train, split, device, fresh, recipe, seed=seed, progress=not args.quiet, forget_classes=split_options.get("classes"))
                 with CostMeter() as meter:
                     model = UNLEARNERS.get(name)(**params).unlearn(copy.deepcopy(original), task)
                 cost = meter.cost.to_dict()
-                rec = {**base, "method": method, "unlearner": name, "hyperparams": params, **run_metrics(metrics, model, ctx), **_cost(cost),
-                       "speedup_passes": ref_passes / max(cost["passes"], 1), "speedup_wall": ref_wall / max(cost["wall_seconds"], 1e-9),
-                       "notes": {k: v for k, v in task.notes.items()}}
+                rec = {
+                    **base,
+                    "method": method,
+                    "unlearner": name,
+                    "hyperparams": params,
+                    **run_metrics(metrics, model, ctx),
+                    **_cost(cost),
+                    "speedup_passes": ref_passes / max(cost["passes"], 1),
+                    "speedup_wall": ref_wall / max(cost["wall_seconds"], 1e-9),
+                    "notes": {k: v for k, v in task.notes.items()},
+                }
                 records.append(rec)
                 print(f"[{label} seed {seed}] {method}: {_short(rec)} speed-up {rec['speedup_passes']:.0f}x passes, {rec['speedup_wall']:.0f}x wall; {task.notes.get('rounds', '')} rounds", flush=True)
                 if method in ("cascade", "finetune", "redaction"):
                     models[method] = model
             models["retrain (oracle)"] = oracles[0]
             first = False
-            write_sample_grid(Path(f"{out}_{label}_seed{seed}.png"), models, n=64, seed=123,
-                              caption=f"Fashion-MNIST, {label}, seed {seed}: same latent codes through each GAN")
+            write_sample_grid(Path(f"{out}_{label}_seed{seed}.png"), models, n=64, seed=123, caption=f"Fashion-MNIST, {label}, seed {seed}: same latent codes through each GAN")
             _save(out, args, records, time.perf_counter() - started)
     _save(out, args, records, time.perf_counter() - started)
     atomic_write_text(Path(str(out) + ".md"), "\n".join(table(merged(args, records))) + "\n")
@@ -203,15 +209,22 @@ def merged(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[dict
 
 def _save(out: Path, args: argparse.Namespace, records: list[dict[str, Any]], seconds: float) -> None:
     records = merged(args, records)
-    atomic_write_json(Path(str(out) + ".json"), {"benchmark": "gan_fmnist", "args": vars(args), "environment": environment_info(torch.device("cpu")),
-                                               "total_seconds": seconds, "records": records})
+    atomic_write_json(Path(str(out) + ".json"), {"benchmark": "gan_fmnist", "args": vars(args), "environment": environment_info(torch.device("cpu")), "total_seconds": seconds, "records": records})
 
 
 def table(records: list[dict[str, Any]]) -> list[str]:
     """Mean over seeds (and oracles) per setting and method."""
-    cols = [("forgotten_class_share", "class share %"), ("forget_mia_auc", "forget MIA AUC"), ("nn_dist_ratio", "NN dist ratio"),
-            ("frechet_distance", "Fréchet (ref. CNN)"), ("downstream_acc", "downstream acc %"), ("passes", "passes"),
-            ("wall_seconds", "wall s"), ("speedup_passes", "speed-up (passes)"), ("speedup_wall", "speed-up (wall)")]
+    cols = [
+        ("forgotten_class_share", "class share %"),
+        ("forget_mia_auc", "forget MIA AUC"),
+        ("nn_dist_ratio", "NN dist ratio"),
+        ("frechet_distance", "Fréchet (ref. CNN)"),
+        ("downstream_acc", "downstream acc %"),
+        ("passes", "passes"),
+        ("wall_seconds", "wall s"),
+        ("speedup_passes", "speed-up (passes)"),
+        ("speedup_wall", "speed-up (wall)"),
+    ]
     lines = ["| setting | method | " + " | ".join(c[1] for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in records:

@@ -59,8 +59,7 @@ def methods(alphas: list[float]) -> list[dict[str, Any]]:
     for alpha in alphas:
         for loc_name, (localizer, options) in LOCALIZERS.items():
             for algorithm, hyper in MASKED_ALGORITHMS.items():
-                out.append({"name": f"{loc_name}+{algorithm}@{alpha}", "localizer": localizer, "localizer_options": options,
-                            "alpha": alpha, "unlearner": algorithm, "hyperparams": hyper})
+                out.append({"name": f"{loc_name}+{algorithm}@{alpha}", "localizer": localizer, "localizer_options": options, "alpha": alpha, "unlearner": algorithm, "hyperparams": hyper})
         out.append({"name": f"SalUn@{alpha}", "localizer": "salloc", "alpha": alpha, "unlearner": "salun", "hyperparams": {"epochs": 3, "lr": 0.02}})
         variants = {
             "per_layer": {"budget": "per_layer"},
@@ -105,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(data)
         records = run_experiment(config)
         rows = table(records)
-        result["modes"][mode] = {"table": rows, "records": [{k: v for k, v in r.items() if k not in ("config", "environment", "mask_layers")} for r in records],
-                                 "config": {k: v for k, v in data.items() if k != "methods"}}
+        result["modes"][mode] = {
+            "table": rows,
+            "records": [{k: v for k, v in r.items() if k not in ("config", "environment", "mask_layers")} for r in records],
+            "config": {k: v for k, v in data.items() if k != "methods"},
+        }
         atomic_write_json(args.out, {**result, "environment": environment_info(resolve_device("auto"))})
         print(f"[{mode}] best 10 by Avg.Gap:")
         for r in rows[:10]:

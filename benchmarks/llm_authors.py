@@ -60,8 +60,21 @@ METHODS: dict[str, tuple[str, dict[str, Any], str | None, float | None]] = {
     "IDK + lm_del 10%": ("lm_idk", {}, "lm_del", 0.1),
 }
 
-KEYS = ["forget_quality", "utility", "utility_retain", "rouge_forget", "rouge_retain", "concept_occurrence", "concept_occurrence_high",
-        "mia_loss_auc", "mia_mink_auc", "ppl_retain", "seconds", "seconds_per_step", "peak_memory_mb"]
+KEYS = [
+    "forget_quality",
+    "utility",
+    "utility_retain",
+    "rouge_forget",
+    "rouge_retain",
+    "concept_occurrence",
+    "concept_occurrence_high",
+    "mia_loss_auc",
+    "mia_mink_auc",
+    "ppl_retain",
+    "seconds",
+    "seconds_per_step",
+    "peak_memory_mb",
+]
 
 
 def main() -> None:
@@ -76,7 +89,7 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", default=list(METHODS))
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "lm"))
     ap.add_argument("--out", default=None)
-    ap.add_argument("--override", default="{}", help='JSON {method name: {hyperparameter: value}} merged into METHODS (sweeps)')
+    ap.add_argument("--override", default="{}", help="JSON {method name: {hyperparameter: value}} merged into METHODS (sweeps)")
     ap.add_argument("--report-only", default=None, help="recompute summary, targets and table from an existing JSON")
     ap.add_argument("--threads", type=int, default=1, help="torch threads; more than 1 is ~10x slower on a contended 2-core machine")
     args = ap.parse_args()
@@ -107,8 +120,7 @@ def main() -> None:
 
     def trained(kind: str, indices: np.ndarray, seed: int, extra: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
         spec = {**base_spec, **extra, "seed": seed}
-        return cache.get_or_train(kind, spec, lambda: build_tiny_gpt2(bundle.codec, seed, **arch),
-                                  lambda m: train_lm(m, X, indices, recipe.epochs, recipe.lr, recipe.batch_size, seed, CPU, desc=kind))
+        return cache.get_or_train(kind, spec, lambda: build_tiny_gpt2(bundle.codec, seed, **arch), lambda m: train_lm(m, X, indices, recipe.epochs, recipe.lr, recipe.batch_size, seed, CPU, desc=kind))
 
     original, oinfo = trained("lm-original", np.arange(len(X)), 0, {})
     print(f"original: {oinfo.get('train_seconds', 0):.0f}s (cache hit: {oinfo['cache_hit']})", flush=True)
@@ -135,8 +147,17 @@ def main() -> None:
             hparams = {**hparams, **overrides.get(name, {})}
             for seed in range(args.seeds):
                 model = copy.deepcopy(original)
-                task = UnlearningTask(train_set=bundle.train, split=split, device=CPU, fresh_model=lambda s: build_tiny_gpt2(bundle.codec, s, **arch),
-                                      pretrain_recipe=recipe, seed=seed, loss_fn=answer_nll, progress=False, forget_classes=forget_ids)
+                task = UnlearningTask(
+                    train_set=bundle.train,
+                    split=split,
+                    device=CPU,
+                    fresh_model=lambda s: build_tiny_gpt2(bundle.codec, s, **arch),
+                    pretrain_recipe=recipe,
+                    seed=seed,
+                    loss_fn=answer_nll,
+                    progress=False,
+                    forget_classes=forget_ids,
+                )
                 unlearner = UNLEARNERS.get(unl_name)(**hparams)
                 with CostMeter(CPU) as meter:
                     mask = None
@@ -154,8 +175,16 @@ def main() -> None:
     result = {
         "benchmark": "llm_authors",
         "overrides": overrides,
-        "scale": {"authors": args.authors, "fractions": args.fractions, "seeds": args.seeds, "pretrain_epochs": args.epochs, "arch": arch,
-                  "train_examples": len(X), "oracles_per_fraction": 2, "threads": args.threads},
+        "scale": {
+            "authors": args.authors,
+            "fractions": args.fractions,
+            "seeds": args.seeds,
+            "pretrain_epochs": args.epochs,
+            "arch": arch,
+            "train_examples": len(X),
+            "oracles_per_fraction": 2,
+            "threads": args.threads,
+        },
         "splits": floors,
         "rows": rows,
         "summary": summarize(rows),
@@ -216,8 +245,13 @@ def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dic
                 continue
             du = base.get("utility_retain", 0.0) - seed.get("utility_retain", 0.0)
             higher = seed["forget_quality"] >= base["forget_quality"]
-            verdict = (f"not comparable: baseline retain utility higher by more than 2 points (seed FQ {'higher' if higher else 'lower'})" if du > tolerance
-                       else "met" if higher else f"missed by {base['forget_quality'] - seed['forget_quality']:.3f}")
+            verdict = (
+                f"not comparable: baseline retain utility higher by more than 2 points (seed FQ {'higher' if higher else 'lower'})"
+                if du > tolerance
+                else "met"
+                if higher
+                else f"missed by {base['forget_quality'] - seed['forget_quality']:.3f}"
+            )
             entry["vs"][b] = {"forget_quality": base.get("forget_quality"), "utility_retain": base.get("utility_retain"), "utility_gap": du, "verdict": verdict}
         occ, occ0 = seed.get("concept_occurrence"), seed.get("oracle_concept_occurrence")
         if occ is not None and occ0 is not None:
@@ -240,19 +274,25 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["summary"]:
+
         def f(k: str, d: int = 3, s: dict[str, Any] = s) -> str:
             if k not in s:
                 return "–"
             sd = s.get(k + "_std", 0.0)
             return f"{s[k]:.{d}f}" + (f" ± {sd:.{d}f}" if s["n"] > 1 else "")
+
         occ = f"{f('concept_occurrence', 2)} [{s.get('oracle_concept_occurrence', float('nan')):.2f}]"
-        lines.append(f"| {s['fraction']:.0%} | {s['method']} | {f('forget_quality')} | {f('utility')} | {f('rouge_forget', 2)} | {f('rouge_retain', 2)} | {occ} | {f('mia_loss_auc', 2)} | {f('seconds', 0)} |")
+        lines.append(
+            f"| {s['fraction']:.0%} | {s['method']} | {f('forget_quality')} | {f('utility')} | {f('rouge_forget', 2)} | {f('rouge_retain', 2)} | {occ} | {f('mia_loss_auc', 2)} | {f('seconds', 0)} |"
+        )
     for fraction, t in (result.get("targets") or {}).items():
         lines.append("")
         occ = t.get("occurrence", {})
-        lines.append(f"Targets at forget {float(fraction):.0%}: seed FQ {t['seed_forget_quality']:.3f} at retain utility {t['seed_utility_retain']:.3f} "
-                     f"(noise floor FQ {t['noise_floor_forget_quality']:.3f}); occurrence {occ.get('seed', float('nan')):.3f} vs oracle "
-                     f"{occ.get('oracle', float('nan')):.3f} + 0.02: {'met' if occ.get('met') else 'missed'}.")
+        lines.append(
+            f"Targets at forget {float(fraction):.0%}: seed FQ {t['seed_forget_quality']:.3f} at retain utility {t['seed_utility_retain']:.3f} "
+            f"(noise floor FQ {t['noise_floor_forget_quality']:.3f}); occurrence {occ.get('seed', float('nan')):.3f} vs oracle "
+            f"{occ.get('oracle', float('nan')):.3f} + 0.02: {'met' if occ.get('met') else 'missed'}."
+        )
         for b, v in t["vs"].items():
             lines.append(f"- vs {b}: FQ {v['forget_quality']:.3f}, retain utility {v['utility_retain']:.3f} ({v['utility_gap']:+.3f}): {v['verdict']}")
     return "\n".join(lines) + "\n"
@@ -263,7 +303,7 @@ def write_doc_table(table: str, source: str) -> None:
     text = DOC.read_text() if DOC.exists() else ""
     block = f"{begin}\n{table}{end}"
     if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + f"\n\n### Results ({source})\n\n{block}\n"
     atomic_write_text(DOC, text)

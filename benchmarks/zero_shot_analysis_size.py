@@ -52,39 +52,84 @@ def main(argv: list[str] | None = None) -> int:
     for seed in tqdm(range(args.seeds), desc="seed"):
         for c in args.classes:
             for size in args.sizes:
-                overrides = [f"split.classes=[{c}]", f"split.analysis_images={size}", f"split.analysis_other={size}", f"train_seed={seed}",
-                             f"split.seed={seed}", f"cache_dir={args.cache_dir}", "quiet=true"]
+                overrides = [
+                    f"split.classes=[{c}]",
+                    f"split.analysis_images={size}",
+                    f"split.analysis_other={size}",
+                    f"train_seed={seed}",
+                    f"split.seed={seed}",
+                    f"cache_dir={args.cache_dir}",
+                    "quiet=true",
+                ]
                 config = load_config(PRESET, overrides)
                 device = resolve_device(config.device)
                 family, data = family_of(config), load_task_data(config)
                 original = train_cached(model_cache(config), "original", config, family, data, config.train_seed, device)
                 base_target, base_other = pool_accuracy(original.model, data, device)
-                task = UnlearningTask(data.bundle.train, data.split, device, lambda s: family.build(config, data, s, device), config.recipe, seed,
-                                      progress=False, forget_classes=[c], analysis_images=data.extras["analysis_images"], other_images=data.extras["other_images"])
+                task = UnlearningTask(
+                    data.bundle.train,
+                    data.split,
+                    device,
+                    lambda s: family.build(config, data, s, device),
+                    config.recipe,
+                    seed,
+                    progress=False,
+                    forget_classes=[c],
+                    analysis_images=data.extras["analysis_images"],
+                    other_images=data.extras["other_images"],
+                )
                 start = time.perf_counter()
                 model = UNLEARNERS.get("zero_shot")().unlearn(original.model, task)
                 seconds = time.perf_counter() - start
                 target_acc, other_acc = pool_accuracy(model, data, device)
                 notes = task.notes
-                records.append({"class": c, "seed": seed, "analysis_images": size, "target_acc_train": target_acc, "other_drop_train": base_other - other_acc,
-                                "original_target_acc_train": base_target, "k_p": notes.get("k_p"), "rule_met": notes.get("selection_met"),
-                                "path": notes.get("path"), "seconds": seconds})
+                records.append(
+                    {
+                        "class": c,
+                        "seed": seed,
+                        "analysis_images": size,
+                        "target_acc_train": target_acc,
+                        "other_drop_train": base_other - other_acc,
+                        "original_target_acc_train": base_target,
+                        "k_p": notes.get("k_p"),
+                        "rule_met": notes.get("selection_met"),
+                        "path": notes.get("path"),
+                        "seconds": seconds,
+                    }
+                )
     summary = {}
     for size in args.sizes:
         rows = [r for r in records if r["analysis_images"] == size]
         per_class = [statistics.fmean(r["target_acc_train"] for r in rows if r["class"] == c) for c in args.classes]
         summary[size] = {
-            "target_acc_train": statistics.fmean(r["target_acc_train"] for r in rows), "worst_class_target_acc_train": max(per_class),
-            "worst_run_target_acc_train": max(r["target_acc_train"] for r in rows), "other_drop_train": statistics.fmean(r["other_drop_train"] for r in rows),
-            "rule_met": sum(bool(r["rule_met"]) for r in rows) / len(rows), "seconds": statistics.fmean(r["seconds"] for r in rows), "runs": len(rows),
+            "target_acc_train": statistics.fmean(r["target_acc_train"] for r in rows),
+            "worst_class_target_acc_train": max(per_class),
+            "worst_run_target_acc_train": max(r["target_acc_train"] for r in rows),
+            "other_drop_train": statistics.fmean(r["other_drop_train"] for r in rows),
+            "rule_met": sum(bool(r["rule_met"]) for r in rows) / len(rows),
+            "seconds": statistics.fmean(r["seconds"] for r in rows),
+            "runs": len(rows),
         }
-    atomic_write_json(args.out, {"benchmark": "zero_shot_analysis_size", "preset": str(PRESET.name), "sizes": args.sizes, "seeds": args.seeds, "classes": args.classes,
-                                 "summary": summary, "records": records, "environment": environment_info(resolve_device("auto"))})
+    atomic_write_json(
+        args.out,
+        {
+            "benchmark": "zero_shot_analysis_size",
+            "preset": str(PRESET.name),
+            "sizes": args.sizes,
+            "seeds": args.seeds,
+            "classes": args.classes,
+            "summary": summary,
+            "records": records,
+            "environment": environment_info(resolve_device("auto")),
+        },
+    )
     print("| analysis images | target acc train (mean / worst class / worst run) | other drop | rule met | seconds |")
     print("|---|---|---|---|---|")
     for size, s in summary.items():
-        print(f"| {size} | {s['target_acc_train']:.2f} / {s['worst_class_target_acc_train']:.2f} / {s['worst_run_target_acc_train']:.2f} | {s['other_drop_train']:.2f} | "
-              f"{s['rule_met']:.0%} | {s['seconds']:.3f} |")
+        print(
+            f"| {size} | {s['target_acc_train']:.2f} / {s['worst_class_target_acc_train']:.2f} / {s['worst_run_target_acc_train']:.2f} | {s['other_drop_train']:.2f} | "
+            f"{s['rule_met']:.0%} | {s['seconds']:.3f} |"
+        )
     print(f"wrote {args.out}")
     return 0
 

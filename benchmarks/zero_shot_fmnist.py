@@ -57,8 +57,22 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "noise_ln": ("noise_ln", {}),
 }
 ROW_ORDER = ("original", "retrain", *METHODS)
-COLUMNS = ("target_acc_test", "other_drop_test", "mia_fr", "mia_fs", "probe_penultimate", "probe_earlier",
-           "relearn_k1_head", "relearn_k5_head", "relearn_k10_head", "relearn_k1_full", "relearn_k5_full", "relearn_k10_full", "seconds", "speedup")
+COLUMNS = (
+    "target_acc_test",
+    "other_drop_test",
+    "mia_fr",
+    "mia_fs",
+    "probe_penultimate",
+    "probe_earlier",
+    "relearn_k1_head",
+    "relearn_k5_head",
+    "relearn_k10_head",
+    "relearn_k1_full",
+    "relearn_k5_full",
+    "relearn_k10_full",
+    "seconds",
+    "speedup",
+)
 
 
 @dataclass
@@ -115,8 +129,13 @@ def sgd_train(model: torch.nn.Module, batches: Any, recipe: Recipe, device: torc
 
 def train_cached(cache: ModelCache, kind: str, setup: Setup, bundle: Any, indices: np.ndarray, seed: int, device: torch.device) -> tuple[torch.nn.Module, float]:
     recipe = Recipe(**{**asdict(setup.recipe), "seed": seed})
-    spec = {"dataset": setup.dataset, "indices": stable_hash(np.sort(indices).tolist()), "n": int(len(indices)),
-            "model": {"name": setup.model, "options": setup.model_options}, "recipe": recipe.to_dict()}
+    spec = {
+        "dataset": setup.dataset,
+        "indices": stable_hash(np.sort(indices).tolist()),
+        "n": int(len(indices)),
+        "model": {"name": setup.model, "options": setup.model_options},
+        "recipe": recipe.to_dict(),
+    }
 
     def build() -> torch.nn.Module:
         return build_model(setup.model, bundle.input_shape, bundle.num_classes, seed=seed, **setup.model_options).to(device)
@@ -142,22 +161,30 @@ def run_one(setup: Setup, bundle: Any, c: int, seed: int, cache: ModelCache, met
     other = np.sort(rng.choice(np.where(test_y != c)[0], setup.n_other, replace=False))
     rest = np.setdiff1d(np.arange(len(test_y)), np.union1d(analysis, other))
     split = ForgetSplit(forget, retain, np.array([], dtype=np.int64), rest, len(bundle.train), len(bundle.test), f"class {c}")
-    ctx = EvalContext(device=device, seed=seed, train_set=bundle.train, test_set=bundle.test, split=split, original=original,
-                      oracles=[oracle], extras={"forget_classes": [c]})
+    ctx = EvalContext(device=device, seed=seed, train_set=bundle.train, test_set=bundle.test, split=split, original=original, oracles=[oracle], extras={"forget_classes": [c]})
     metrics = build_metrics(["class_accuracy", "class_mia", "feature_probe", {"name": "relearn", **relearn_options}], "class")
     verdict = build_metrics(["class_verdict"], "class")[0]
     verdict.relearn_metric = metrics[-1]  # the verdict reuses the attack configured here
     metrics.append(verdict)
     base = {"class": c, "seed": seed}
-    records = [{**base, "method": "original", **run_metrics(metrics, original, ctx), "seconds": 0.0},
-               {**base, "method": "retrain", **run_metrics(metrics, oracle, ctx), "seconds": oracle_seconds}]
+    records = [{**base, "method": "original", **run_metrics(metrics, original, ctx), "seconds": 0.0}, {**base, "method": "retrain", **run_metrics(metrics, oracle, ctx), "seconds": oracle_seconds}]
     x_a = bundle.test.inputs[torch.as_tensor(analysis)]
     others = (bundle.test.inputs[torch.as_tensor(other)], bundle.test.targets[torch.as_tensor(other)])
     for name in methods:
         unlearner_name, options = METHODS[name]
         unlearner = UNLEARNERS.get(unlearner_name)(**options)
-        task = UnlearningTask(bundle.train, split, device, lambda s: build_model(setup.model, bundle.input_shape, bundle.num_classes, seed=s),
-                              setup.recipe, seed=seed, progress=False, forget_classes=[c], analysis_images=x_a, other_images=others)
+        task = UnlearningTask(
+            bundle.train,
+            split,
+            device,
+            lambda s: build_model(setup.model, bundle.input_shape, bundle.num_classes, seed=s),
+            setup.recipe,
+            seed=seed,
+            progress=False,
+            forget_classes=[c],
+            analysis_images=x_a,
+            other_images=others,
+        )
         candidate = copy.deepcopy(original)
         gc.collect()
         start = time.perf_counter()
@@ -182,23 +209,30 @@ def summarize(records: list[dict[str, Any]], methods: list[str]) -> dict[str, An
     classes = sorted({r["class"] for r in records})
     per_class = {m: {c: {k: mean([r.get(k) for r in records if r["method"] == m and r["class"] == c]) for k in COLUMNS} for c in classes} for m in names}
     overall = {m: {k: mean([per_class[m][c][k] for c in classes]) for k in COLUMNS} for m in names}
-    verdicts = {m: dict(sorted({v: sum(verdict_name(r.get("verdict")) == v for r in records if r["method"] == m)
-                                for v in {verdict_name(r.get("verdict")) for r in records if r["method"] == m}}.items())) for m in names}
+    verdicts = {
+        m: dict(sorted({v: sum(verdict_name(r.get("verdict")) == v for r in records if r["method"] == m) for v in {verdict_name(r.get("verdict")) for r in records if r["method"] == m}}.items()))
+        for m in names
+    }
     targets: dict[str, Any] = {}
     if "retrain" in names and "output_mask" in names:
         for m in [n for n in names if n not in ("original", "retrain", "output_mask")]:
             closer = {}
             for metric in ("relearn_k5_full", "probe_penultimate"):
-                closer[metric] = [c for c in classes if abs(per_class[m][c][metric] - per_class["retrain"][c][metric])
-                                  < abs(per_class["output_mask"][c][metric] - per_class["retrain"][c][metric])]
+                closer[metric] = [c for c in classes if abs(per_class[m][c][metric] - per_class["retrain"][c][metric]) < abs(per_class["output_mask"][c][metric] - per_class["retrain"][c][metric])]
             both = [c for c in classes if c in closer["relearn_k5_full"] and c in closer["probe_penultimate"]]
             o = overall[m]
-            targets[m] = {"classes_closer_than_output_mask_on_both": len(both), "of": len(classes),
-                          "closer_relearn_k5_full": len(closer["relearn_k5_full"]), "closer_probe_penultimate": len(closer["probe_penultimate"]),
-                          "target_acc_test": o["target_acc_test"], "other_drop_test": o["other_drop_test"], "speedup": o["speedup"],
-                          "dist_relearn_k5_full": mean([abs(per_class[m][c]["relearn_k5_full"] - per_class["retrain"][c]["relearn_k5_full"]) for c in classes]),
-                          "dist_probe_penultimate": mean([abs(per_class[m][c]["probe_penultimate"] - per_class["retrain"][c]["probe_penultimate"]) for c in classes]),
-                          "met": len(both) >= 0.8 * len(classes) and o["target_acc_test"] <= 2 and o["other_drop_test"] <= 1 and (o["speedup"] or 0) >= 100}
+            targets[m] = {
+                "classes_closer_than_output_mask_on_both": len(both),
+                "of": len(classes),
+                "closer_relearn_k5_full": len(closer["relearn_k5_full"]),
+                "closer_probe_penultimate": len(closer["probe_penultimate"]),
+                "target_acc_test": o["target_acc_test"],
+                "other_drop_test": o["other_drop_test"],
+                "speedup": o["speedup"],
+                "dist_relearn_k5_full": mean([abs(per_class[m][c]["relearn_k5_full"] - per_class["retrain"][c]["relearn_k5_full"]) for c in classes]),
+                "dist_probe_penultimate": mean([abs(per_class[m][c]["probe_penultimate"] - per_class["retrain"][c]["probe_penultimate"]) for c in classes]),
+                "met": len(both) >= 0.8 * len(classes) and o["target_acc_test"] <= 2 and o["other_drop_test"] <= 1 and (o["speedup"] or 0) >= 100,
+            }
     return {"per_class": per_class, "overall": overall, "verdicts": verdicts, "targets": targets}
 
 
@@ -208,15 +242,21 @@ def markdown(summary: dict[str, Any], header: str) -> str:
             return "–"
         return f"{v:.3f}" if k == "seconds" else (f"{v:.0f}×" if k == "speedup" else f"{v:.1f}")
 
-    lines = [header, "", "## Mean over classes (each class: mean over seeds)", "",
-             "| method | " + " | ".join(COLUMNS) + " | verdicts |", "|---" * (len(COLUMNS) + 2) + "|"]
+    lines = [header, "", "## Mean over classes (each class: mean over seeds)", "", "| method | " + " | ".join(COLUMNS) + " | verdicts |", "|---" * (len(COLUMNS) + 2) + "|"]
     for m, o in summary["overall"].items():
         lines.append(f"| {m} | " + " | ".join(fmt(k, o[k]) for k in COLUMNS) + f" | {summary['verdicts'][m]} |")
-    lines += ["", "## Targets (vs the oracle; 'closer' = nearer the oracle than output_mask in that class)", "",
-              "| method | classes closer on relearn k5 full AND probe | relearn | probe | mean dist relearn k5 full | mean dist probe | target acc | other drop | speed-up | all targets met |", "|---" * 10 + "|"]
+    lines += [
+        "",
+        "## Targets (vs the oracle; 'closer' = nearer the oracle than output_mask in that class)",
+        "",
+        "| method | classes closer on relearn k5 full AND probe | relearn | probe | mean dist relearn k5 full | mean dist probe | target acc | other drop | speed-up | all targets met |",
+        "|---" * 10 + "|",
+    ]
     for m, t in summary["targets"].items():
-        lines.append(f"| {m} | {t['classes_closer_than_output_mask_on_both']}/{t['of']} | {t['closer_relearn_k5_full']} | {t['closer_probe_penultimate']} | "
-                     f"{t['dist_relearn_k5_full']:.1f} | {t['dist_probe_penultimate']:.1f} | {t['target_acc_test']:.2f} | {t['other_drop_test']:.2f} | {t['speedup']:.0f}× | {t['met']} |")
+        lines.append(
+            f"| {m} | {t['classes_closer_than_output_mask_on_both']}/{t['of']} | {t['closer_relearn_k5_full']} | {t['closer_probe_penultimate']} | "
+            f"{t['dist_relearn_k5_full']:.1f} | {t['dist_probe_penultimate']:.1f} | {t['target_acc_test']:.2f} | {t['other_drop_test']:.2f} | {t['speedup']:.0f}× | {t['met']} |"
+        )
     lines += ["", "## Per class: relearn k5 full / probe penultimate / target acc", "", "| class | " + " | ".join(summary["per_class"]) + " |", "|---" * (len(summary["per_class"]) + 1) + "|"]
     classes = sorted(next(iter(summary["per_class"].values())))
     for c in classes:
@@ -250,13 +290,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"class {c} seed {s}: {time.time() - t0:.0f} s", flush=True)
     done = sorted({(r["class"], r["seed"]) for r in records})
     summary = summarize(records, args.methods)
-    provenance = {"setup": asdict(setup), "methods": {m: METHODS[m] for m in args.methods}, "ks": args.ks, "variants": args.variants, "classes_requested": args.classes, "seeds_requested": list(range(args.seeds)), "class_seed_runs_done": done,
-                  "quick": args.quick, "environment": environment_info(resolve_device(setup.device)), "wall_seconds_this_invocation": time.time() - started,
-                  "runner": "benchmark's own loop (UnlearningTask + EvalContext + the 'class' metric set), not expunge run"}
+    provenance = {
+        "setup": asdict(setup),
+        "methods": {m: METHODS[m] for m in args.methods},
+        "ks": args.ks,
+        "variants": args.variants,
+        "classes_requested": args.classes,
+        "seeds_requested": list(range(args.seeds)),
+        "class_seed_runs_done": done,
+        "quick": args.quick,
+        "environment": environment_info(resolve_device(setup.device)),
+        "wall_seconds_this_invocation": time.time() - started,
+        "runner": "benchmark's own loop (UnlearningTask + EvalContext + the 'class' metric set), not expunge run",
+    }
     name = out.name
     atomic_write_json(out.parent / f"{name}.json", {"provenance": provenance, "summary": summary, "records": records})
-    header = (f"# Class unlearning on Fashion-MNIST ({setup.model}, pool {setup.pool_size}, {setup.recipe.epochs} epochs, "
-              f"{len(done)} (class, seed) runs: {done})")
+    header = f"# Class unlearning on Fashion-MNIST ({setup.model}, pool {setup.pool_size}, {setup.recipe.epochs} epochs, {len(done)} (class, seed) runs: {done})"
     text = markdown(summary, header)
     atomic_write_text(out.parent / f"{name}.md", text)
     print(text)

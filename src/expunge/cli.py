@@ -6,9 +6,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 from .errors import ExpungeError
 
@@ -84,7 +84,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_frontier(args: argparse.Namespace) -> int:
     """Every configured method at every budget (fractions of one retraining's example passes): records, Pareto table, plot."""
     from .experiments import load_config
-    from .experiments.frontier import QUALITIES, POOL_QUALITIES, parse_budgets, pareto_table, run_frontier
+    from .experiments.frontier import POOL_QUALITIES, QUALITIES, pareto_table, parse_budgets, run_frontier
 
     budgets = parse_budgets(args.budgets)
     pool_budgets = parse_budgets(args.pool_budgets) if args.pool_budgets else None

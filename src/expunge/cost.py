@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-_ACTIVE: list["CostMeter"] = []
+_ACTIVE: list[CostMeter] = []
 
 
 @dataclass
@@ -29,10 +29,10 @@ class Cost:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return Cost(self.wall_seconds + other.wall_seconds, self.cpu_seconds + other.cpu_seconds, self.passes + other.passes, self.forward_passes + other.forward_passes)
 
-    def relative_to(self, reference: "Cost") -> dict[str, float | None]:
+    def relative_to(self, reference: Cost) -> dict[str, float | None]:
         """Ratios to a reference run (one oracle's training): passes first, wall time beside it."""
         return {
             "relative_passes": self.passes / reference.passes if reference.passes else None,
@@ -52,7 +52,7 @@ class CostMeter:
     _paused: float = 0.0
     _paused_cpu: float = 0.0
 
-    def __enter__(self) -> "CostMeter":
+    def __enter__(self) -> CostMeter:
         self._sync()
         self._wall0, self._cpu0 = time.perf_counter(), time.process_time()
         _ACTIVE.append(self)
@@ -64,7 +64,7 @@ class CostMeter:
         self.cost.cpu_seconds += time.process_time() - self._cpu0 - self._paused_cpu
         _ACTIVE.remove(self)
 
-    def exclude(self) -> "_Excluded":
+    def exclude(self) -> _Excluded:
         """``with meter.exclude():`` work that is not part of the method (a recovery-curve evaluation)."""
         return _Excluded(self)
 

@@ -8,8 +8,9 @@ never a second pipeline. ``config.family`` picks it (default ``classifier``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -36,15 +37,19 @@ class Family(Protocol):
 
     def metric_set(self, config: Any) -> str:
         """The METRIC_SETS entry used when the config names none (may depend on the split kind)."""
+        ...
 
     def build(self, config: Any, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
         """A freshly initialised model (same seed, same weights)."""
+        ...
 
     def fit(self, model: nn.Module, config: Any, data: FamilyData, indices: np.ndarray, recipe: Any, device: torch.device, progress: bool, desc: str) -> dict[str, Any]:
         """Train ``model`` in place on ``data.bundle.train[indices]``; return info (``train_seconds``, losses...)."""
+        ...
 
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
         """The training loss on one batch: what localizers score parameters by."""
+        ...
 
 
 def family_of(config: Any) -> Family:
@@ -54,7 +59,7 @@ def family_of(config: Any) -> Family:
 def metric_set_of(family: Any, config: Any) -> str:
     """A family's default metric set: an attribute, or a method of the config (e.g. by split kind)."""
     value = family.metric_set
-    return value(config) if callable(value) else value
+    return str(value(config) if callable(value) else value)
 
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]

@@ -13,8 +13,9 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import ConfigError
 
@@ -69,9 +70,9 @@ def hp(
     return dataclasses.field(default=default, metadata=metadata)
 
 
-POSITIVE = {"low": 0.0, "low_open": True}
-NON_NEGATIVE = {"low": 0.0}
-UNIT = {"low": 0.0, "high": 1.0}
+POSITIVE: dict[str, Any] = {"low": 0.0, "low_open": True}
+NON_NEGATIVE: dict[str, Any] = {"low": 0.0}
+UNIT: dict[str, Any] = {"low": 0.0, "high": 1.0}
 
 # Fields that identify a component rather than configure it: not user-settable hyperparameters.
 RESERVED = frozenset({"name"})
@@ -177,6 +178,7 @@ def describe_params(cls: type) -> list[dict[str, Any]]:
     for f in tunable_fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         rng = field_range(cls, f.name)
-        rows.append({"name": f.name, "type": getattr(hints.get(f.name), "__name__", str(hints.get(f.name))), "default": default,
-                     "range": rng.describe() if rng else "", "doc": f.metadata.get("doc", "")})
+        rows.append(
+            {"name": f.name, "type": getattr(hints.get(f.name), "__name__", str(hints.get(f.name))), "default": default, "range": rng.describe() if rng else "", "doc": f.metadata.get("doc", "")}
+        )
     return rows

@@ -8,9 +8,8 @@ their per-layer composition, because where a budget lands matters as much as its
 from __future__ import annotations
 
 import json
-
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import torch
 from safetensors.torch import load_file
@@ -28,11 +27,11 @@ class Mask:
 
     # ---- construction -------------------------------------------------------------
     @classmethod
-    def full(cls, model: torch.nn.Module, value: bool = True) -> "Mask":
+    def full(cls, model: torch.nn.Module, value: bool = True) -> Mask:
         return cls({n: torch.full_like(p, value, dtype=torch.bool, device="cpu") for n, p in model.named_parameters()})
 
     @classmethod
-    def from_names(cls, model: torch.nn.Module, names: Iterable[str]) -> "Mask":
+    def from_names(cls, model: torch.nn.Module, names: Iterable[str]) -> Mask:
         """Whole tensors selected by name (others present but all ``False``)."""
         chosen = set(names)
         unknown = chosen - {n for n, _ in model.named_parameters()}
@@ -76,7 +75,7 @@ class Mask:
         return list(self.entries)
 
     # ---- algebra ------------------------------------------------------------------
-    def union(self, other: "Mask") -> "Mask":
+    def union(self, other: Mask) -> Mask:
         names = set(self.entries) | set(other.entries)
         out = {}
         for n in names:
@@ -84,7 +83,7 @@ class Mask:
             out[n] = a | b if a is not None and b is not None else (a if a is not None else b)
         return Mask(out)
 
-    def with_open(self, names: Iterable[str], model: torch.nn.Module) -> "Mask":
+    def with_open(self, names: Iterable[str], model: torch.nn.Module) -> Mask:
         """A copy whose tensors named in ``names`` are fully selected (e.g. DEL's classifier layer)."""
         params = dict(model.named_parameters())
         out = dict(self.entries)
@@ -110,7 +109,7 @@ class Mask:
         atomic_write_bytes(path, data)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Mask":
+    def load(cls, path: str | Path) -> Mask:
         from safetensors import safe_open
 
         path = Path(path)

@@ -6,8 +6,9 @@ Third-party packages can add entries through the entry-point group ``expunge.<ki
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from .errors import RegistryError
 

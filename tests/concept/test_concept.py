@@ -40,8 +40,9 @@ def analysis(shapes, trained):
 
 def make_task(bundle, cls: int, seed: int = 0) -> UnlearningTask:
     split = build_split("class", bundle.train_targets(), len(bundle.test), seed=0, validation_fraction=0.0, classes=[cls])
-    return UnlearningTask(bundle.train, split, CPU, lambda s: build_model("cnn", bundle.input_shape, 10, seed=s, channels=(8, 16), hidden=32),
-                          Recipe(epochs=6, lr=0.05), seed=seed, progress=False, forget_classes=[cls])
+    return UnlearningTask(
+        bundle.train, split, CPU, lambda s: build_model("cnn", bundle.input_shape, 10, seed=s, channels=(8, 16), hidden=32), Recipe(epochs=6, lr=0.05), seed=seed, progress=False, forget_classes=[cls]
+    )
 
 
 def test_dataset_ground_truth(shapes):

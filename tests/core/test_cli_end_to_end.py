@@ -8,8 +8,23 @@ from expunge.errors import ConfigError
 from expunge.experiments import load_config
 
 REQUIRED_KEYS = {
-    "method", "localizer", "alpha", "seed", "forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc",
-    "delta_forget", "delta_retain", "delta_test", "delta_mia", "delta_mia_auc", "avg_gap", "seconds", "relative_time",
+    "method",
+    "localizer",
+    "alpha",
+    "seed",
+    "forget_acc",
+    "retain_acc",
+    "test_acc",
+    "mia_efficacy",
+    "mia_auc",
+    "delta_forget",
+    "delta_retain",
+    "delta_test",
+    "delta_mia",
+    "delta_mia_auc",
+    "avg_gap",
+    "seconds",
+    "relative_time",
     "changed_fraction",
 }
 

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from expunge.data import ForgetSplit, build_split, load_dataset
-from expunge.data import fashion_mnist
+from expunge.data import ForgetSplit, build_split, fashion_mnist, load_dataset
 from expunge.errors import DataError, DatasetNotFoundError, RegistryError
 
 

@@ -4,7 +4,6 @@ import pytest
 
 from expunge.experiments import load_config, run_experiment
 from expunge.experiments.executors import Job, LocalExecutor, make_executor
-
 from tests.core.test_cli_end_to_end import tiny_config
 
 

@@ -37,7 +37,8 @@ def tiny_config(tmp_path, methods=None):
         "recipe": {"epochs": 4, "lr": 0.05, "batch_size": 64},
         "oracles": 2,
         "seeds": [0],
-        "methods": methods or [
+        "methods": methods
+        or [
             {"name": "finetune", "hyperparams": {"lr": 0.05}},
             {"name": "DEL", "localizer": "del", "alpha": 0.3, "unlearner": "reset_finetune", "hyperparams": {"lr": 0.05}},
         ],
@@ -47,9 +48,19 @@ def tiny_config(tmp_path, methods=None):
     }
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty"), (" , ", "empty"), ([], "empty"), ("0", r"\(0, 1\]"), ("-0.1", r"\(0, 1\]"), ("1.5", r"\(0, 1\]"), ("0.1,abc", "not a number"), ("nan", r"\(0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        (" , ", "empty"),
+        ([], "empty"),
+        ("0", r"\(0, 1\]"),
+        ("-0.1", r"\(0, 1\]"),
+        ("1.5", r"\(0, 1\]"),
+        ("0.1,abc", "not a number"),
+        ("nan", r"\(0, 1\]"),
+    ],
+)
 def test_bad_budgets_are_clear_errors(text, message):
     with pytest.raises(ConfigError, match=message):
         parse_budgets(text)
@@ -126,8 +137,12 @@ def test_tiny_frontier_records_table_plot_and_resume(tmp_path, capsys):
 
 
 def test_training_free_method_placed_at_measured_cost_and_failure_recorded(tmp_path):
-    methods = [{"name": "ssd", "hyperparams": {}}, {"name": "diverges", "unlearner": "finetune", "hyperparams": {"lr": 1e12}},
-               {"name": "finetune", "hyperparams": {}}, {"name": "neggrad_plus", "hyperparams": {"lr": 0.01}}]
+    methods = [
+        {"name": "ssd", "hyperparams": {}},
+        {"name": "diverges", "unlearner": "finetune", "hyperparams": {"lr": 1e12}},
+        {"name": "finetune", "hyperparams": {}},
+        {"name": "neggrad_plus", "hyperparams": {"lr": 0.01}},
+    ]
     config = load_config(tiny_config(tmp_path, methods))
     result = json.loads(run_frontier(config, [0.25, 0.5]).read_text())
     points = {p["method"]: p for p in result["points"]}
@@ -145,10 +160,12 @@ def test_training_free_method_placed_at_measured_cost_and_failure_recorded(tmp_p
 
 
 def test_plot_with_floor_band_and_pool_panel(tmp_path):
-    points = [point("ft@0.1", 0.1, 4.0, base_method="ft", avg_gap_std=0.5, relative_passes_std=0.0, epsilon_score=0.05),
-              point("ft@0.5", 0.5, 2.0, base_method="ft", epsilon_score=0.1),
-              point("ssd@measured", 0.02, 6.0, base_method="ssd", training_free=True),
-              point("retrain", 1.0, 0.4, base_method="retrain", avg_gap_std=0.1)]
+    points = [
+        point("ft@0.1", 0.1, 4.0, base_method="ft", avg_gap_std=0.5, relative_passes_std=0.0, epsilon_score=0.05),
+        point("ft@0.5", 0.5, 2.0, base_method="ft", epsilon_score=0.1),
+        point("ssd@measured", 0.02, 6.0, base_method="ssd", training_free=True),
+        point("retrain", 1.0, 0.4, base_method="retrain", avg_gap_std=0.1),
+    ]
     floor = {"avg_gap": {"mean": 0.4, "std": 0.1}}
     pools = {"0.1": {"n_models": 8, "ceiling": {"epsilon_score": 0.2, "lira_auc": 50.0}, "original": {"epsilon_score": 0.05, "lira_auc": 80.0}}}
     assert plot_frontier(points, floor, tmp_path / "f.png", pools=pools)

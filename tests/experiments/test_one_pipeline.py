@@ -91,8 +91,7 @@ def test_unknown_metric_needs_are_refused_before_training(tmp_path) -> None:
 
 def test_class_metric_set_through_the_runner_and_report(tmp_path) -> None:
     """The class set (relearn, probes, verdict) runs on every method and the oracles, and the report renders it."""
-    metrics = ["class_accuracy", "class_mia", {"name": "feature_probe", "per_class": 20},
-               {"name": "relearn", "ks": [1], "steps": 3, "steps_full": 2, "max_eval": 40}, "class_verdict"]
+    metrics = ["class_accuracy", "class_mia", {"name": "feature_probe", "per_class": 20}, {"name": "relearn", "ks": [1], "steps": 3, "steps_full": 2, "max_eval": 40}, "class_verdict"]
     config = class_config(tmp_path, methods=[{"name": "output_mask"}], evaluation={"metrics": metrics})
     records = run_experiment(load_config(config))
     mask = next(r for r in records if r["method"] == "output_mask")

@@ -171,8 +171,12 @@ def test_conditional_gan_paths_run(class_setting):
     try:
         gan = s.family.build(s.config, s.data, 0, torch.device("cpu"))
         s.family.fit(gan, s.config, s.data, s.split.retain, Recipe(epochs=2, lr=1e-3, batch_size=64), torch.device("cpu"), False, "cond")
-        for name, params in [("gan_cascade", {"rounds": 2, "steer": "nearest"}), ("gan_cascade", {"rounds": 2, "steer": "inversion", "inversion_steps": 3}),
-                             ("gan_redaction", {"steps": 3}), ("gan_finetune", {"steps": 3})]:
+        for name, params in [
+            ("gan_cascade", {"rounds": 2, "steer": "nearest"}),
+            ("gan_cascade", {"rounds": 2, "steer": "inversion", "inversion_steps": 3}),
+            ("gan_redaction", {"steps": 3}),
+            ("gan_finetune", {"steps": 3}),
+        ]:
             out = UNLEARNERS.get(name)(**params).unlearn(copy.deepcopy(gan), s.task())
             assert out.conditional
         ctx = EvalContext(torch.device("cpu"), 0, s.bundle.train, s.bundle.test, s.split, extras=s.family.extras(s.config, s.data, torch.device("cpu")))

@@ -55,8 +55,15 @@ def task_for(bundle, split):
 
     def make(seed: int = 0) -> UnlearningTask:
         return UnlearningTask(
-            train_set=bundle.train, split=split, device=torch.device("cpu"), fresh_model=lambda s: build_tiny_gpt2(bundle.codec, s),
-            pretrain_recipe=Recipe(), seed=seed, loss_fn=answer_nll, progress=False, forget_classes=[3, 11],
+            train_set=bundle.train,
+            split=split,
+            device=torch.device("cpu"),
+            fresh_model=lambda s: build_tiny_gpt2(bundle.codec, s),
+            pretrain_recipe=Recipe(),
+            seed=seed,
+            loss_fn=answer_nll,
+            progress=False,
+            forget_classes=[3, 11],
         )
 
     return make

@@ -119,8 +119,19 @@ def test_metric_set_runs_against_oracles(original, bundle, split):
     metrics = build_metrics("lm", "lm")
     check_needs(metrics, ctx)
     vals = run_metrics(metrics, original, ctx)
-    for key in ("forget_quality", "forget_quality_floor", "utility", "oracle_utility", "rouge_forget", "concept_occurrence", "concept_occurrence_low",
-                "oracle_concept_occurrence", "mia_loss_auc", "mia_mink_auc", "ppl_retain"):
+    for key in (
+        "forget_quality",
+        "forget_quality_floor",
+        "utility",
+        "oracle_utility",
+        "rouge_forget",
+        "concept_occurrence",
+        "concept_occurrence_low",
+        "oracle_concept_occurrence",
+        "mia_loss_auc",
+        "mia_mink_auc",
+        "ppl_retain",
+    ):
         assert key in vals and np.isfinite(vals[key]), key
     assert vals["concept_occurrence"] > 0.9 and "concept_occurrence_paraphrased" in vals and vals["oracle_concept_occurrence"] < 0.2
     assert vals["concept_occurrence_low"] <= vals["concept_occurrence"] <= vals["concept_occurrence_high"]

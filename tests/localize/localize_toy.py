@@ -18,7 +18,7 @@ BUILDERS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trained(arch: str) -> tuple[dict[str, torch.Tensor], object, object]:
     torch.set_num_threads(1)
     bundle = load_dataset("synthetic", num_train=400, num_test=100, num_classes=4, image_size=8, noise=4.0, seed=0)

@@ -8,8 +8,11 @@ import pytest
 import torch
 
 from expunge.errors import ConfigError
-from expunge.localize import LOCALIZERS
-from expunge.localize import critmem  # noqa: F401  (register)
+from expunge.localize import (
+    LOCALIZERS,
+    critmem,  # noqa: F401  (register)
+)
+
 from .localize_toy import batches, cross_entropy, trained
 
 

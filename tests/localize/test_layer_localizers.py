@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from expunge.localize import LOCALIZERS, random_like
-from expunge.localize import layers  # noqa: F401  (register deepest/shallowest)
+from expunge.localize import (
+    LOCALIZERS,
+    layers,  # noqa: F401  (register deepest/shallowest)
+    random_like,
+)
 from expunge.localize.layers import layer_groups
+
 from .localize_toy import batches, cross_entropy, trained
 
 

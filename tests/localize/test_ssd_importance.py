@@ -7,9 +7,12 @@ import pytest
 import torch
 
 from expunge.errors import ConfigError
-from expunge.localize import LOCALIZERS
-from expunge.localize import ssd_importance  # noqa: F401  (register)
+from expunge.localize import (
+    LOCALIZERS,
+    ssd_importance,  # noqa: F401  (register)
+)
 from expunge.localize.ssd_importance import diagonal_fisher
+
 from .localize_toy import batches, cross_entropy, trained
 
 

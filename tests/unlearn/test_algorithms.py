@@ -10,8 +10,7 @@ import torch
 from expunge.errors import ConfigError
 from expunge.masks import Mask
 from expunge.train import TrainingDiverged
-from expunge.unlearn import UNLEARNERS
-from expunge.unlearn import bad_teacher, gradient_ascent, l1_sparse, random_label, scrub, ssd  # noqa: F401  (register)
+from expunge.unlearn import UNLEARNERS, bad_teacher, gradient_ascent, l1_sparse, random_label, scrub, ssd  # noqa: F401  (register)
 from expunge.unlearn.finetune import Finetune
 from expunge.unlearn.gradient_ascent import GradientAscent, NegGradPlus
 from expunge.unlearn.l1_sparse import L1Sparse, l1_norm
@@ -195,10 +194,13 @@ def test_with_a_mask_unmasked_entries_stay_bit_identical(name, problem, request)
 
 
 # ---- distillation methods actually forget ------------------------------------------------------
-@pytest.mark.parametrize("name, options", [
-    ("scrub", {"epochs": 4, "msteps": 3, "lr": 0.01, "batch_size": 32, "forget_batch_size": 16, "kl_weight": 1.0}),
-    ("bad_teacher", {"epochs": 2, "lr": 0.005, "batch_size": 32}),
-])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("scrub", {"epochs": 4, "msteps": 3, "lr": 0.01, "batch_size": 32, "forget_batch_size": 16, "kl_weight": 1.0}),
+        ("bad_teacher", {"epochs": 2, "lr": 0.005, "batch_size": 32}),
+    ],
+)
 def test_distillation_methods_forget_a_class_while_retain_accuracy_holds(forget_class, name, options):
     p = forget_class
     assert p.accuracy(p.original, "forget") == 1.0 and p.accuracy(p.original, "retain") == 1.0

@@ -38,8 +38,10 @@ def bundle():
 
 @pytest.fixture(scope="module")
 def trained(bundle):
-    return {name: fit(build_model(name, bundle.input_shape, 4, seed=0, **opts), bundle.train.inputs, bundle.train.targets)
-            for name, opts in (("mlp", {"hidden": (32, 16)}), ("cnn", {"channels": (4, 8), "hidden": 16}), ("resnet_small", {"width": 4, "stem_stride": 1}))}
+    return {
+        name: fit(build_model(name, bundle.input_shape, 4, seed=0, **opts), bundle.train.inputs, bundle.train.targets)
+        for name, opts in (("mlp", {"hidden": (32, 16)}), ("cnn", {"channels": (4, 8), "hidden": 16}), ("resnet_small", {"width": 4, "stem_stride": 1}))
+    }
 
 
 def task_for(bundle, cls: int | None, n_analysis: int = 20, classes: list[int] | None = None) -> UnlearningTask:
@@ -49,10 +51,17 @@ def task_for(bundle, cls: int | None, n_analysis: int = 20, classes: list[int] |
     y = bundle.train.targets.numpy()
     idx = np.arange(len(y))
     split = ForgetSplit(idx[y == (cls or 0)], idx[y != (cls or 0)], np.array([], dtype=np.int64), np.arange(len(test_y)), len(y), len(test_y))
-    return UnlearningTask(bundle.train, split, torch.device("cpu"), lambda s: None, Recipe(), progress=False,  # type: ignore[arg-type]
-                          forget_classes=classes if classes is not None else ([cls] if cls is not None else None),
-                          analysis_images=bundle.test.inputs[own] if n_analysis else None,
-                          other_images=(bundle.test.inputs[other], test_y[other]))
+    return UnlearningTask(
+        bundle.train,
+        split,
+        torch.device("cpu"),
+        lambda s: None,
+        Recipe(),
+        progress=False,  # type: ignore[arg-type]
+        forget_classes=classes if classes is not None else ([cls] if cls is not None else None),
+        analysis_images=bundle.test.inputs[own] if n_analysis else None,
+        other_images=(bundle.test.inputs[other], test_y[other]),
+    )
 
 
 class TinyViT(nn.Module):

@@ -19,8 +19,7 @@ def test_registered_and_scores_whole_neuron_rows(trained_resnet, separable_bundl
     localizer = LOCALIZERS.get("relevance")(k_a=3)
     assert localizer.data_source == "forget"
     scores = localizer.fit(trained_resnet, None, _forget_batches(separable_bundle, 1))
-    producers = {"layers.3.0.conv2.weight", "layers.3.0.shortcut.0.weight", "layers.3.0.bn2.weight", "layers.3.0.bn2.bias",
-                 "layers.3.0.shortcut.1.weight", "layers.3.0.shortcut.1.bias"}
+    producers = {"layers.3.0.conv2.weight", "layers.3.0.shortcut.0.weight", "layers.3.0.bn2.weight", "layers.3.0.bn2.bias", "layers.3.0.shortcut.1.weight", "layers.3.0.shortcut.1.bias"}
     assert {n for n, v in scores.values.items() if v.abs().sum() > 0} == producers
     w = scores.values["layers.3.0.conv2.weight"]
     assert torch.equal(w, w[:, :1, :1, :1].expand_as(w))  # one score per output row

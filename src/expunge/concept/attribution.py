@@ -73,8 +73,9 @@ def precision_at_m(predicted: list[str], true: list[str], m: int) -> float:
 DONOR_MODES = ("auto", "shared", "confusion")
 
 
-def choose_donor(target: int, tops: dict[int, list[str]], attributions: dict[int, ClassAttribution] | None = None, names: list[str] | None = None,
-                 mode: str = "shared", confusion: np.ndarray | None = None) -> int:
+def choose_donor(
+    target: int, tops: dict[int, list[str]], attributions: dict[int, ClassAttribution] | None = None, names: list[str] | None = None, mode: str = "shared", confusion: np.ndarray | None = None
+) -> int:
     """The donor class for ``target`` (see module doc). ``confusion[c]``: the model's mean probability of class c on target images."""
     others = [c for c in tops if c != target]
     if not others:

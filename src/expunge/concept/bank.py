@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch
@@ -119,7 +119,7 @@ class ConceptBank:
         atomic_write_json(path.with_suffix(".json"), {"names": self.names, "layer": self.layer, "method": self.method, "dropped": self.dropped, "format": "expunge-concept-bank/1"})
 
     @classmethod
-    def load(cls, path: str | Path) -> "ConceptBank":
+    def load(cls, path: str | Path) -> ConceptBank:
         from safetensors.torch import load_file
 
         path = Path(path).with_suffix("")
@@ -130,7 +130,7 @@ class ConceptBank:
         return cls(list(meta["names"]), t["vectors"], t["biases"], t["accuracies"], meta.get("layer"), meta.get("method", "logistic"), dict(meta.get("dropped", {})))
 
     @classmethod
-    def from_text_embeddings(cls, names: list[str], embeddings: torch.Tensor | np.ndarray, layer: str | None = None) -> "ConceptBank":
+    def from_text_embeddings(cls, names: list[str], embeddings: torch.Tensor | np.ndarray, layer: str | None = None) -> ConceptBank:
         """The paper's multimodal bank: text embeddings of concept words, L2-normalised, no offset.
 
         ``embeddings`` (K, d) must live in the same space as ``embed(model, ..., layer)``, which holds
@@ -173,8 +173,9 @@ def fit_cav(pos: np.ndarray, neg: np.ndarray, method: str = "logistic", holdout:
     return w, b, acc, n_test
 
 
-def concept_example_sets(concept_labels: torch.Tensor | np.ndarray, names: list[str], pool: np.ndarray, per_side: int = 200, min_examples: int = 10,
-                         seed: int = 0, require: list[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def concept_example_sets(
+    concept_labels: torch.Tensor | np.ndarray, names: list[str], pool: np.ndarray, per_side: int = 200, min_examples: int = 10, seed: int = 0, require: list[str] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Positive / negative index sets per concept from per-image labels, balanced, at most ``per_side`` each.
 
     A concept with fewer than ``min_examples`` positives or negatives in ``pool`` is an error when it
@@ -195,8 +196,18 @@ def concept_example_sets(concept_labels: torch.Tensor | np.ndarray, names: list[
     return out
 
 
-def fit_bank(model: nn.Module, inputs: torch.Tensor, example_sets: Mapping[str, tuple[np.ndarray, np.ndarray]], layer: str | None, device: torch.device,
-             method: str = "logistic", holdout: float = 0.3, min_examples: int = 10, seed: int = 0, spatial: bool = False) -> ConceptBank:
+def fit_bank(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    example_sets: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    layer: str | None,
+    device: torch.device,
+    method: str = "logistic",
+    holdout: float = 0.3,
+    min_examples: int = 10,
+    seed: int = 0,
+    spatial: bool = False,
+) -> ConceptBank:
     """CAVs for every concept in ``example_sets`` (indices into ``inputs``); chance-level concepts are dropped and reported.
 
     With ``spatial=True`` the layer's 4-D output is averaged over positions first, so the CAV can be

@@ -43,9 +43,18 @@ class CBMFit:
     nonzero_fraction: float = 0.0  # share of non-zero head weights (sparsity of the elastic net)
 
 
-def fit_cbm(bank: ConceptBank, embeddings: torch.Tensor, labels: torch.Tensor | np.ndarray, num_classes: int, alpha: float = 1e-5,
-            l1_ratio: float = 0.99, max_iter: int = 10000, seed: int = 42, holdout: float = 0.2,
-            model_predictions: torch.Tensor | np.ndarray | None = None) -> CBMFit:
+def fit_cbm(
+    bank: ConceptBank,
+    embeddings: torch.Tensor,
+    labels: torch.Tensor | np.ndarray,
+    num_classes: int,
+    alpha: float = 1e-5,
+    l1_ratio: float = 0.99,
+    max_iter: int = 10000,
+    seed: int = 42,
+    holdout: float = 0.2,
+    model_predictions: torch.Tensor | np.ndarray | None = None,
+) -> CBMFit:
     """Fit the sparse head on ``bank.margins(embeddings)``; accuracy on a held-out ``holdout`` share."""
     from sklearn.linear_model import SGDClassifier
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import DataError
 from ..data.base import DatasetBundle
 from ..data.registry import DATASETS
+from ..errors import DataError
 from .datasets import ConceptTensorDataset
 
 RULE = "R"  # the attribute is decided per image by a rule in IMAGE_RULES
@@ -121,5 +121,4 @@ def load_fashion_mnist_concepts(root: str | None = None, download_if_missing: bo
     from ..data.fashion_mnist import load_fashion_mnist
 
     bundle = load_fashion_mnist(root, download_if_missing)
-    return DatasetBundle("fashion_mnist_concepts", with_attributes(bundle.train, use_rules), with_attributes(bundle.test, use_rules),
-                         bundle.num_classes, bundle.class_names, bundle.source)
+    return DatasetBundle("fashion_mnist_concepts", with_attributes(bundle.train, use_rules), with_attributes(bundle.test, use_rules), bundle.num_classes, bundle.class_names, bundle.source)

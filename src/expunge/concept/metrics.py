@@ -46,8 +46,10 @@ class ConceptPresence:
         def build() -> dict[int, list[str]]:
             pool = np.concatenate([ctx.split.forget, ctx.split.retain])
             num_classes = int(ctx.train_set.targets.max()) + 1
-            return {t: analyse(ctx.original, ctx.train_set, pool, t, num_classes, ctx.device, top_m=self.top_m, layer=self.layer,
-                               attributes=self.attributes, seed=ctx.seed).tops[t] for t in _target_classes(ctx)}
+            return {
+                t: analyse(ctx.original, ctx.train_set, pool, t, num_classes, ctx.device, top_m=self.top_m, layer=self.layer, attributes=self.attributes, seed=ctx.seed).tops[t]
+                for t in _target_classes(ctx)
+            }
 
         return ctx.memoized(f"concept_presence/tops/{self.top_m}/{self.layer}/{self.attributes}", build)
 

@@ -22,8 +22,9 @@ bit-identical, BatchNorm statistics included, because the body runs in eval mode
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,8 +56,9 @@ def concept_labels(dataset: Any, attributes: str = "auto") -> tuple[np.ndarray, 
     if attributes not in ("auto", "dataset"):
         raise ConfigError(f"attributes {attributes!r} unknown; choose auto, dataset or fashion_mnist.")
     if getattr(dataset, "concept_labels", None) is None:
-        raise ConfigError("this dataset has no concept labels: use dataset concept_shapes or fashion_mnist_concepts, "
-                          "set attributes=fashion_mnist for plain Fashion-MNIST, or give a saved bank with bank_path.")
+        raise ConfigError(
+            "this dataset has no concept labels: use dataset concept_shapes or fashion_mnist_concepts, set attributes=fashion_mnist for plain Fashion-MNIST, or give a saved bank with bank_path."
+        )
     return np.asarray(dataset.concept_labels, dtype=bool), list(dataset.concept_names)
 
 
@@ -73,14 +75,40 @@ class ConceptAnalysis:
     confusion: np.ndarray
 
     def summary(self) -> dict[str, Any]:
-        return {"target": self.target, "donor": self.donor, "top_concepts": self.tops[self.target], "donor_top_concepts": self.tops.get(self.donor, []),
-                "cbm_accuracy": self.cbm.accuracy, "model_accuracy": self.cbm.model_accuracy, "cbm_nonzero_fraction": self.cbm.nonzero_fraction,
-                "bank_size": len(self.bank), "dropped_concepts": self.bank.dropped, "completeness_error": self.attributions[self.target].completeness_error}
+        return {
+            "target": self.target,
+            "donor": self.donor,
+            "top_concepts": self.tops[self.target],
+            "donor_top_concepts": self.tops.get(self.donor, []),
+            "cbm_accuracy": self.cbm.accuracy,
+            "model_accuracy": self.cbm.model_accuracy,
+            "cbm_nonzero_fraction": self.cbm.nonzero_fraction,
+            "bank_size": len(self.bank),
+            "dropped_concepts": self.bank.dropped,
+            "completeness_error": self.attributions[self.target].completeness_error,
+        }
 
 
-def analyse(model: nn.Module, dataset: Any, pool: np.ndarray, target: int, num_classes: int, device: torch.device, *, top_m: int = 5,
-            donor: str | int = "auto", layer: str | None = None, cav: str = "logistic", examples_per_concept: int = 200, min_examples: int = 10,
-            per_class: int = 200, bank: ConceptBank | None = None, attributes: str = "auto", seed: int = 0, present_only: bool = True) -> ConceptAnalysis:
+def analyse(
+    model: nn.Module,
+    dataset: Any,
+    pool: np.ndarray,
+    target: int,
+    num_classes: int,
+    device: torch.device,
+    *,
+    top_m: int = 5,
+    donor: str | int = "auto",
+    layer: str | None = None,
+    cav: str = "logistic",
+    examples_per_concept: int = 200,
+    min_examples: int = 10,
+    per_class: int = 200,
+    bank: ConceptBank | None = None,
+    attributes: str = "auto",
+    seed: int = 0,
+    present_only: bool = True,
+) -> ConceptAnalysis:
     """Bank -> CBM -> per-class IG attribution -> donor, on the training examples ``pool``."""
     pool = np.asarray(pool)
     targets = dataset.targets.numpy()
@@ -96,13 +124,13 @@ def analyse(model: nn.Module, dataset: Any, pool: np.ndarray, target: int, num_c
     rng = np.random.default_rng(seed)
     if bank is None:
         labels, names = concept_labels(dataset, attributes)
-        sets = concept_example_sets(labels, names, pool, examples_per_concept, min_examples, seed)
+        sets = concept_example_sets(labels, names, pool, examples_per_concept, min_examples, seed)  # pyright: ignore[reportArgumentType]
         bank = fit_bank(model, dataset.inputs, sets, layer, device, cav, min_examples=min_examples, seed=seed)
     sample = np.concatenate([rng.permutation(pool[targets[pool] == c])[:per_class] for c in present])
     emb = embed(model, dataset.inputs[torch.as_tensor(sample)], bank.layer, device)
     with eval_mode(model), torch.no_grad():
         head = last_linear(model)[1] if bank.layer is None else None
-        logits = head(emb.to(device)).cpu() if head is not None else torch.cat([model(dataset.inputs[torch.as_tensor(sample[i:i + 512])].to(device)).cpu() for i in range(0, len(sample), 512)])
+        logits = head(emb.to(device)).cpu() if head is not None else torch.cat([model(dataset.inputs[torch.as_tensor(sample[i : i + 512])].to(device)).cpu() for i in range(0, len(sample), 512)])
     y = targets[sample]
     cbm = fit_cbm(bank, emb, y, num_classes, seed=42, model_predictions=logits.argmax(1).numpy())
     margins = bank.margins(emb)
@@ -207,9 +235,24 @@ class ConceptPoison:
         self.analyses = []
         for target in forget_classes:
             donor = self.donor
-            analysis = analyse(model, task.train_set, pool, target, num_classes, task.device, top_m=self.top_m, donor=donor, layer=self.layer, cav=self.cav,
-                               examples_per_concept=self.examples_per_concept, min_examples=self.min_examples, per_class=self.per_class, bank=bank,
-                               attributes=self.attributes, seed=task.seed)
+            analysis = analyse(
+                model,
+                task.train_set,
+                pool,
+                target,
+                num_classes,
+                task.device,
+                top_m=self.top_m,
+                donor=donor,
+                layer=self.layer,
+                cav=self.cav,
+                examples_per_concept=self.examples_per_concept,
+                min_examples=self.min_examples,
+                per_class=self.per_class,
+                bank=bank,
+                attributes=self.attributes,
+                seed=task.seed,
+            )
             if analysis.donor in forget_classes:
                 raise ConfigError(f"donor {analysis.donor} of class {target} is itself being forgotten; give donor=<another class>.")
             self.analyses.append(analysis)
@@ -218,10 +261,10 @@ class ConceptPoison:
             parts_y.append(poison_labels(targets[torch.as_tensor(forget)], num_classes, self.labelling, analysis.donor, forget_classes, gen))
         data = IndexedTensorDataset(torch.cat(parts_x), torch.cat(parts_y))
         batches = epoch_batches(data, np.arange(len(data)), self.batch_size, task.seed * 7919 + 17)
-        recipe = Recipe(epochs=self.epochs, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, batch_size=self.batch_size,
-                        schedule="cosine", min_lr_factor=0.1, seed=task.seed)
+        recipe = Recipe(epochs=self.epochs, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, batch_size=self.batch_size, schedule="cosine", min_lr_factor=0.1, seed=task.seed)
         if self.scope == "head":
             with head_only(model) as (head_mask, head):
+
                 def loss(m: nn.Module, batch: Batch) -> torch.Tensor:
                     m.eval()  # the frozen body keeps its BatchNorm statistics and dropout off
                     head.train()
@@ -231,8 +274,7 @@ class ConceptPoison:
         else:
             log = train(model, batches, recipe, task.device, mask if self.scope == "mask" else None, task.loss_fn, task.progress, self.name, task.epoch_callback)
         model.eval()
-        task.notes.update(epochs=self.epochs, epoch_losses=log.epoch_losses, examples_per_epoch=len(data), labelling=self.labelling, scope=self.scope,
-                          concept=[a.summary() for a in self.analyses])
+        task.notes.update(epochs=self.epochs, epoch_losses=log.epoch_losses, examples_per_epoch=len(data), labelling=self.labelling, scope=self.scope, concept=[a.summary() for a in self.analyses])
         return model
 
 
@@ -285,7 +327,7 @@ class ConceptPatch(ConceptPoison):
         target_top = analysis.tops[analysis.target]
         donor_top = analysis.tops.get(analysis.donor, [])
         wanted = [c for c in target_top if c not in donor_top] + target_top + [c for c in donor_top if c not in target_top] + donor_top
-        sets = concept_example_sets(labels, names, pool, self.examples_per_concept, self.min_examples, task.seed, require=[])
+        sets = concept_example_sets(labels, names, pool, self.examples_per_concept, self.min_examples, task.seed, require=[])  # pyright: ignore[reportArgumentType]
         sets = {k: v for k, v in sets.items() if k in set(wanted)}
         if not sets:
             raise ConceptDataError("none of the target's or donor's top concepts has enough examples for a spatial CAV.")

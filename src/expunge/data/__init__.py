@@ -1,8 +1,8 @@
 """Datasets (registry, Fashion-MNIST, synthetic) and forget-set splits."""
 
 from . import cifar10, fashion_mnist, forget_modes, synthetic  # noqa: F401  (register the built-in datasets and builders)
-from .corruption import CORRUPTIONS, corrupt
 from .base import DatasetBundle, IndexedTensorDataset, TensorBatches, make_loader
+from .corruption import CORRUPTIONS, corrupt
 from .registry import DATASETS
 from .splits import SPLIT_BUILDERS, ForgetSplit, build_split
 

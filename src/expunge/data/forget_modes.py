@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,9 +73,7 @@ def heldout_loss(targets: np.ndarray, pool: np.ndarray, inputs: Any, seed: int) 
 
 
 @SPLIT_BUILDERS.register("memorization", "the pool's highest held-out-loss examples (a memorization proxy; see forget_modes.py)")
-def memorization_split(
-    targets: np.ndarray, pool: np.ndarray, rng: np.random.Generator, fraction: float = 0.1, inputs: Any = None, **_: object
-) -> np.ndarray:
+def memorization_split(targets: np.ndarray, pool: np.ndarray, rng: np.random.Generator, fraction: float = 0.1, inputs: Any = None, **_: object) -> np.ndarray:
     _check_fraction(fraction)
     scores = heldout_loss(targets, pool, inputs, int(rng.integers(2**31)))
     count = int(fraction * len(pool))

@@ -8,9 +8,9 @@ short); examples outside the pool are simply unused.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -39,10 +39,7 @@ class ForgetSplit:
             object.__setattr__(self, part, np.asarray(getattr(self, part), dtype=np.int64).reshape(-1))
         validate_indices(self.forget, self.num_train, "forget")
         if len(self.retain) == 0:
-            raise DataError(
-                "the forget set covers the whole training pool, leaving nothing to retain; "
-                "forget a smaller part (retraining from scratch on nothing is not unlearning)."
-            )
+            raise DataError("the forget set covers the whole training pool, leaving nothing to retain; forget a smaller part (retraining from scratch on nothing is not unlearning).")
         validate_indices(self.retain, self.num_train, "retain")
         if len(self.validation):
             validate_indices(self.validation, self.num_train, "validation")
@@ -64,7 +61,7 @@ class ForgetSplit:
         atomic_write_text(folder / "split.json", json.dumps(meta, indent=2) + "\n")
 
     @classmethod
-    def load(cls, folder: str | Path) -> "ForgetSplit":
+    def load(cls, folder: str | Path) -> ForgetSplit:
         folder = Path(folder)
         meta_path = folder / "split.json"
         if not meta_path.exists():
@@ -81,7 +78,7 @@ class ForgetSplit:
         num_test: int,
         validation: Sequence[int] | np.ndarray = (),
         description: str = "user-given forget set",
-    ) -> "ForgetSplit":
+    ) -> ForgetSplit:
         """A deletion request: forget exactly these indices, retain every other non-validation index."""
         forget = np.asarray(forget, dtype=np.int64).reshape(-1)
         validate_indices(forget, num_train, "forget")
@@ -111,9 +108,7 @@ def validate_indices(indices: np.ndarray, size: int, name: str) -> None:
         raise DataError(f"the {name} set holds duplicated indices {unique[counts > 1][:5].tolist()}; list each example once.")
 
 
-def _pool_and_validation(
-    targets: np.ndarray, rng: np.random.Generator, pool_size: int | None, validation_fraction: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _pool_and_validation(targets: np.ndarray, rng: np.random.Generator, pool_size: int | None, validation_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """A class-stratified random training pool, and a validation part carved out of it."""
     n = len(targets)
     if pool_size is None or pool_size >= n:
@@ -159,18 +154,13 @@ def iid_split(targets: np.ndarray, pool: np.ndarray, rng: np.random.Generator, f
 
 
 @SPLIT_BUILDERS.register("non_iid", "the IID count, drawn only from chosen classes (DEL: CIFAR-10 classes 2 and 5)")
-def non_iid_split(
-    targets: np.ndarray, pool: np.ndarray, rng: np.random.Generator, fraction: float = 0.1, classes: Sequence[int] | None = None, **_: object
-) -> np.ndarray:
+def non_iid_split(targets: np.ndarray, pool: np.ndarray, rng: np.random.Generator, fraction: float = 0.1, classes: Sequence[int] | None = None, **_: object) -> np.ndarray:
     _check_fraction(fraction)
     chosen = _check_classes(classes, targets[pool], "non_iid")
     count = int(fraction * len(pool))
     candidates = pool[np.isin(targets[pool], chosen)]
     if count >= len(candidates):
-        raise DataError(
-            f"non_iid needs {count} examples but classes {chosen} hold only {len(candidates)} in the pool; "
-            "lower the fraction or add classes."
-        )
+        raise DataError(f"non_iid needs {count} examples but classes {chosen} hold only {len(candidates)} in the pool; lower the fraction or add classes.")
     return rng.choice(candidates, count, replace=False)
 
 

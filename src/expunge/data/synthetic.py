@@ -33,6 +33,4 @@ def make_synthetic(
         x = prototypes[labels] + noise * torch.randn(n, channels, image_size, image_size, generator=gen)
         return IndexedTensorDataset(x.float(), labels.long())
 
-    return DatasetBundle(
-        "synthetic", sample(num_train), sample(num_test), num_classes, [f"class {c}" for c in range(num_classes)], source="generated"
-    )
+    return DatasetBundle("synthetic", sample(num_train), sample(num_test), num_classes, [f"class {c}" for c in range(num_classes)], source="generated")

@@ -1,7 +1,9 @@
 """Evaluation: one module per metric family; all are pure functions of outputs or models."""
 
-from . import builtin_metrics  # noqa: F401  (registers the example-unlearning metrics)
-from . import class_forgetting  # noqa: F401  (registers the class-forgetting metrics and the "class" set)
+from . import (
+    builtin_metrics,  # noqa: F401  (registers the example-unlearning metrics)
+    class_forgetting,  # noqa: F401  (registers the class-forgetting metrics and the "class" set)
+)
 from .accuracy import Outputs, accuracy, model_outputs, per_example_loss, true_class_probability
 from .changes import changed_by_layer, changed_fraction
 from .gaps import AVG_GAP_AUC_TERMS, AVG_GAP_TERMS, DELTA_KEYS, deltas, oracle_spread

@@ -74,5 +74,5 @@ class PartAccuracy:
 
     needs: ClassVar[frozenset[str]] = frozenset({"train_set", "test_set", "split"})
 
-    def __call__(self, model: nn.Module, ctx: "EvalContext") -> dict[str, float]:
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         return {f"{part}_acc": ctx.outputs(model, part).accuracy() for part in ("forget", "retain", "test")}

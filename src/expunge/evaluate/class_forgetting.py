@@ -128,17 +128,20 @@ class ModelPass:
 
 
 @torch.no_grad()
-def _pass(model: nn.Module, dataset: Any, indices: np.ndarray, points: dict[str, ProbePoint], device: torch.device,
-          keep_features: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 1024) -> tuple[Outputs, dict[str, np.ndarray]]:
+def _pass(
+    model: nn.Module, dataset: Any, indices: np.ndarray, points: dict[str, ProbePoint], device: torch.device, keep_features: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 1024
+) -> tuple[Outputs, dict[str, np.ndarray]]:
     modules = dict(model.named_modules())
     current: dict[str, torch.Tensor] = {}
     handles = []
     for name, point in points.items():
+
         def hook(_m: nn.Module, args: tuple, output: torch.Tensor, name: str = name, point: ProbePoint = point) -> None:
             t = args[0] if point.side == "input" else output
             if point.pool and t.ndim > 2:
                 t = t.mean(dim=tuple(range(2, t.ndim)))
             current[name] = t.detach().flatten(1).float().cpu()
+
         handles.append(modules[point.module_name].register_forward_hook(hook))
     logits, labels, feats = [], [], {n: [] for n in points}
     try:
@@ -166,8 +169,7 @@ def model_pass(model: nn.Module, ctx: EvalContext) -> ModelPass:
         points = probe_layers(model)
         pool = train_pool(ctx)
         train, pool_features = _pass(model, ctx.train_set, pool, points, ctx.device, lambda y: torch.ones(len(y), dtype=torch.bool))
-        test, target_features = _pass(model, ctx.test_set, np.asarray(ctx.split.test, dtype=np.int64), points, ctx.device,
-                                      lambda y: torch.as_tensor(_is_target(y, classes)))
+        test, target_features = _pass(model, ctx.test_set, np.asarray(ctx.split.test, dtype=np.int64), points, ctx.device, lambda y: torch.as_tensor(_is_target(y, classes)))
         cache[model] = ModelPass(pool, train, test, pool_features, target_features, np.where(_is_target(test.labels, classes))[0])
     return cache[model]
 
@@ -367,8 +369,7 @@ class FeatureProbe:
             p = model_pass(model, ctx)
             labels = p.train.labels.numpy()
             rows = self.probe_rows(ctx, labels)
-            return {f"probe_{name}": probe_accuracy(p.pool_features[name][rows], labels[rows], p.target_test_features[name], forget_classes(ctx))
-                    for name in p.pool_features}
+            return {f"probe_{name}": probe_accuracy(p.pool_features[name][rows], labels[rows], p.target_test_features[name], forget_classes(ctx)) for name in p.pool_features}
 
         return _per_model(ctx, model, ("probe", self.per_class), compute)
 
@@ -404,8 +405,7 @@ def relearn_examples(ctx: EvalContext, k: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def relearn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[int], variant: str, steps: int, lr: float,
-            momentum: float = 0.9, reset_row: bool = True, seed: int = 0) -> nn.Module:
+def relearn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[int], variant: str, steps: int, lr: float, momentum: float = 0.9, reset_row: bool = True, seed: int = 0) -> nn.Module:
     """A fine-tuned copy of ``model`` (head only or the whole model; eval mode, so BN statistics stay frozen)."""
     if variant not in ("head", "full"):
         raise ConfigError(f"relearn variant {variant!r} unknown; choose head or full.")
@@ -432,8 +432,7 @@ def relearn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[in
     return attacked
 
 
-def relearn_head(layer: nn.Linear, features: torch.Tensor, y: torch.Tensor, classes: list[int], steps: int, lr: float,
-                 momentum: float = 0.9, reset_row: bool = True, seed: int = 0) -> nn.Linear:
+def relearn_head(layer: nn.Linear, features: torch.Tensor, y: torch.Tensor, classes: list[int], steps: int, lr: float, momentum: float = 0.9, reset_row: bool = True, seed: int = 0) -> nn.Linear:
     """The head-only attack on precomputed classifier inputs (identical to ``relearn(..., 'head')`` with the body in eval mode)."""
     head = copy.deepcopy(layer)
     if reset_row:
@@ -507,8 +506,10 @@ class Relearn:
 
 
 # ---- distance to the oracle and verdict ---------------------------------------------------------
-VERDICT_RULE = ("not removed: target test acc > {max_target_acc:g}%; removed from features: relearn_k5_full and probe_penultimate both "
-                "at least as close to the oracle mean as to the original; output-only: otherwise")
+VERDICT_RULE = (
+    "not removed: target test acc > {max_target_acc:g}%; removed from features: relearn_k5_full and probe_penultimate both "
+    "at least as close to the oracle mean as to the original; output-only: otherwise"
+)
 
 
 @METRICS.register("class_verdict")
@@ -569,7 +570,25 @@ def verdict_name(value: float | str | None) -> str:
 register_set("class", ["class_accuracy", "class_mia", "feature_probe", "relearn", "class_verdict"])
 
 __all__ = [
-    "VERDICTS", "VERDICT_RULE", "ClassAccuracy", "ClassMIA", "ClassVerdict", "FeatureProbe", "ProbePoint", "Relearn", "TransferAttack",
-    "class_accuracy", "finite_losses", "fit_transfer_attack", "layer_features", "loss_attack_advantage", "probe_accuracy", "probe_layers",
-    "relearn", "relearn_examples", "relearn_head", "reset_class_row", "verdict_name",
+    "VERDICTS",
+    "VERDICT_RULE",
+    "ClassAccuracy",
+    "ClassMIA",
+    "ClassVerdict",
+    "FeatureProbe",
+    "ProbePoint",
+    "Relearn",
+    "TransferAttack",
+    "class_accuracy",
+    "finite_losses",
+    "fit_transfer_attack",
+    "layer_features",
+    "loss_attack_advantage",
+    "probe_accuracy",
+    "probe_layers",
+    "relearn",
+    "relearn_examples",
+    "relearn_head",
+    "reset_class_row",
+    "verdict_name",
 ]

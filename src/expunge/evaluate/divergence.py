@@ -31,7 +31,7 @@ _SUM_TOLERANCE = 1e-3  # probability rows must sum to 1 within this (float32 sof
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+        x = x.detach()  # pyright: ignore[reportAttributeAccessIssue].cpu().numpy()
     return np.asarray(x, dtype=np.float64)
 
 

@@ -64,8 +64,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -93,7 +94,7 @@ _THRESHOLD_CHUNK = 2048  # single thresholds per block
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
     if hasattr(x, "detach"):  # a torch.Tensor
-        x = x.detach().cpu().numpy()
+        x = x.detach()  # pyright: ignore[reportAttributeAccessIssue].cpu().numpy()
     return np.asarray(x)
 
 
@@ -172,10 +173,7 @@ def logit_confidence(logits: ArrayLike, labels: ArrayLike, confidence: str = "ex
     """
     transforms = {"exact": _exact_confidence, "official": _official_confidence}
     if confidence not in transforms:
-        raise ConfigError(
-            f"confidence transform {confidence!r} unknown; choose 'exact' (float64, never saturates) "
-            f"or 'official' (the reference scorer's saturating float computation)."
-        )
+        raise ConfigError(f"confidence transform {confidence!r} unknown; choose 'exact' (float64, never saturates) or 'official' (the reference scorer's saturating float computation).")
     z, y = _check_logits(logits, labels)
     return transforms[confidence](z, y)
 
@@ -191,9 +189,7 @@ def _check_samples(unlearned: ArrayLike, oracle: ArrayLike) -> tuple[np.ndarray,
     if u.ndim != 2 or o.ndim != 2:
         raise ValueError(f"the ε-score needs two [n_examples, N] arrays, got shapes {u.shape} and {o.shape}.")
     if u.shape != o.shape:
-        raise ValueError(
-            f"unlearned and oracle confidences must have the same shape [n_examples, N], got {u.shape} and {o.shape}."
-        )
+        raise ValueError(f"unlearned and oracle confidences must have the same shape [n_examples, N], got {u.shape} and {o.shape}.")
     if u.shape[1] < 2:
         raise ValueError(f"the ε-score needs N >= 2 models per side, got N={u.shape[1]}.")
     if u.shape[0] == 0:

@@ -37,7 +37,7 @@ MIN_STD = 1e-3  # floor on a fitted std: near-identical reference models must no
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+        x = x.detach()  # pyright: ignore[reportAttributeAccessIssue].cpu().numpy()
     return np.asarray(x, dtype=np.float64)
 
 

@@ -91,7 +91,7 @@ class MiaEfficacyMetric:
     max_per_side: int | None = hp(2000, low=2, doc="members / non-members used to fit the SVC")
     needs: ClassVar[frozenset[str]] = frozenset({"train_set", "test_set", "split"})
 
-    def __call__(self, model: Any, ctx: "EvalContext") -> dict[str, float]:
+    def __call__(self, model: Any, ctx: EvalContext) -> dict[str, float]:
         forget, retain, test = (ctx.outputs(model, p) for p in ("forget", "retain", "test"))
         return {"mia_efficacy": mia_efficacy(retain.confidences(), test.confidences(), forget.confidences(), ctx.seed, self.max_per_side)}
 
@@ -102,5 +102,5 @@ class LossAucMetric:
 
     needs: ClassVar[frozenset[str]] = frozenset({"train_set", "test_set", "split"})
 
-    def __call__(self, model: Any, ctx: "EvalContext") -> dict[str, float]:
+    def __call__(self, model: Any, ctx: EvalContext) -> dict[str, float]:
         return {"mia_auc": loss_auc(ctx.outputs(model, "forget").losses(), ctx.outputs(model, "test").losses())}

@@ -9,8 +9,9 @@ A new model family adds its metrics here (``@METRICS.register(...)``) and a name
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch

@@ -9,7 +9,8 @@ Casella & McCulloch, "Variance Components" (1992), ch. 3.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from scipy import stats
@@ -24,7 +25,7 @@ else:
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+        x = x.detach()  # pyright: ignore[reportAttributeAccessIssue].cpu().numpy()
     return np.asarray(x, dtype=np.float64)
 
 

@@ -118,10 +118,15 @@ class ExperimentConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def validate(self) -> "ExperimentConfig":
+    def validate(self) -> ExperimentConfig:
         """Every name, hyperparameter key, type and range, checked before anything trains."""
-        checks = [(FAMILIES, self.family, "family"), (EXECUTORS, self.executor.name, "executor.name"), (DATASETS, self.dataset.name, "dataset.name"),
-                  (SPLIT_BUILDERS, self.split.kind, "split.kind"), (MODELS, self.model.name, "model.name")]
+        checks = [
+            (FAMILIES, self.family, "family"),
+            (EXECUTORS, self.executor.name, "executor.name"),
+            (DATASETS, self.dataset.name, "dataset.name"),
+            (SPLIT_BUILDERS, self.split.kind, "split.kind"),
+            (MODELS, self.model.name, "model.name"),
+        ]
         if self.family != "classifier":
             checks.pop()  # other families name models in their own registries (model.options)
         for registry, value, key in checks:
@@ -157,8 +162,7 @@ def validate_method(method: MethodConfig, key: str) -> None:
     """Unlearner and localizer names, their hyperparameters (keys, types, ranges) and the budget."""
     if method.unlearner is None:
         if method.name not in UNLEARNERS.names():
-            raise ConfigError(f"{key}.name: {method.name!r} is not a registered unlearner; choose one of {UNLEARNERS.names()}, "
-                              f"or set {key}.unlearner and keep {method.name!r} as the label.")
+            raise ConfigError(f"{key}.name: {method.name!r} is not a registered unlearner; choose one of {UNLEARNERS.names()}, or set {key}.unlearner and keep {method.name!r} as the label.")
         method.unlearner = method.name
     if method.unlearner not in UNLEARNERS.names():
         raise ConfigError(f"{key}.unlearner: unknown unlearner {method.unlearner!r}; choose one of {UNLEARNERS.names()}.")
@@ -200,7 +204,7 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         if len(non_none) == 1:
             return _coerce(value, non_none[0], key)
         return coerce_value(value, annotation, key)
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         if isinstance(value, annotation):
             return value
         if not isinstance(value, dict):

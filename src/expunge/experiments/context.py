@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,8 +59,12 @@ class Context:
     def oracle_cost(self) -> Cost:
         """One oracle's training cost (median wall / CPU seconds and passes over the pool): the unit of relative cost."""
         costs = [o.cost for o in self.oracles]
-        return Cost(statistics.median(c.wall_seconds for c in costs), statistics.median(c.cpu_seconds for c in costs),
-                    int(statistics.median(c.passes for c in costs)), int(statistics.median(c.forward_passes for c in costs)))
+        return Cost(
+            statistics.median(c.wall_seconds for c in costs),
+            statistics.median(c.cpu_seconds for c in costs),
+            int(statistics.median(c.passes for c in costs)),
+            int(statistics.median(c.forward_passes for c in costs)),
+        )
 
 
 def seeds_of(config: ExperimentConfig) -> Seeds:

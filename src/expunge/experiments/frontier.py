@@ -88,7 +88,7 @@ def passes_per_epoch(unlearner: Any, sizes: dict[str, int]) -> int:
     if "epochs" not in getattr(unlearner, "__dataclass_fields__", {}):
         return 0
     declared = getattr(unlearner, "passes_per_epoch", None)
-    return int(declared(sizes)) if callable(declared) else int(sizes["retain"])
+    return int(declared(sizes)) if callable(declared) else int(sizes["retain"])  # pyright: ignore[reportArgumentType]
 
 
 def localize_passes(method: MethodConfig, sizes: dict[str, int]) -> int:
@@ -124,10 +124,17 @@ class BudgetPlan:
     tuned: bool = False
 
     def info(self, oracle_passes: int) -> dict[str, Any]:
-        return {"base_method": self.base, "budget": self.budget, "epochs": self.epochs, "passes_per_epoch": self.passes_per_epoch,
-                "localize_passes": self.localize_passes, "planned_passes": self.planned_passes,
-                "planned_relative_passes": self.planned_passes / oracle_passes if oracle_passes else None,
-                "training_free": self.budget is None, "tuned": self.tuned}
+        return {
+            "base_method": self.base,
+            "budget": self.budget,
+            "epochs": self.epochs,
+            "passes_per_epoch": self.passes_per_epoch,
+            "localize_passes": self.localize_passes,
+            "planned_passes": self.planned_passes,
+            "planned_relative_passes": self.planned_passes / oracle_passes if oracle_passes else None,
+            "training_free": self.budget is None,
+            "tuned": self.tuned,
+        }
 
 
 def plan_method(method: MethodConfig, budget: float, oracle_passes: int, sizes: dict[str, int], suffix: str = "") -> BudgetPlan:
@@ -161,8 +168,7 @@ def load_tuned(path: str | Path | None) -> list[dict[str, Any]]:
             raise ConfigError(f"--tuned {f} is not valid JSON ({exc}).") from exc
         if "best" not in data or "method" not in data:
             raise ConfigError(f"--tuned {f} is not the output of `expunge tune` (no 'method' / 'best').")
-        out.append({"method": data["method"], "budget": data.get("budget"), "params": data["best"]["params"], "file": str(f),
-                    "evaluated_on": data.get("evaluated_on")})
+        out.append({"method": data["method"], "budget": data.get("budget"), "params": data["best"]["params"], "file": str(f), "evaluated_on": data.get("evaluated_on")})
     return out
 
 
@@ -175,8 +181,7 @@ def apply_params(method: MethodConfig, params: dict[str, Any]) -> MethodConfig:
     return MethodConfig(**data)
 
 
-def plan_frontier(config: ExperimentConfig, budgets: Sequence[float], oracle_passes: int, sizes: dict[str, int],
-                  tuned: Sequence[dict[str, Any]] = ()) -> list[BudgetPlan]:
+def plan_frontier(config: ExperimentConfig, budgets: Sequence[float], oracle_passes: int, sizes: dict[str, int], tuned: Sequence[dict[str, Any]] = ()) -> list[BudgetPlan]:
     """Every configured method at every budget (training-free ones once), plus tuned copies."""
     plans: list[BudgetPlan] = []
     for method in config.methods:
@@ -223,12 +228,29 @@ def frontier_points(records: Sequence[dict[str, Any]], plans: Sequence[BudgetPla
     for name, rows in groups.items():
         ok = [r for r in rows if r.get("status", "ok") == "ok"]
         plan = by_name.get(name)
-        info = plan.info(oracle_passes) if plan else {"base_method": name, "budget": 1.0 if name == "retrain" else None, "epochs": None,
-                                                       "training_free": False, "tuned": False, "planned_relative_passes": 1.0}
-        point: dict[str, Any] = {"method": name, **info, "n": len(ok), "failed": len(rows) - len(ok),
-                                 "errors": sorted({str(r.get("error"))[:200] for r in rows if r.get("status") == "failed"})}
-        for key in ("relative_passes", "relative_time", "avg_gap", "avg_gap_auc", "max_gap", "delta_forget", "delta_retain", "delta_test", "delta_mia", "delta_mia_auc",
-                    "forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc"):
+        info = (
+            plan.info(oracle_passes)
+            if plan
+            else {"base_method": name, "budget": 1.0 if name == "retrain" else None, "epochs": None, "training_free": False, "tuned": False, "planned_relative_passes": 1.0}
+        )
+        point: dict[str, Any] = {"method": name, **info, "n": len(ok), "failed": len(rows) - len(ok), "errors": sorted({str(r.get("error"))[:200] for r in rows if r.get("status") == "failed"})}
+        for key in (
+            "relative_passes",
+            "relative_time",
+            "avg_gap",
+            "avg_gap_auc",
+            "max_gap",
+            "delta_forget",
+            "delta_retain",
+            "delta_test",
+            "delta_mia",
+            "delta_mia_auc",
+            "forget_acc",
+            "retain_acc",
+            "test_acc",
+            "mia_efficacy",
+            "mia_auc",
+        ):
             point[key], point[f"{key}_std"] = _mean_std(r.get(key) for r in ok)
         notes = []
         if point["training_free"]:
@@ -278,8 +300,7 @@ def _fmt(mean: float | None, std: float | None = None, digits: int = 2) -> str:
 def pareto_table(points: Sequence[dict[str, Any]], qualities: Sequence[tuple[str, str, bool]] = QUALITIES) -> str:
     """Markdown: one row per (method, budget), cost as requested and as measured, quality, frontier flags (★)."""
     keys = [q for q in qualities if any(p.get(q[0]) is not None for p in points)]
-    header = ["method", "budget", "epochs", "passes ×retrain (measured)", "time ×retrain", "n"] + [label for _, label, _ in keys] + \
-             ["ΔFA", "ΔRA", "ΔTA", "ΔMIA", "on frontier", "note"]
+    header = ["method", "budget", "epochs", "passes ×retrain (measured)", "time ×retrain", "n"] + [label for _, label, _ in keys] + ["ΔFA", "ΔRA", "ΔTA", "ΔMIA", "on frontier", "note"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
     def order(p: dict[str, Any]) -> tuple[Any, ...]:
@@ -287,9 +308,14 @@ def pareto_table(points: Sequence[dict[str, Any]], qualities: Sequence[tuple[str
 
     for p in sorted(points, key=order):
         flags = [label for key, label, _ in keys if (p.get("pareto") or {}).get(key)]
-        cells = [p["method"], budget_label(p.get("budget")) if p["method"] != "retrain" else "1 (reference)", str(p.get("epochs") or "–"),
-                 _fmt(p.get("relative_passes"), p.get("relative_passes_std"), 3), _fmt(p.get("relative_time"), None, 3),
-                 f"{p['n']}" + (f" ({p['failed']} failed)" if p.get("failed") else "")]
+        cells = [
+            p["method"],
+            budget_label(p.get("budget")) if p["method"] != "retrain" else "1 (reference)",
+            str(p.get("epochs") or "–"),
+            _fmt(p.get("relative_passes"), p.get("relative_passes_std"), 3),
+            _fmt(p.get("relative_time"), None, 3),
+            f"{p['n']}" + (f" ({p['failed']} failed)" if p.get("failed") else ""),
+        ]
         cells += [_fmt(p.get(key), p.get(f"{key}_std"), 3 if key == "epsilon_score" else 2) for key, _, _ in keys]
         cells += [_fmt(p.get(k)) for k in ("delta_forget", "delta_retain", "delta_test", "delta_mia")]
         cells += ["★ " + ", ".join(flags) if flags else "", p.get("note", "")]
@@ -326,9 +352,11 @@ def attach_pool(points: list[dict[str, Any]], pool: dict[str, Any]) -> dict[str,
             p["pool_n"] = pool["n_models"]
     ceiling = sides.get("oracle-vs-oracle ceiling")
     original = sides.get("original")
-    return {"n_models": pool.get("n_models"),
-            "ceiling": {k: ceiling[k] for k in ("epsilon_score", "lira_auc")} if ceiling and "error" not in ceiling else None,
-            "original": {k: original[k] for k in ("epsilon_score", "lira_auc")} if original and "error" not in original else None}
+    return {
+        "n_models": pool.get("n_models"),
+        "ceiling": {k: ceiling[k] for k in ("epsilon_score", "lira_auc")} if ceiling and "error" not in ceiling else None,
+        "original": {k: original[k] for k in ("epsilon_score", "lira_auc")} if original and "error" not in original else None,
+    }
 
 
 # ---------------------------------------------------------------- the command
@@ -341,8 +369,7 @@ def noise_floor(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {key: {"mean": retrain.get(key), "std": retrain.get(f"{key}_std")} for key, _, _ in QUALITIES}
 
 
-def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int = 0, pool_budgets: Sequence[float] | None = None,
-                 tuned: str | Path | None = None, executor: Any | None = None) -> Path:
+def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int = 0, pool_budgets: Sequence[float] | None = None, tuned: str | Path | None = None, executor: Any | None = None) -> Path:
     """Run every configured method at every budget through ``run_experiment``; write frontier.json/.md and the plot."""
     from .executors import make_executor
     from .plots import plot_frontier
@@ -374,7 +401,7 @@ def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int =
     pools: dict[str, Any] = {}
     if pool:
         out = Path(config.out)
-        for b in (pool_budgets if pool_budgets is not None else budgets):
+        for b in pool_budgets if pool_budgets is not None else budgets:
             scores = pool_scores(config, plans, b, pool, out, executor)
             if scores:
                 pools[f"{b:g}"] = attach_pool(points, scores)
@@ -385,23 +412,41 @@ def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int =
     plot_path = out / "frontier.png"
     plotted = plot_frontier(points, floor, plot_path, pools=pools)
     result = {
-        "budgets": budgets, "oracle_passes": oracle_passes, "task_sizes": sizes,
+        "budgets": budgets,
+        "oracle_passes": oracle_passes,
+        "task_sizes": sizes,
         "budget_rule": "epochs = max(1, round((budget × oracle_passes − localize_passes) / passes_per_epoch))",
-        "points": points, "noise_floor": floor, "pools": pools, "plans": [{"method": p.method.name, **p.info(oracle_passes)} for p in plans],
-        "tuned": tuned_entries, "records": [{k: v for k, v in r.items() if k not in ("config", "environment")} for r in records],
-        "config": config.to_dict(), "environment": records[0]["environment"] if records else None,
+        "points": points,
+        "noise_floor": floor,
+        "pools": pools,
+        "plans": [{"method": p.method.name, **p.info(oracle_passes)} for p in plans],
+        "tuned": tuned_entries,
+        "records": [{k: v for k, v in r.items() if k not in ("config", "environment")} for r in records],
+        "config": config.to_dict(),
+        "environment": records[0]["environment"] if records else None,
     }
     atomic_write_json(out / "frontier.json", result)
-    md = [f"# Frontier: {config.name}", "", f"Budgets {', '.join(f'{b:g}' for b in budgets)} × one oracle's {oracle_passes:,} example passes. "
-          f"Rule: {result['budget_rule']}. ★ marks the Pareto frontier (lower measured cost, better quality).", "",
-          pareto_table(points, qualities), ""]
+    md = [
+        f"# Frontier: {config.name}",
+        "",
+        f"Budgets {', '.join(f'{b:g}' for b in budgets)} × one oracle's {oracle_passes:,} example passes. "
+        f"Rule: {result['budget_rule']}. ★ marks the Pareto frontier (lower measured cost, better quality).",
+        "",
+        pareto_table(points, qualities),
+        "",
+    ]
     if floor:
-        md += [f"Oracle noise floor (leave-one-out): Avg.Gap {_fmt(floor['avg_gap']['mean'], floor['avg_gap']['std'])}, "
-               f"Avg.Gap(AUC) {_fmt(floor['avg_gap_auc']['mean'], floor['avg_gap_auc']['std'])}.", ""]
+        md += [
+            f"Oracle noise floor (leave-one-out): Avg.Gap {_fmt(floor['avg_gap']['mean'], floor['avg_gap']['std'])}, Avg.Gap(AUC) {_fmt(floor['avg_gap_auc']['mean'], floor['avg_gap_auc']['std'])}.",
+            "",
+        ]
     for b, entry in pools.items():
         if entry and entry.get("ceiling"):
-            md += [f"Pool at budget {b} (N = {entry['n_models']}): ceiling ε-score {entry['ceiling']['epsilon_score']:.3f}, LiRA AUC {entry['ceiling']['lira_auc']:.1f}; "
-                   f"original ε-score {entry['original']['epsilon_score']:.3f}, LiRA AUC {entry['original']['lira_auc']:.1f}.", ""]
+            md += [
+                f"Pool at budget {b} (N = {entry['n_models']}): ceiling ε-score {entry['ceiling']['epsilon_score']:.3f}, LiRA AUC {entry['ceiling']['lira_auc']:.1f}; "
+                f"original ε-score {entry['original']['epsilon_score']:.3f}, LiRA AUC {entry['original']['lira_auc']:.1f}.",
+                "",
+            ]
     if plotted:
         md += ["![frontier](frontier.png)", ""]
     atomic_write_text(out / "frontier.md", "\n".join(md))

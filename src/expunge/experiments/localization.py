@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.base import TensorBatches
 from ..localize import LOCALIZERS
 from ..masks import Mask
 from ..seeds import Seeds
-from ..data.base import TensorBatches
 from .config import MethodConfig
 from .context import Context
 
@@ -29,7 +29,7 @@ def localizer_batches(ctx: Context, source: str, seed: int) -> Any:
 
 
 def localize(ctx: Context, method: MethodConfig, model: nn.Module, run: int) -> Mask:
-    localizer = LOCALIZERS.get(method.localizer)(**method.localizer_options)
+    localizer = LOCALIZERS.get(str(method.localizer))(**method.localizer_options)
     data = localizer_batches(ctx, localizer.data_source, ctx.seeds.localize(run))
     reference_source = getattr(localizer, "reference_source", None)
     extra = {"reference": localizer_batches(ctx, reference_source, ctx.seeds.localize(run, 1))} if reference_source else {}

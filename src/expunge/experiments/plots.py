@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -142,8 +143,7 @@ def plot_frontier(points: Sequence[dict[str, Any]], floor: dict[str, Any], path:
             marker = "*" if free else ("s" if ref else markers[i % len(markers)])
             name = base + (" (training-free, measured cost)" if free else " (oracles, reference)" if ref else "")
             style = "" if ref or free else ("-" if base.upper().startswith("DEL") else "--")  # DEL family solid, baselines dashed
-            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker + style, capsize=3, markersize=7 if free or ref else 5,
-                        color="black" if ref else colors[i % len(colors)], label=name)
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker + style, capsize=3, markersize=7 if free or ref else 5, color="black" if ref else colors[i % len(colors)], label=name)
         entry = (floor or {}).get(key)
         if entry and entry.get("mean") is not None:
             mean, std = entry["mean"], entry.get("std") or 0.0

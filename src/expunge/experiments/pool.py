@@ -35,6 +35,7 @@ from .method_runs import run_method
 from .model_pool import train_cached
 from .plots import plot_epsilon_histograms
 
+
 def original_seed(config: ExperimentConfig, i: int) -> int:
     """Original ``i`` of the pool (derived by ``Seeds``: never an oracle's seed)."""
     return seeds_of(config).pool_original(i)
@@ -52,10 +53,15 @@ def _outputs_npz(path: Path, model: torch.nn.Module, ctx: Any, seconds: float, e
     test = model_outputs(model, ctx.bundle.test, ctx.split.test, ctx.device)
     _save_npz(
         path,
-        forget_logits=forget.logits.numpy(), forget_labels=forget.labels.numpy(),
-        test_logits=test.logits.numpy(), test_labels=test.labels.numpy(),
-        retain_acc=np.float64(retain.accuracy()), test_acc=np.float64(test.accuracy()), forget_acc=np.float64(forget.accuracy()),
-        seconds=np.float64(seconds), info=np.array(json.dumps(extra or {})),
+        forget_logits=forget.logits.numpy(),
+        forget_labels=forget.labels.numpy(),
+        test_logits=test.logits.numpy(),
+        test_labels=test.labels.numpy(),
+        retain_acc=np.float64(retain.accuracy()),
+        test_acc=np.float64(test.accuracy()),
+        forget_acc=np.float64(forget.accuracy()),
+        seconds=np.float64(seconds),
+        info=np.array(json.dumps(extra or {})),
     )
 
 
@@ -99,7 +105,7 @@ def build_pool(config: ExperimentConfig, n_models: int, ceiling: bool = True, ex
         raise ConfigError("expunge pool needs cache_dir: pool members are trained as separate jobs that share the model cache.")
     folder = Path(config.out) / "pool"
     data = config.to_dict()
-    executor = executor or make_executor(config.executor.name, **config.executor.options())
+    runner = executor if executor is not None else make_executor(config.executor.name, **config.executor.options())
     n_oracles = 2 * n_models if ceiling else n_models
     jobs = []
     for i in range(n_models):
@@ -123,13 +129,19 @@ def build_pool(config: ExperimentConfig, n_models: int, ceiling: bool = True, ex
     for sub in ["original", "oracle", *[f"methods/{m.name}" for m in config.methods], *extra]:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = executor.map(jobs)
+    results = runner.map(jobs)
     failures = {r.key: r.error for r in results if not r.ok}
     scores = score_pool(folder, [m.name for m in config.methods], n_models, ceiling, unlearn_seeds, config.evaluation.confidence)
     scores.update(
-        config=data, n_models=n_models, failures=failures, jobs_run=len(jobs), seconds=time.perf_counter() - started,
-        executor=config.executor.name, environment=environment_info(resolve_device(config.device)),
-        methods_config=[asdict(m) for m in config.methods], unlearn_seeds=unlearn_seeds,
+        config=data,
+        n_models=n_models,
+        failures=failures,
+        jobs_run=len(jobs),
+        seconds=time.perf_counter() - started,
+        executor=config.executor.name,
+        environment=environment_info(resolve_device(config.device)),
+        methods_config=[asdict(m) for m in config.methods],
+        unlearn_seeds=unlearn_seeds,
     )
     atomic_write_json(folder / "pool.json", scores)
     return folder / "pool.json"
@@ -226,9 +238,12 @@ def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = 
 def pool_report_section(pool: dict[str, Any], folder: Path, rel: str) -> list[str]:
     """Markdown lines (and a PNG) for one pool.json."""
     n = pool["n_models"]
-    lines = [f"## ε-score pool ({rel or '.'}), N = {n} models per side", "",
-             "| side | ε-score | F (forgetting quality) | RA·TA ratio | LiRA AUC | TPR@1%FPR | JS forget | JS test | FA | RA | TA | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## ε-score pool ({rel or '.'}), N = {n} models per side",
+        "",
+        "| side | ε-score | F (forgetting quality) | RA·TA ratio | LiRA AUC | TPR@1%FPR | JS forget | JS test | FA | RA | TA | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     per_example = {}
     for name, side in pool["sides"].items():
         if "error" in side:
@@ -245,9 +260,13 @@ def pool_report_section(pool: dict[str, Any], folder: Path, rel: str) -> list[st
         if split and "error" not in split:
             parts = ", ".join(f"{k}: training {v['training_var']:.2f} / unlearning {v['unlearning_var']:.2f}" for k, v in split.items())
             lines.append(f"- variance of {name} (points²) over {n} originals × {pool.get('unlearn_seeds')} unlearning seeds: {parts}")
-    lines += ["", f"The ceiling row scores {n} further oracles against the oracle pool: no method can be expected to beat it at this N. "
-              f"LiRA: per-example Gaussians from {pool['lira_reference_models']['in']} originals (IN) and {pool['lira_reference_models']['out']} oracles (OUT); "
-              "AUC of the method's forget-example statistics against held-out oracles' (50 = looks retrained).", ""]
+    lines += [
+        "",
+        f"The ceiling row scores {n} further oracles against the oracle pool: no method can be expected to beat it at this N. "
+        f"LiRA: per-example Gaussians from {pool['lira_reference_models']['in']} originals (IN) and {pool['lira_reference_models']['out']} oracles (OUT); "
+        "AUC of the method's forget-example statistics against held-out oracles' (50 = looks retrained).",
+        "",
+    ]
     if plot_epsilon_histograms(per_example, folder / "epsilon_hist.png", n):
         lines += [f"![per-example epsilon]({(rel + '/') if rel and rel != '.' else ''}epsilon_hist.png)", ""]
     return lines

@@ -17,7 +17,10 @@ from .unlearning import MethodRun
 def cost_fields(cost: Any, ctx: Context) -> dict[str, Any]:
     """Wall and CPU seconds, example passes, and each as a multiple of one oracle's training."""
     return {
-        "seconds": cost.wall_seconds, "cpu_seconds": cost.cpu_seconds, "passes": cost.passes, "forward_passes": cost.forward_passes,
+        "seconds": cost.wall_seconds,
+        "cpu_seconds": cost.cpu_seconds,
+        "passes": cost.passes,
+        "forward_passes": cost.forward_passes,
         **cost.relative_to(ctx.oracle_cost),
     }
 
@@ -43,8 +46,7 @@ def method_record(ctx: Context, method: MethodConfig, run: int, result: MethodRu
 
 
 def failed_record(method: MethodConfig, run: int, error: str | None, traceback: str | None) -> dict[str, Any]:
-    return {"method": method.name, "unlearner": method.unlearner, "localizer": method.localizer, "alpha": method.alpha, "seed": run,
-            "status": "failed", "error": error, "traceback": traceback}
+    return {"method": method.name, "unlearner": method.unlearner, "localizer": method.localizer, "alpha": method.alpha, "seed": run, "status": "failed", "error": error, "traceback": traceback}
 
 
 def retrain_records(ctx: Context) -> list[dict[str, Any]]:
@@ -53,14 +55,25 @@ def retrain_records(ctx: Context) -> list[dict[str, Any]]:
     original_state = state_to_cpu(ctx.original.model)
     for k, oracle in enumerate(ctx.oracles):
         others = [o.metrics for j, o in enumerate(ctx.oracles) if j != k] or [oracle.metrics]
-        records.append({
-            "method": "retrain", "unlearner": "retrain", "localizer": None, "alpha": None, "seed": k,
-            **oracle.metrics, **deltas(oracle.metrics, others), **cost_fields(oracle.cost, ctx),
-            "localize_seconds": 0.0, "unlearn_seconds": oracle.cost.wall_seconds,
-            "changed_fraction": changed_fraction(original_state, oracle.model),
-            "mask_fraction": None, "mask_layers": None, "recovery": None,
-            "notes": {"compared_with": "the other oracles (leave-one-out)", "cache_hit": oracle.info.get("cache_hit")},
-        })
+        records.append(
+            {
+                "method": "retrain",
+                "unlearner": "retrain",
+                "localizer": None,
+                "alpha": None,
+                "seed": k,
+                **oracle.metrics,
+                **deltas(oracle.metrics, others),
+                **cost_fields(oracle.cost, ctx),
+                "localize_seconds": 0.0,
+                "unlearn_seconds": oracle.cost.wall_seconds,
+                "changed_fraction": changed_fraction(original_state, oracle.model),
+                "mask_fraction": None,
+                "mask_layers": None,
+                "recovery": None,
+                "notes": {"compared_with": "the other oracles (leave-one-out)", "cache_hit": oracle.info.get("cache_hit")},
+            }
+        )
     return records
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -16,13 +17,25 @@ from .plots import plot_mask_composition, plot_tradeoff
 from .pool import pool_report_section
 
 TABLE_COLUMNS = [
-    ("forget_acc", "FA"), ("retain_acc", "RA"), ("test_acc", "TA"), ("mia_efficacy", "MIA-eff"), ("mia_auc", "loss AUC"),
-    ("delta_forget", "ΔFA"), ("delta_retain", "ΔRA"), ("delta_test", "ΔTA"), ("delta_mia", "ΔMIA"), ("delta_mia_auc", "ΔAUC"),
-    ("avg_gap", "Avg.Gap"), ("avg_gap_auc", "Avg.Gap(AUC)"), ("seconds", "s"), ("relative_time", "×retrain"), ("relative_passes", "passes ×retrain"), ("changed_fraction", "changed"),
+    ("forget_acc", "FA"),
+    ("retain_acc", "RA"),
+    ("test_acc", "TA"),
+    ("mia_efficacy", "MIA-eff"),
+    ("mia_auc", "loss AUC"),
+    ("delta_forget", "ΔFA"),
+    ("delta_retain", "ΔRA"),
+    ("delta_test", "ΔTA"),
+    ("delta_mia", "ΔMIA"),
+    ("delta_mia_auc", "ΔAUC"),
+    ("avg_gap", "Avg.Gap"),
+    ("avg_gap_auc", "Avg.Gap(AUC)"),
+    ("seconds", "s"),
+    ("relative_time", "×retrain"),
+    ("relative_passes", "passes ×retrain"),
+    ("changed_fraction", "changed"),
 ]
 COST_KEYS = ("seconds", "relative_time", "relative_passes", "changed_fraction")
-NOT_METRICS = {"seed", "alpha", "mask_fraction", "localize_seconds", "unlearn_seconds", "cpu_seconds", "passes", "forward_passes", "relative_cpu",
-               "oracle_train_seconds_median", "attempts"}
+NOT_METRICS = {"seed", "alpha", "mask_fraction", "localize_seconds", "unlearn_seconds", "cpu_seconds", "passes", "forward_passes", "relative_cpu", "oracle_train_seconds_median", "attempts"}
 
 
 def group_by_method(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -32,7 +45,7 @@ def group_by_method(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[st
     return groups
 
 
-def mean_std(values: list[float]) -> str:
+def mean_std(values: list[Any]) -> str:
     arr = np.asarray([v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)], dtype=float)
     if arr.size == 0:
         return "–"
@@ -86,9 +99,18 @@ def verdict_line(records: list[dict[str, Any]], bold: str = "**") -> str:
 
 
 CLASS_CONSOLE = [
-    ("target_acc_train", "target(train)"), ("target_acc_test", "target(test)"), ("other_acc_test", "other(test)"), ("mia_fr", "Fr"), ("mia_fs", "Fs"),
-    ("probe_penultimate", "probe"), ("probe_penultimate_oracle", "probe(oracle)"), ("relearn_k5_full", "relearn5"), ("relearn_k5_full_oracle", "relearn5(oracle)"),
-    ("seconds", "sec"), ("relative_time", "xRetrain(s)"), ("relative_passes", "xRetrain(pass)"),
+    ("target_acc_train", "target(train)"),
+    ("target_acc_test", "target(test)"),
+    ("other_acc_test", "other(test)"),
+    ("mia_fr", "Fr"),
+    ("mia_fs", "Fs"),
+    ("probe_penultimate", "probe"),
+    ("probe_penultimate_oracle", "probe(oracle)"),
+    ("relearn_k5_full", "relearn5"),
+    ("relearn_k5_full_oracle", "relearn5(oracle)"),
+    ("seconds", "sec"),
+    ("relative_time", "xRetrain(s)"),
+    ("relative_passes", "xRetrain(pass)"),
 ]
 
 
@@ -201,8 +223,7 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
         "",
         summary_table(records),
         "",
-        "`retrain` rows score each oracle against the other oracles (leave-one-out): their Δs are the noise floor. "
-        + oracle_std_line(spread),
+        "`retrain` rows score each oracle against the other oracles (leave-one-out): their Δs are the noise floor. " + oracle_std_line(spread),
         "MIA-eff: SalUn's SVC attack on the true-class confidence (percent of forget examples called non-members). "
         "loss AUC: loss-threshold attack, forget vs test (50 = no signal). Avg.Gap: mean |Δ| of FA, RA, TA, MIA-eff (SalUn); "
         "Avg.Gap(AUC) uses the loss AUC instead of MIA-eff. Cost: wall seconds, and example passes (forward + backward of "

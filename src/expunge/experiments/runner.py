@@ -19,8 +19,8 @@ from ..utils import atomic_write_json, atomic_write_text, resolve_device
 from .config import ExperimentConfig, MethodConfig, load_config
 from .context import context_for, seeds_of
 from .evaluation import pool_summary
-from .method_runs import run_method
 from .executors import Job, JobResult, make_executor
+from .method_runs import run_method
 from .model_pool import model_cache, train_cached
 from .prepare_data import load_task_data
 from .records import failed_record, provenance, public_info, retrain_records, run_hash, run_key
@@ -113,8 +113,14 @@ def run_experiment(config: ExperimentConfig, executor: Any | None = None) -> lis
     summary["original"]["info"] = public_info(ctx.original.info)
     for entry, oracle in zip(summary["oracles"], ctx.oracles):
         entry["info"] = public_info(oracle.info)
-    run_info = {**prov, **summary, "oracle_train_seconds_median": ctx.oracle_seconds, "oracle_cost": ctx.oracle_cost.to_dict(),
-                "executor": config.executor.name, "total_seconds": time.time() - started}
+    run_info = {
+        **prov,
+        **summary,
+        "oracle_train_seconds_median": ctx.oracle_seconds,
+        "oracle_cost": ctx.oracle_cost.to_dict(),
+        "executor": config.executor.name,
+        "total_seconds": time.time() - started,
+    }
     atomic_write_json(out / "results.json", records)
     atomic_write_json(out / "run.json", run_info)
     atomic_write_text(out / "report.md", write_report(records, run_info, out))

@@ -81,8 +81,7 @@ def sample(space: dict[str, list[Any]], rng: np.random.Generator) -> dict[str, A
     return out
 
 
-def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int = 0, objective: str = "avg_gap", space: dict[str, list[Any]] | None = None,
-         budget: float | None = None) -> Path:
+def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int = 0, objective: str = "avg_gap", space: dict[str, list[Any]] | None = None, budget: float | None = None) -> Path:
     """Random search; returns the path of the stored ``tune-<method>.json``.
 
     With ``budget`` (a fraction of one oracle retraining, as in ``expunge frontier``) the epochs
@@ -96,8 +95,8 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         raise ConfigError(f"method {method_name!r} is not in the config; choose one of {[m.name for m in config.methods]}.")
     base = dataclasses.asdict(matches[0])
     if space is None:
-        space = DEFAULT_SPACES.get(base["unlearner"], GENERIC_SPACE)
-        space = {k: v for k, v in space.items() if k != "alpha" or base.get("localizer")}
+        defaults = DEFAULT_SPACES.get(base["unlearner"], GENERIC_SPACE)
+        space = {k: v for k, v in defaults.items() if k != "alpha" or base.get("localizer")}
     ctx = validation_context(context_for(config))
     budget_info = None
     if budget is not None:
@@ -121,8 +120,15 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         method = MethodConfig(**method_data)
         try:
             record = run_method(ctx, method, seed=seed)
-            results.append({"trial": trial, "params": params, "objective": record[objective], "status": "ok",
-                            **{k: record[k] for k in ("forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc", "avg_gap", "avg_gap_auc", "max_gap", "seconds", "relative_time")}})
+            results.append(
+                {
+                    "trial": trial,
+                    "params": params,
+                    "objective": record[objective],
+                    "status": "ok",
+                    **{k: record[k] for k in ("forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc", "avg_gap", "avg_gap_auc", "max_gap", "seconds", "relative_time")},
+                }
+            )
         except Exception as exc:  # a diverging trial is recorded, the search goes on
             results.append({"trial": trial, "params": params, "objective": float("inf"), "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     ok = [r for r in results if r["status"] == "ok"]
@@ -137,11 +143,21 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
     out = Path(config.out)
     suffix = f"{method_name}@{budget:g}" if budget is not None else method_name
     result = {
-        "method": method_name, "budget": budget, "budget_plan": budget_info, "objective": objective, "evaluated_on": "validation split (never the test set)",
-        "validation_size": int(len(ctx.split.test)), "trials": results, "best": best, "space": space, "search": "random", "seed": seed,
+        "method": method_name,
+        "budget": budget,
+        "budget_plan": budget_info,
+        "objective": objective,
+        "evaluated_on": "validation split (never the test set)",
+        "validation_size": int(len(ctx.split.test)),
+        "trials": results,
+        "best": best,
+        "space": space,
+        "search": "random",
+        "seed": seed,
         "oracle_metrics_on_validation": [o.metrics for o in ctx.oracles],
         "oracle_floor": float(np.mean([deltas(o.metrics, [p.metrics for p in ctx.oracles if p is not o])[objective] for o in ctx.oracles])) if len(ctx.oracles) > 1 else None,
-        "config": config.to_dict(), "environment": environment_info(ctx.device),
+        "config": config.to_dict(),
+        "environment": environment_info(ctx.device),
     }
     path = out / f"tune-{suffix}.json"
     atomic_write_json(path, result)

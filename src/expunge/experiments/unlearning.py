@@ -35,9 +35,19 @@ class MethodRun:
 def make_task(ctx: Context, run: int, progress: bool) -> UnlearningTask:
     extras = ctx.data.extras
     return UnlearningTask(
-        ctx.bundle.train, ctx.split, ctx.device, ctx.fresh_model, ctx.config.recipe, ctx.seeds.unlearn(run),
-        loss_fn=ctx.family.loss, progress=progress, original_init=ctx.original_init,
-        seeds=ctx.seeds, forget_classes=extras.get("forget_classes"), analysis_images=extras.get("analysis_images"), other_images=extras.get("other_images"),
+        ctx.bundle.train,
+        ctx.split,
+        ctx.device,
+        ctx.fresh_model,
+        ctx.config.recipe,
+        ctx.seeds.unlearn(run),
+        loss_fn=ctx.family.loss,
+        progress=progress,
+        original_init=ctx.original_init,
+        seeds=ctx.seeds,
+        forget_classes=extras.get("forget_classes"),
+        analysis_images=extras.get("analysis_images"),
+        other_images=extras.get("other_images"),
     )
 
 

@@ -25,8 +25,8 @@ from ..cache import ModelCache
 from ..family import FAMILIES, FamilyData
 from ..hparams import validate_params
 from ..train import Recipe, epoch_batches, train
-from .report import sample_grid_path, sample_grid_section, write_sample_grid
 from .models import GANOptions, build_gan
+from .report import sample_grid_path, sample_grid_section, write_sample_grid
 from .train import bce, train_gan
 
 
@@ -65,8 +65,7 @@ class GANFamily:
         gan.set_scaling(*data_scaling(bundle.train.inputs, options, bundle.input_shape))
         return gan.to(device)
 
-    def fit(self, model: nn.Module, config: Any, data: FamilyData, indices: np.ndarray, recipe: Recipe, device: torch.device,
-            progress: bool = True, desc: str = "gan") -> dict[str, Any]:
+    def fit(self, model: nn.Module, config: Any, data: FamilyData, indices: np.ndarray, recipe: Recipe, device: torch.device, progress: bool = True, desc: str = "gan") -> dict[str, Any]:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(recipe.seed)
             batches = epoch_batches(data.bundle.train, np.asarray(indices), recipe.batch_size, recipe.seed)

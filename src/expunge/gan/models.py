@@ -62,7 +62,9 @@ class DCGANGenerator(nn.Module):
         self.cond = _Conditioner(num_classes, latent_dim) if num_classes else None
         self.fc = nn.Sequential(nn.Linear(latent_dim, math.prod(self.start), bias=False), nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
             nn.ConvTranspose2d(width, c, 4, 2, 1),
         )
         self.out = nn.Tanh() if output == "tanh" else nn.Identity()
@@ -83,8 +85,10 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         c, h, w = image_shape
         self.features = nn.Sequential(
-            nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(c, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
             nn.Flatten(),
         )
         n = 2 * width * (h // 4) * (w // 4)

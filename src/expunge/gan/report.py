@@ -34,8 +34,7 @@ def _grid(images: torch.Tensor, nrow: int) -> np.ndarray:
     return out[..., 0] if c == 1 else out
 
 
-def write_sample_grid(path: str | Path, models: Mapping[str, GAN], n: int = 64, seed: int = 0, caption: str = "",
-                      real: torch.Tensor | None = None, index_dir: str | Path | None = None) -> Path:
+def write_sample_grid(path: str | Path, models: Mapping[str, GAN], n: int = 64, seed: int = 0, caption: str = "", real: torch.Tensor | None = None, index_dir: str | Path | None = None) -> Path:
     """One PNG with a panel per model (same latents). ``real``: data-space points drawn under 2-D samples."""
     import matplotlib
 

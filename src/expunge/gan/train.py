@@ -62,8 +62,9 @@ class Optimizers:
         opt.step()
 
 
-def standard_step(gan: GAN, opts: Optimizers, x_real: torch.Tensor, y_real: torch.Tensor | None,
-                  x_fake_extra: tuple[torch.Tensor, torch.Tensor | None] | None = None, fake_target: float = 0.0) -> dict[str, float]:
+def standard_step(
+    gan: GAN, opts: Optimizers, x_real: torch.Tensor, y_real: torch.Tensor | None, x_fake_extra: tuple[torch.Tensor, torch.Tensor | None] | None = None, fake_target: float = 0.0
+) -> dict[str, float]:
     """One D and one G update on a real batch (GAN space). ``x_fake_extra``: real images D must call fake
     (the redaction baseline), with target ``fake_target``."""
     b = len(x_real)
@@ -99,8 +100,7 @@ def real_batch(gan: GAN, batch: Any, device: torch.device) -> tuple[torch.Tensor
     return gan.to_gan(x), (y if gan.conditional else None)
 
 
-def train_gan(gan: GAN, batches: Callable[[int], Iterable[Any]], epochs: int, lr: float, device: torch.device,
-              mask: Mask | None = None, progress: bool = True, desc: str = "gan") -> dict[str, Any]:
+def train_gan(gan: GAN, batches: Callable[[int], Iterable[Any]], epochs: int, lr: float, device: torch.device, mask: Mask | None = None, progress: bool = True, desc: str = "gan") -> dict[str, Any]:
     """``epochs`` passes over ``batches(epoch)`` of standard GAN steps; returns losses and seconds."""
     gan.to(device).train()
     opts = Optimizers(gan, lr, mask)

@@ -36,6 +36,7 @@ from .train import Optimizers, auc, bce, cycle_batches, standard_step, train_gan
 
 # --------------------------------------------------------------------------- task helpers
 
+
 def check_task(task: UnlearningTask) -> None:
     """Clear errors for requests that cannot be unlearned."""
     split = task.split
@@ -76,6 +77,7 @@ def retain_stream(task: UnlearningTask, batch_size: int, offset: int) -> Any:
 
 
 # --------------------------------------------------------------------------- baselines
+
 
 @UNLEARNERS.register("gan_retrain", "GAN retrained from scratch on the retained data (the oracle)")
 @dataclass
@@ -146,6 +148,7 @@ class GANRedaction:
 
 # --------------------------------------------------------------------------- the cascade
 
+
 def nearest_indices(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     """Index of each query's nearest bank row (L2 on flattened tensors), in chunks."""
     q, b = queries.flatten(1), bank.flatten(1)
@@ -164,24 +167,37 @@ class GANCascade:
     batch_size: int = hp(64, low=1, doc="images per step (forget batches: min(batch_size, forget size))")
     lr: float = hp(2e-4, **POSITIVE, doc="Adam learning rate (G and D; betas from the model)")
     fake_label: str = hp("hard", choices=("hard", "soft"), doc="D's target for forget images: 0, or the original D's mean score on generated samples")
-    substitute: str = hp("auto", choices=("auto", "nearest", "random"),
-                         doc="each forget image's substitute: its nearest retained image (pixels) or a random one; auto: random for "
-                             "class unlearning (a class's nearest neighbours look like the class), nearest for items")
+    substitute: str = hp(
+        "auto",
+        choices=("auto", "nearest", "random"),
+        doc="each forget image's substitute: its nearest retained image (pixels) or a random one; auto: random for "
+        "class unlearning (a class's nearest neighbours look like the class), nearest for items",
+    )
     substitute_pool: int = hp(5000, low=1, doc="retained images searched for substitutes (a random subset)")
-    steer: str = hp("auto", choices=("auto", "none", "nearest", "inversion"),
-                    doc="how G is pulled to substitutes: none (only through D), nearest (a generated sample nearest a forget image "
-                        "is pulled to its substitute), inversion (latents inverted from forget images map to their substitutes); "
-                        "auto: inversion up to 512 forget images, else nearest")
+    steer: str = hp(
+        "auto",
+        choices=("auto", "none", "nearest", "inversion"),
+        doc="how G is pulled to substitutes: none (only through D), nearest (a generated sample nearest a forget image "
+        "is pulled to its substitute), inversion (latents inverted from forget images map to their substitutes); "
+        "auto: inversion up to 512 forget images, else nearest",
+    )
     steer_weight: float = hp(1.0, **NON_NEGATIVE, doc="weight of the substitution loss ||G(z) - x_s||^2 (per pixel) in G's loss")
     inversion_steps: int = hp(50, low=1, doc="Adam steps of the latent inversion (steer=inversion)")
-    stop_signal: str = hp("auto", choices=("auto", "membership", "nn_share", "none"),
-                          doc="membership: D-score AUC of forget vs validation (non-member) images; nn_share: share of generated "
-                              "samples whose nearest bank image is a forget image; auto: nn_share for classes, membership for items")
+    stop_signal: str = hp(
+        "auto",
+        choices=("auto", "membership", "nn_share", "none"),
+        doc="membership: D-score AUC of forget vs validation (non-member) images; nn_share: share of generated "
+        "samples whose nearest bank image is a forget image; auto: nn_share for classes, membership for items",
+    )
     stop_auc: float = hp(50.0, low=0.0, high=100.0, doc="target forget-membership AUC (the oracle's; 50 = an item it never saw)")
-    stop_share: float | None = hp(None, low=0.0, high=100.0,
-                                  doc="target nn_share in percent (the oracle's); None: measured from data, as the share of retained-class "
-                                      "validation images whose nearest bank image is a forget image (what a GAN that never saw the forget set "
-                                      "would score if it generated real retained images)")
+    stop_share: float | None = hp(
+        None,
+        low=0.0,
+        high=100.0,
+        doc="target nn_share in percent (the oracle's); None: measured from data, as the share of retained-class "
+        "validation images whose nearest bank image is a forget image (what a GAN that never saw the forget set "
+        "would score if it generated real retained images)",
+    )
     stop_tolerance: float = hp(2.0, **NON_NEGATIVE, doc="the signal counts as reached within this many points above its target")
     signal_samples: int = hp(500, low=10, doc="generated samples (nn_share) or forget/validation images (membership) per check")
     bank_size: int = hp(3000, low=10, doc="forget + retained images in the nearest-neighbour bank (nn_share, steer=nearest)")
@@ -328,14 +344,35 @@ class GANCascade:
                 if check is not None and r + 1 >= self.min_rounds and value <= target_value + self.stop_tolerance:
                     stopped_by = "signal"
                     break
-        task.notes.update(rounds=len(history), stopped_by=stopped_by, stop_signal=signal, stop_target=target_value if check is not None else None,
-                          steer=steer, substitute=substitute, fake_target=target,
-                          initial_signal=initial, signal_history=history)
+        task.notes.update(
+            rounds=len(history),
+            stopped_by=stopped_by,
+            stop_signal=signal,
+            stop_target=target_value if check is not None else None,
+            steer=steer,
+            substitute=substitute,
+            fake_target=target,
+            initial_signal=initial,
+            signal_history=history,
+        )
         return gan
 
-    def _unlearn_step(self, gan: GAN, opts: Optimizers, x_f: torch.Tensor, y_f: torch.Tensor, x_s: torch.Tensor, z_f: torch.Tensor | None,
-                      bank: torch.Tensor | None, is_forget: torch.Tensor | None, forget_bank_sub: torch.Tensor | None,
-                      steer: str, target: float, bf: int, device: torch.device) -> None:
+    def _unlearn_step(
+        self,
+        gan: GAN,
+        opts: Optimizers,
+        x_f: torch.Tensor,
+        y_f: torch.Tensor,
+        x_s: torch.Tensor,
+        z_f: torch.Tensor | None,
+        bank: torch.Tensor | None,
+        is_forget: torch.Tensor | None,
+        forget_bank_sub: torch.Tensor | None,
+        steer: str,
+        target: float,
+        bf: int,
+        device: torch.device,
+    ) -> None:
         cond = gan.conditional
         pick = torch.randperm(len(x_f))[:bf]
         xf, xs = gan.to_gan(x_f[pick].to(device)), gan.to_gan(x_s[pick].to(device))
@@ -358,9 +395,9 @@ class GANCascade:
                     sub = x_s[nearest_indices(gen_data, x_f)]
                 else:
                     nn_idx = nearest_indices(gen_data, bank)
-                    hit = is_forget[nn_idx]
-                    forget_rows = torch.cumsum(is_forget.long(), 0) - 1
-                    sub = forget_bank_sub[forget_rows[nn_idx].clamp(min=0)]
+                    hit = is_forget[nn_idx]  # pyright: ignore[reportOptionalSubscript]
+                    forget_rows = torch.cumsum(is_forget.long(), 0) - 1  # pyright: ignore[reportOptionalMemberAccess]
+                    sub = forget_bank_sub[forget_rows[nn_idx].clamp(min=0)]  # pyright: ignore[reportOptionalSubscript]
             if bool(hit.any()):
                 h = hit.to(device)
                 g_loss = g_loss + self.steer_weight * ((fake[h] - gan.to_gan(sub[hit].to(device))) ** 2).mean() * (float(h.sum()) / bf)

@@ -19,7 +19,7 @@ named-entity heuristic; it misses lower-case facts such as genres and jobs by de
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,10 +34,7 @@ from ..utils import eval_mode
 from .models import answer_mask, codec_of, special_ids
 from .tokenizer import TextCodec, normalize_word
 
-STOPWORDS = frozenset(
-    "a an the and or of in on at to for from by with was were is are be been his her their its this that which who "
-    "what when where as it he she they i did does do not no".split()
-)
+STOPWORDS = frozenset("a an the and or of in on at to for from by with was were is are be been his her their its this that which who what when where as it he she they i did does do not no".split())
 LOCATORS = ("ig", "random", "capitalized")
 
 
@@ -179,7 +176,7 @@ def find_concepts(
     codec = codec_of(model)
     excluded = set(excluded) | STOPWORDS
     authors = [int(a) for a in forget_authors]
-    scores: dict[int, Counter] = defaultdict(Counter)
+    scores: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     ig_info: dict[str, float] = {}
     if locator == "ig":
         result = integrated_gradients(model, forget_rows, n_steps, ig_batch_size, baseline=baseline)

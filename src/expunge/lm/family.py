@@ -79,7 +79,9 @@ def load_authors(num_authors: int = 100, seed: int = 0, num_facts: int = 30, num
 
 
 @SPLIT_BUILDERS.register("authors", "every QA pair of a fraction of the authors, or of an `authors` list (TOFU forget01/05/10)")
-def authors_split(targets: np.ndarray, pool: np.ndarray, rng: np.random.Generator, fraction: float = 0.1, authors: Sequence[int] | None = None, num_authors: int | None = None, **_: object) -> np.ndarray:
+def authors_split(
+    targets: np.ndarray, pool: np.ndarray, rng: np.random.Generator, fraction: float = 0.1, authors: Sequence[int] | None = None, num_authors: int | None = None, **_: object
+) -> np.ndarray:
     """``num_authors`` defaults to max(target) (the largest id is the world-facts block, never forgotten)."""
     n_auth = int(num_authors if num_authors is not None else targets.max())
     present = set(np.unique(targets[pool]).tolist())

@@ -193,7 +193,7 @@ def _ks_pvalue(a: np.ndarray, b: np.ndarray) -> float:
 
     if len(a) == 0 or len(b) == 0:
         return float("nan")
-    return float(ks_2samp(a, b).pvalue)
+    return float(ks_2samp(a, b).pvalue)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def _oracle_reports(ctx: EvalContext) -> list[ModelReport]:

@@ -75,7 +75,10 @@ class LMSettings:
     lora_alpha: float = hp(16.0, low=0.0, low_open=True, doc="LoRA scaling alpha")
     lora_dropout: float = hp(0.05, low=0.0, high=1.0, high_open=True, doc="LoRA dropout")
     target_modules: list[str] = hp(default_factory=lambda: ["c_attn", "c_proj", "c_fc"], doc="module names LoRA adapts (GPT-2: c_attn, c_proj, c_fc; the paper: q_proj, v_proj)")
-    merge: bool = hp(True, doc="fold the trained LoRA adapter into the weights and return a plain model with the original's parameter names (what the shared pipeline compares); false returns the PeftModel, base weights bit-identical")
+    merge: bool = hp(
+        True,
+        doc="fold the trained LoRA adapter into the weights and return a plain model with the original's parameter names (what the shared pipeline compares); false returns the PeftModel, base weights bit-identical",
+    )
 
     # ---- the shared loop -----------------------------------------------------------------
     def _prepare(self, model: nn.Module, mask: Mask | None) -> tuple[nn.Module, list[nn.Parameter], Callable[[], None] | None]:

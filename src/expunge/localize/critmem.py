@@ -18,8 +18,8 @@ weights, so every α gives exactly floor(α·N) entries.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -158,7 +158,9 @@ class CritMemLocalizer:
             rows[name][row] = 0.0
             record.channels.append((name, row))
 
-    def _scores(self, params: dict[str, nn.Parameter], rows: dict[str, nn.Parameter], usage: dict[str, torch.Tensor], first_step: dict[str, torch.Tensor], records: list[CritMemRecord]) -> CritMemScores:
+    def _scores(
+        self, params: dict[str, nn.Parameter], rows: dict[str, nn.Parameter], usage: dict[str, torch.Tensor], first_step: dict[str, torch.Tensor], records: list[CritMemRecord]
+    ) -> CritMemScores:
         n = len(records)
         secondary_max = max((float(t.max()) for t in first_step.values() if t.numel()), default=0.0)
         values, union = {}, {}
@@ -172,8 +174,7 @@ class CritMemLocalizer:
             values[name] = filler
             union[name] = used
         flipped = sum(r.flipped for r in records)
-        meta = {"criterion": "critmem", "data_source": "forget", "examples": str(n), "flipped": str(flipped),
-                "mean_steps": f"{sum(r.steps for r in records) / n:.2f}", "fill": self.fill}
+        meta = {"criterion": "critmem", "data_source": "forget", "examples": str(n), "flipped": str(flipped), "mean_steps": f"{sum(r.steps for r in records) / n:.2f}", "fill": self.fill}
         return CritMemScores(values, Mask(union), records, self.fill, meta)
 
 

@@ -41,17 +41,14 @@ CRITERIA: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 def batch_size_of(batch: Batch) -> int:
     """Examples in a batch: the len of its first element (the inputs), per the loss_fn contract."""
     first = batch[0] if isinstance(batch, (tuple, list)) and len(batch) else None
-    if not torch.is_tensor(first) or first.ndim == 0:
+    if not isinstance(first, torch.Tensor) or first.ndim == 0:
         raise ConfigError(
-            f"a localizer batch must be a tuple whose first element is the input tensor (its len is the batch size); "
-            f"got {type(batch).__name__} with first element {type(first).__name__}."
+            f"a localizer batch must be a tuple whose first element is the input tensor (its len is the batch size); got {type(batch).__name__} with first element {type(first).__name__}."
         )
     return len(first)
 
 
-def accumulate_gradients(
-    model: nn.Module, loss_fn: LossFn, data: Iterable[Batch], transform: Callable[[torch.Tensor], torch.Tensor] = lambda g: g
-) -> tuple[dict[str, torch.Tensor], int]:
+def accumulate_gradients(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch], transform: Callable[[torch.Tensor], torch.Tensor] = lambda g: g) -> tuple[dict[str, torch.Tensor], int]:
     """Σ over batches of |b| · transform(∇θ mean-loss(b)), and the example count Σ_b |b|.
 
     Weighting by |b| gives every example the same weight whatever the batch size and shuffle

@@ -13,7 +13,7 @@ and, inside a tensor, lowest flat index first, i.e. whole output channels (rows)
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn

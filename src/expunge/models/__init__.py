@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,7 +31,7 @@ def classifier_parameter_names(model: nn.Module) -> list[str]:
     if last is None:
         return []
     prefix = f"{last}." if last else ""
-    return [n for n, _ in model.named_parameters() if n.startswith(prefix) and "." not in n[len(prefix):]]
+    return [n for n, _ in model.named_parameters() if n.startswith(prefix) and "." not in n[len(prefix) :]]
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -7,7 +7,7 @@ DEL's global top-α ranking behaves very differently when one big dense layer do
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -64,9 +64,7 @@ class ResNet(nn.Module):
 
 
 @MODELS.register("resnet_small", "ResNet-10 shape (stride-2 stem, 4 stages x 1 block, widths 16-128, BN, GAP): the CPU default")
-def resnet_small(
-    input_shape: Sequence[int], num_classes: int, width: int = 16, blocks: Sequence[int] = (1, 1, 1, 1), stem_stride: int = 2
-) -> ResNet:
+def resnet_small(input_shape: Sequence[int], num_classes: int, width: int = 16, blocks: Sequence[int] = (1, 1, 1, 1), stem_stride: int = 2) -> ResNet:
     return ResNet(input_shape[0], num_classes, [width, 2 * width, 4 * width, 8 * width], list(blocks), stem_stride)
 
 

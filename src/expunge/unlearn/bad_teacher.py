@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..hparams import hp
 from ..errors import ConfigError
+from ..hparams import hp
 from ..masks import Mask
 from ..train import Batch, epoch_batches, train
 from .base import UNLEARNERS, SGDSettings, UnlearningTask

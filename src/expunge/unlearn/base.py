@@ -8,8 +8,9 @@ mask restricts updates through the shared ``MaskedUpdate`` mechanism.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch

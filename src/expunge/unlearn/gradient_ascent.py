@@ -10,15 +10,16 @@ update through ``MaskedUpdate``; an unbounded ascent that overflows raises ``Tra
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..cost import count as count_passes
-from ..hparams import hp
 from ..errors import ConfigError
+from ..hparams import hp
 from ..masks import Mask
 from ..train import Batch, train
 from .base import UNLEARNERS, SGDSettings, UnlearningTask

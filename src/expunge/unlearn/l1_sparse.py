@@ -8,14 +8,15 @@ leaving them out keeps the loss value about what the algorithm can change.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..hparams import hp
 from ..errors import ConfigError
+from ..hparams import hp
 from ..masks import Mask
 from ..train import train
 from .base import UNLEARNERS, SGDSettings, UnlearningTask
@@ -88,4 +89,3 @@ class L1Sparse(SGDSettings):
         log = train(model, batches, recipe, task.device, mask, loss, task.progress, self.name, task.epoch_callback)  # type: ignore[arg-type]
         task.notes.update(epochs=self.epochs, epoch_losses=log.epoch_losses)
         return model
-

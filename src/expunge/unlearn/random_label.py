@@ -12,16 +12,17 @@ SalUn is RL restricted to a SalLoc mask (Fan et al., ICLR 2024); no reset, class
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..hparams import hp
 from ..data.base import IndexedTensorDataset
 from ..errors import ConfigError
+from ..hparams import hp
 from ..masks import Mask
 from ..train import Batch, epoch_batches, train
 from .base import UNLEARNERS, SGDSettings, UnlearningTask
@@ -117,7 +118,6 @@ class SalUn(RandomLabel):
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
         if mask is None:
             raise ConfigError(
-                "salun needs a saliency mask: set localizer=salloc and alpha=0.5 in the method "
-                "(SalUn = SalLoc + random label); for random labels on all parameters use unlearner=random_label."
+                "salun needs a saliency mask: set localizer=salloc and alpha=0.5 in the method (SalUn = SalLoc + random label); for random labels on all parameters use unlearner=random_label."
             )
         return super().unlearn(model, task, mask)

@@ -172,10 +172,10 @@ class ResetFinetune(Finetune):
             gate = update_mask.entries.get(name)
             factor = None
             if scale != 1.0 and reset_entry is not None and bool(reset_entry.any()):
-                factor = (1.0 + (scale - 1.0) * reset_entry.to(param.device, param.dtype))
+                factor = 1.0 + (scale - 1.0) * reset_entry.to(param.device, param.dtype)
             closed = None
             if opening and (gate is None or not bool(gate.all())):
-                closed = (gate.to(param.device, param.dtype) if gate is not None else torch.zeros_like(param))
+                closed = gate.to(param.device, param.dtype) if gate is not None else torch.zeros_like(param)
             if factor is None and closed is None:
                 continue
 

@@ -20,14 +20,15 @@ BatchNorm or dropout to make them differ); the min steps move it off that point.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..hparams import hp
 from ..errors import ConfigError
+from ..hparams import hp
 from ..masks import Mask
 from ..train import train
 from .base import UNLEARNERS, SGDSettings, UnlearningTask
@@ -35,8 +36,7 @@ from .common import frozen_copy, kl_to_teacher, teacher_probs
 
 PAPER_SCALE_DEFAULTS: dict[str, dict[str, Any]] = {
     # SCRUB's large-scale notebook (CIFAR-10 / ResNet-18); not part of DEL's code or comparisons.
-    "scrub": {"epochs": 3, "msteps": 2, "lr": 5e-4, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 128,
-              "forget_batch_size": 32, "temperature": 4.0, "ce_weight": 0.99, "kl_weight": 0.001},
+    "scrub": {"epochs": 3, "msteps": 2, "lr": 5e-4, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 128, "forget_batch_size": 32, "temperature": 4.0, "ce_weight": 0.99, "kl_weight": 0.001},
 }
 
 MAX, MIN = "max", "min"

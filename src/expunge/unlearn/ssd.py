@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..hparams import hp
 from ..errors import ConfigError
+from ..hparams import hp
 from ..localize.ssd_importance import diagonal_fisher
 from ..masked_update import MaskedUpdate
 from ..masks import Mask

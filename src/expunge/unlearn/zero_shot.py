@@ -40,8 +40,11 @@ def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[tor
     if x is None or len(x) == 0:
         raise ConfigError(f"{method} needs a few unseen images of class {target}: set split.analysis_images (e.g. 36, the authors' size).")
     if len(x) < MIN_ANALYSIS_IMAGES:
-        warnings.warn(f"{method}: only {len(x)} analysis images; measured on Fashion-MNIST, fewer than {MIN_ANALYSIS_IMAGES} often leave part of the class "
-                      "(8 images: 2.3% on average, up to 28% in one run; 4 images: 8.4%); use 16 or more.", stacklevel=3)
+        warnings.warn(
+            f"{method}: only {len(x)} analysis images; measured on Fashion-MNIST, fewer than {MIN_ANALYSIS_IMAGES} often leave part of the class "
+            "(8 images: 2.3% on average, up to 28% in one run; 4 images: 8.4%); use 16 or more.",
+            stacklevel=3,
+        )
     other = task.other_images
     if other is not None:
         images, labels = other
@@ -88,8 +91,28 @@ class ZeroShot:
         """The ZeroShotConfig; with ``path='recipe'`` the recipe's path (out_scope, cut_in) and K_a replace the fields."""
         from ..zeroshot.method import ZeroShotConfig
 
-        fields = {k: getattr(self, k) for k in ("layer", "rule", "epsilon", "k_a", "k_p", "perturbation", "scale", "out_scope", "cut_in", "cut_bias",
-                                                "max_target_rate", "max_other_drop", "max_target_confidence", "confidence", "max_k", "escalate", "bn")}
+        fields = {
+            k: getattr(self, k)
+            for k in (
+                "layer",
+                "rule",
+                "epsilon",
+                "k_a",
+                "k_p",
+                "perturbation",
+                "scale",
+                "out_scope",
+                "cut_in",
+                "cut_bias",
+                "max_target_rate",
+                "max_other_drop",
+                "max_target_confidence",
+                "confidence",
+                "max_k",
+                "escalate",
+                "bn",
+            )
+        }
         if model is not None and (self.path == "recipe" or self.k_p == "recipe"):
             from ..zeroshot.recipes import linear_layers, recipe_for
 

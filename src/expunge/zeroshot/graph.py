@@ -15,8 +15,8 @@ BatchNorm handling (``bn``):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -69,8 +69,8 @@ class AffineStage(Stage):
 
     def weight_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The (possibly BN-folded) weight and bias the relevance rule works with."""
-        w = self.module.weight
-        b = self.module.bias
+        w: torch.Tensor = self.module.weight  # type: ignore[assignment]
+        b: torch.Tensor | None = self.module.bias  # type: ignore[assignment]
         if self.bn is None or self.bn_mode == "pass":
             return w, b
         bn = self.bn
@@ -239,10 +239,10 @@ def sequential_stages(modules: Sequence[tuple[str, nn.Module]], bn_mode: str) ->
 
 
 def module_stages(name: str, module: nn.Module, bn_mode: str) -> list[Stage]:
-    sequencer = _lookup(SEQUENCERS, module)
+    sequencer = _lookup(SEQUENCERS, module)  # pyright: ignore[reportArgumentType]
     if sequencer is not None:
         return sequencer(module, bn_mode, name)  # type: ignore[operator]
-    builder = _lookup(STAGE_BUILDERS, module)
+    builder = _lookup(STAGE_BUILDERS, module)  # pyright: ignore[reportArgumentType]
     if builder is not None:
         return [builder(name, module, bn_mode)]  # type: ignore[operator]
     if isinstance(module, nn.Sequential):

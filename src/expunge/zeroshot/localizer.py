@@ -11,8 +11,8 @@ parameter 0, so a budget mask selects whole neurons and can feed the training-ba
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -40,7 +40,7 @@ class NeuronRanking:
 
 
 def _batches(images: torch.Tensor | Iterable, batch_size: int) -> Iterable[torch.Tensor]:
-    if torch.is_tensor(images):
+    if isinstance(images, torch.Tensor):
         for start in range(0, len(images), batch_size):
             yield images[start : start + batch_size]
         return
@@ -113,7 +113,9 @@ class RelevanceLocalizer:
     data_source = "forget"
     default_granularity = "param"
 
-    def __init__(self, layer: str | None = None, k_a: int | None = None, rule: str = "epsilon", epsilon: float = 0.1, alpha: float = 2.0, beta: float = 1.0, bn: str = "fold", backend: str = "native") -> None:
+    def __init__(
+        self, layer: str | None = None, k_a: int | None = None, rule: str = "epsilon", epsilon: float = 0.1, alpha: float = 2.0, beta: float = 1.0, bn: str = "fold", backend: str = "native"
+    ) -> None:
         self.options = dict(layer=layer, k_a=k_a, rule=rule, epsilon=epsilon, alpha=alpha, beta=beta, bn=bn, backend=backend)
 
     def fit(self, model: nn.Module, loss_fn: LossFn | None, data: Iterable | torch.Tensor) -> NeuronScores:

@@ -16,16 +16,16 @@ for models without residual blocks, and only the ε-rule).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
-from torch import nn
 
 # torch.autograd.grad imports this module (and sympy) lazily on its first call, about 0.3 s once
 # per process. Importing it with the package keeps that one-time import out of the method's
 # measured wall time, as `import torch` itself is.
 import torch.fx.experimental.symbolic_shapes  # noqa: F401,E402
+from torch import nn
 
 from ..errors import ConfigError
 from ..utils import eval_mode

@@ -12,8 +12,9 @@ from __future__ import annotations
 import copy
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -95,10 +96,21 @@ class ZeroShotResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "k_p": self.selection.k_p, "k_a": self.ranking.k_a, "selection_met": self.selection.met, "selection_reason": self.selection.reason,
-            "neurons": self.neurons, "top_neurons": ranking_summary(self.ranking), "layer": self.ranking.path.layer,
-            "num_neurons": self.ranking.path.num_neurons, "perturbed_entries": self.mask.num_selected(), "path_notes": self.ranking.path.notes,
-            "seconds": self.seconds, "timings": self.timings, "analysis_images": self.ranking.num_images, "config": self.config, "path": self.path,
+            "k_p": self.selection.k_p,
+            "k_a": self.ranking.k_a,
+            "selection_met": self.selection.met,
+            "selection_reason": self.selection.reason,
+            "neurons": self.neurons,
+            "top_neurons": ranking_summary(self.ranking),
+            "layer": self.ranking.path.layer,
+            "num_neurons": self.ranking.path.num_neurons,
+            "perturbed_entries": self.mask.num_selected(),
+            "path_notes": self.ranking.path.notes,
+            "seconds": self.seconds,
+            "timings": self.timings,
+            "analysis_images": self.ranking.num_images,
+            "config": self.config,
+            "path": self.path,
         }
 
 
@@ -118,10 +130,9 @@ def _analysis_tensor(images: torch.Tensor | Iterable, target_class: int) -> torc
         if isinstance(batch, (tuple, list)):
             if len(batch) > 1 and torch.is_tensor(batch[1]) and bool((batch[1] != target_class).any()):
                 raise DataError(
-                    f"the analysis loader yields labels other than class {target_class}; zero-shot unlearning must only see "
-                    "unseen images of the class to forget (was a training loader passed?)."
+                    f"the analysis loader yields labels other than class {target_class}; zero-shot unlearning must only see unseen images of the class to forget (was a training loader passed?)."
                 )
-            parts.append(batch[0])
+            parts.append(batch[0])  # pyright: ignore[reportGeneralTypeIssues]
         else:
             parts.append(batch)
     if not parts:
@@ -143,8 +154,11 @@ def zero_shot_unlearn(
     device = next(model.parameters()).device
     x = _analysis_tensor(analysis_images, target_class).to(device)
     if len(x) < MIN_RELIABLE_ANALYSIS_IMAGES:
-        warnings.warn(f"only {len(x)} analysis images: with fewer than {MIN_RELIABLE_ANALYSIS_IMAGES}, the K_p rule is met on them but the class often "
-                      "survives on the training set (benchmarks/results/zero_shot_analysis_size.json); pass more unseen images of the class.", stacklevel=2)
+        warnings.warn(
+            f"only {len(x)} analysis images: with fewer than {MIN_RELIABLE_ANALYSIS_IMAGES}, the K_p rule is met on them but the class often "
+            "survives on the training set (benchmarks/results/zero_shot_analysis_size.json); pass more unseen images of the class.",
+            stacklevel=2,
+        )
     if other_images is not None:
         if len(other_images) != 2 or bool((other_images[1] == target_class).any()):
             raise DataError("other_images must be (images, labels) of classes other than the target.")
@@ -198,8 +212,9 @@ def _removes_target(selection: Selection, rule: KpRule) -> bool:
     return selection.met or _chosen_row(selection)["target_rate"] <= rule.max_target_rate + 1e-12
 
 
-def _select_with_escalation(model: nn.Module, ranking: NeuronRanking, target_class: int, x: torch.Tensor,
-                            other: tuple[torch.Tensor, torch.Tensor] | None, config: ZeroShotConfig) -> tuple[Selection, ZeroShotConfig]:
+def _select_with_escalation(
+    model: nn.Module, ranking: NeuronRanking, target_class: int, x: torch.Tensor, other: tuple[torch.Tensor, torch.Tensor] | None, config: ZeroShotConfig
+) -> tuple[Selection, ZeroShotConfig]:
     """Auto K_p on the configured path, then (if ``escalate``) on more invasive paths until the target is removed."""
     rule = config.kp_rule()
     labels = [label for label, _, _ in PATH_LADDER]
@@ -210,8 +225,22 @@ def _select_with_escalation(model: nn.Module, ranking: NeuronRanking, target_cla
     tried: list[tuple[Selection, ZeroShotConfig]] = []
     for scope, rows in rungs:
         candidate = replace(config, out_scope=scope, cut_in=rows)
-        selection = auto_kp(model, ranking.path, ranking.order, target_class, x, other, rule, perturbation=candidate.perturbation, scale=candidate.scale,
-                            seed=candidate.seed, out_scope=scope, cut_bias=candidate.cut_bias, bn=candidate.bn, cut_in=rows)
+        selection = auto_kp(
+            model,
+            ranking.path,
+            ranking.order,
+            target_class,
+            x,
+            other,
+            rule,
+            perturbation=candidate.perturbation,
+            scale=candidate.scale,
+            seed=candidate.seed,
+            out_scope=scope,
+            cut_bias=candidate.cut_bias,
+            bn=candidate.bn,
+            cut_in=rows,
+        )
         tried.append((selection, candidate))
         if _removes_target(selection, rule):
             break

@@ -15,8 +15,8 @@ An identity shortcut cannot be cut by editing weights; such a path is reported i
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 from torch import nn

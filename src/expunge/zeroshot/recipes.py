@@ -176,12 +176,22 @@ class RecipeResult:
     seconds: float
 
     def summary(self) -> dict[str, object]:
-        return {"recipe": self.recipe.name, "their_model": self.recipe.their_model, "source": self.recipe.source, "k_a": self.k_a, "k_p": self.k_p,
-                "num_neurons": self.num_neurons, "perturbed_entries": self.mask.num_selected(), "seconds": self.seconds, "neurons": self.neurons[:20]}
+        return {
+            "recipe": self.recipe.name,
+            "their_model": self.recipe.their_model,
+            "source": self.recipe.source,
+            "k_a": self.k_a,
+            "k_p": self.k_p,
+            "num_neurons": self.num_neurons,
+            "perturbed_entries": self.mask.num_selected(),
+            "seconds": self.seconds,
+            "neurons": self.neurons[:20],
+        }
 
 
-def run_recipe(model: nn.Module, target_class: int, images: torch.Tensor, recipe: PaperRecipe, perturbation: str = "cut", scale: float = 1.0,
-               seed: int = 0, k_a: int | None = None, k_p: int | None = None) -> RecipeResult:
+def run_recipe(
+    model: nn.Module, target_class: int, images: torch.Tensor, recipe: PaperRecipe, perturbation: str = "cut", scale: float = 1.0, seed: int = 0, k_a: int | None = None, k_p: int | None = None
+) -> RecipeResult:
     """Apply ``recipe`` to ``model`` in place: rank the classifier-input neurons, edit the top K_p's weights."""
     import time
 

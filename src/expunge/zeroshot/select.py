@@ -22,9 +22,10 @@ only the layers after the edited ones on cached activations.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -108,19 +109,20 @@ def closed_form_applies(model: nn.Module, path: NeuronPath, perturbation: str, c
         return False
     graph = LRPGraph(model, bn)
     index = graph.index(path.layer)
-    return index == len(graph.stages) - 1 and isinstance(graph.stages[index].module, nn.Linear)
+    return index == len(graph.stages) - 1 and isinstance(graph.stages[index].module, nn.Linear)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 @torch.no_grad()
-def closed_form_logits(model: nn.Module, path: NeuronPath, ranking: Sequence[int], target_class: int, images: torch.Tensor,
-                       out_scope: str, max_k: int, bn: str = "fold", chunk_elements: int = 20_000_000) -> tuple[torch.Tensor, LogitStream]:
+def closed_form_logits(
+    model: nn.Module, path: NeuronPath, ranking: Sequence[int], target_class: int, images: torch.Tensor, out_scope: str, max_k: int, bn: str = "fold", chunk_elements: int = 20_000_000
+) -> tuple[torch.Tensor, LogitStream]:
     """(logits before any edit, stream of logits with the top-K columns of the classifier zeroed)."""
     graph = LRPGraph(model, bn)
     index = graph.index(path.layer)
     stage = graph.stages[index]
     features = record(graph.stages[:index], images)[-1]
     base = stage.forward(features)
-    weight, _ = stage.weight_bias()  # BN-folded when a BatchNorm follows, so column edits map exactly onto logits
+    weight, _ = stage.weight_bias()  # BN-folded when a BatchNorm follows, so column edits map exactly onto logits  # pyright: ignore[reportAttributeAccessIssue]
     rows = torch.tensor([target_class]) if out_scope == "target" else torch.arange(weight.shape[0])
     order = torch.as_tensor(list(ranking[:max_k]), dtype=torch.long)
     cols = order[:, None] * path.out_group + torch.arange(path.out_group)[None, :]  # (K, group)
@@ -141,8 +143,21 @@ def closed_form_logits(model: nn.Module, path: NeuronPath, ranking: Sequence[int
     return base, stream()
 
 
-def scanned_logits(model: nn.Module, path: NeuronPath, ranking: Sequence[int], target_class: int, images: torch.Tensor, max_k: int,
-                   perturbation: str, scale: float, seed: int, out_scope: str, cut_in: bool, cut_bias: bool, bn: str) -> tuple[torch.Tensor, LogitStream]:
+def scanned_logits(
+    model: nn.Module,
+    path: NeuronPath,
+    ranking: Sequence[int],
+    target_class: int,
+    images: torch.Tensor,
+    max_k: int,
+    perturbation: str,
+    scale: float,
+    seed: int,
+    out_scope: str,
+    cut_in: bool,
+    cut_bias: bool,
+    bn: str,
+) -> tuple[torch.Tensor, LogitStream]:
     """Edit the model step by step (a cut grows by one neuron per step; noise is redrawn for the whole set)."""
     evaluator = HeadEvaluator(model, path, images, bn, cut_in)
     touched = list(path.entries(ranking[:1], target_class, out_scope, cut_in, cut_bias)) if len(ranking) else []
@@ -231,15 +246,15 @@ def auto_kp(
             row = measure(k, logits)
             trace.append(row)
             if target_ok(row) and other_ok(row):
-                reason = (f"smallest K with target rate <= {rule.max_target_rate}, {rule.confidence} target confidence <= {max_conf:.3g}"
-                          f" and other-class drop <= {rule.max_other_drop}")
+                reason = f"smallest K with target rate <= {rule.max_target_rate}, {rule.confidence} target confidence <= {max_conf:.3g} and other-class drop <= {rule.max_other_drop}"
                 return Selection(k, True, reason, asdict(rule), trace)
     keeping = [r for r in trace if other_ok(r)]
     removing = [r for r in trace if target_ok(r)]
     if not keeping and removing:
         return Selection(int(removing[0]["k"]), False, "no K kept the other-class images' accuracy; took the smallest K that removes the target on the analysis images", asdict(rule), trace)
     best = min(keeping or trace, key=lambda r: (r["target_confidence"], r["k"]))
-    reason = (f"even K={max_k} leaves the target class on more than {rule.max_target_rate:.0%} of the analysis images or above {max_conf:.3g} "
-              f"{rule.confidence} confidence; took K={int(best['k'])}, the lowest confidence ({best['target_confidence']:.3g})"
-              + (" that keeps the other-class accuracy" if keeping else ""))
+    reason = (
+        f"even K={max_k} leaves the target class on more than {rule.max_target_rate:.0%} of the analysis images or above {max_conf:.3g} "
+        f"{rule.confidence} confidence; took K={int(best['k'])}, the lowest confidence ({best['target_confidence']:.3g})" + (" that keeps the other-class accuracy" if keeping else "")
+    )
     return Selection(int(best["k"]), False, reason, asdict(rule), trace)
