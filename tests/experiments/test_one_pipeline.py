@@ -99,3 +99,15 @@ def test_class_metric_set_through_the_runner_and_report(tmp_path) -> None:
     assert any(k.startswith("relearn") for k in mask) and any("probe" in k for k in mask)
     report = (tmp_path / "run" / "report.md").read_text()
     assert "output_mask" in report and "relearn" in report
+
+
+def test_console_table_keeps_example_columns_and_shows_pass_cost() -> None:
+    from expunge.experiments.report import console_table
+
+    records = [{"method": "m", "forget_acc": 1.0, "retain_acc": 2.0, "test_acc": 3.0, "avg_gap": 0.5, "seconds": 1.0, "relative_time": 0.2, "relative_passes": 0.25}]
+    header = console_table(records).splitlines()[0]
+    for label in ("FA", "RA", "TA", "AvgGap", "xRetrain(s)", "xRetrain(pass)"):
+        assert label in header
+    class_records = [{"method": "m", "target_acc_test": 0.0, "probe_penultimate": 80.0, "verdict": "output-only", "seconds": 1.0}]
+    table = console_table(class_records)
+    assert "target(test)" in table and "probe" in table and "output-only" in table
