@@ -163,7 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--method", required=True, help="a method name from the config's methods")
     tune.add_argument("--trials", type=int, default=8)
     tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--objective", default="avg_gap", choices=["avg_gap", "avg_gap_auc", "max_gap"], help="max_gap = the worst |Δ| of the four")
+    tune.add_argument(
+        "--objective",
+        default="avg_gap",
+        help="the record key to minimise: avg_gap, avg_gap_auc, max_gap (the worst |Δ|), or any metric of the run's set, e.g. dist_relearn_k5_full for class unlearning",
+    )
     tune.add_argument("--space", action="append", metavar="PATH=KIND:ARGS", help="search-space entry, repeatable (replaces the default space), e.g. hyperparams.reset=choice:fresh:original_init")
     tune.add_argument("--budget", type=float, default=None, help="tune for this budget (fraction of one retraining): epochs fixed by the frontier's rule")
     tune.add_argument("--quiet", action="store_true")

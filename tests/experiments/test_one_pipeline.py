@@ -111,3 +111,18 @@ def test_console_table_keeps_example_columns_and_shows_pass_cost() -> None:
     class_records = [{"method": "m", "target_acc_test": 0.0, "probe_penultimate": 80.0, "verdict": "output-only", "seconds": 1.0}]
     table = console_table(class_records)
     assert "target(test)" in table and "probe" in table and "output-only" in table
+
+
+def test_tune_runs_a_training_free_class_method_on_the_validation_split(tmp_path) -> None:
+    from expunge.experiments.tune import tune
+
+    config = class_config(
+        tmp_path,
+        split={"kind": "class", "classes": [1], "train_size": None, "test_size": None, "validation_fraction": 0.2, "analysis_images": 16, "analysis_other": 8},
+        methods=[{"name": "lra-npp", "unlearner": "zero_shot", "hyperparams": {"path": "custom", "out_scope": "target", "k_p": "auto"}}],
+        evaluation={"metrics": ["class_accuracy"]},
+    )
+    path = tune(load_config(config), "lra-npp", trials=2, objective="target_acc_test", space={"hyperparams.max_target_rate": ["uniform", 0.0, 0.1]})
+    result = json.loads(path.read_text())
+    assert result["evaluated_on"].startswith("validation") and len(result["trials"]) == 2
+    assert all(t["status"] == "ok" for t in result["trials"])

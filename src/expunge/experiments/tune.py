@@ -71,6 +71,13 @@ def validation_context(ctx: Context) -> Context:
     return tuned
 
 
+def oracle_floor(ctx: Context, objective: str) -> float | None:
+    """The objective's value for each oracle against the others (leave-one-out), averaged: the noise floor; None if it is not a Δ-based objective."""
+    if len(ctx.oracles) < 2 or objective not in OBJECTIVES:
+        return None
+    return float(np.mean([deltas(o.metrics, [p.metrics for p in ctx.oracles if p is not o])[objective] for o in ctx.oracles]))
+
+
 def sample(space: dict[str, list[Any]], rng: np.random.Generator) -> dict[str, Any]:
     out = {}
     for path, spec in space.items():
@@ -88,8 +95,8 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
     are fixed by the frontier's budget rule and taken out of the search space, so every trial
     costs what the budget allows; results go to ``tune-<method>@<budget>.json``.
     """
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"objective {objective!r} unknown; choose one of {OBJECTIVES}.")
+    if not objective or not isinstance(objective, str):
+        raise ConfigError(f"objective must name a record key to minimise, e.g. one of {OBJECTIVES}.")
     matches = [m for m in config.methods if m.name == method_name]
     if not matches:
         raise ConfigError(f"method {method_name!r} is not in the config; choose one of {[m.name for m in config.methods]}.")
@@ -120,15 +127,20 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         method = MethodConfig(**method_data)
         try:
             record = run_method(ctx, method, seed=seed)
+            if objective not in record:
+                numeric = sorted(k for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+                raise ConfigError(f"objective {objective!r} is not a metric of this run (its metric set); choose one of {numeric}.")
             results.append(
                 {
                     "trial": trial,
                     "params": params,
                     "objective": record[objective],
                     "status": "ok",
-                    **{k: record[k] for k in ("forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc", "avg_gap", "avg_gap_auc", "max_gap", "seconds", "relative_time")},
+                    **{k: v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("delta_")},
                 }
             )
+        except ConfigError:
+            raise
         except Exception as exc:  # a diverging trial is recorded, the search goes on
             results.append({"trial": trial, "params": params, "objective": float("inf"), "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     ok = [r for r in results if r["status"] == "ok"]
@@ -155,7 +167,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         "search": "random",
         "seed": seed,
         "oracle_metrics_on_validation": [o.metrics for o in ctx.oracles],
-        "oracle_floor": float(np.mean([deltas(o.metrics, [p.metrics for p in ctx.oracles if p is not o])[objective] for o in ctx.oracles])) if len(ctx.oracles) > 1 else None,
+        "oracle_floor": oracle_floor(ctx, objective),
         "config": config.to_dict(),
         "environment": environment_info(ctx.device),
     }
