@@ -49,6 +49,10 @@ from ..unlearn import UNLEARNERS
 from ..utils import atomic_write_json, atomic_write_text
 from .config import ExperimentConfig, MethodConfig, load_config, set_path
 from .context import context_for
+from .executors import make_executor
+from .plots import plot_frontier
+from .pool import build_pool
+from .runner import run_experiment, train_pool
 
 log = logging.getLogger("expunge.frontier")
 
@@ -328,7 +332,6 @@ def pareto_table(points: Sequence[dict[str, Any]], qualities: Sequence[tuple[str
 
 def pool_scores(config: ExperimentConfig, plans: Sequence[BudgetPlan], budget: float, n_models: int, out: Path, executor: Any | None = None) -> dict[str, Any]:
     """``expunge pool`` over the methods derived for one budget: ε-score, LiRA AUC and the oracle-vs-oracle ceiling."""
-    from .pool import build_pool
 
     chosen = [p for p in plans if p.budget is not None and abs(p.budget - budget) < 1e-9]
     if not chosen:
@@ -371,9 +374,6 @@ def noise_floor(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int = 0, pool_budgets: Sequence[float] | None = None, tuned: str | Path | None = None, executor: Any | None = None) -> Path:
     """Run every configured method at every budget through ``run_experiment``; write frontier.json/.md and the plot."""
-    from .executors import make_executor
-    from .plots import plot_frontier
-    from .runner import run_experiment, train_pool
 
     budgets = parse_budgets(list(budgets))
     if not config.methods:

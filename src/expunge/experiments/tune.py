@@ -26,6 +26,7 @@ from ..family import FamilyData
 from ..utils import atomic_write_json, atomic_write_text, environment_info
 from .config import ExperimentConfig, MethodConfig, set_path
 from .context import Context, context_for
+from .frontier import parse_budgets, plan_method, task_sizes
 from .method_runs import run_method
 
 # Default search spaces by unlearner; keys are MethodConfig paths. Kinds: loguniform, uniform, int.
@@ -107,8 +108,6 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
     ctx = validation_context(context_for(config))
     budget_info = None
     if budget is not None:
-        from .frontier import parse_budgets, plan_method, task_sizes
-
         budget = parse_budgets([budget])[0]
         plan = plan_method(matches[0], budget, int(ctx.oracle_cost.passes), task_sizes(ctx))
         if plan.budget is None:
