@@ -108,7 +108,7 @@ def test_console_table_keeps_example_columns_and_shows_pass_cost() -> None:
     header = console_table(records).splitlines()[0]
     for label in ("FA", "RA", "TA", "AvgGap", "xRetrain(s)", "xRetrain(pass)"):
         assert label in header
-    class_records = [{"method": "m", "target_acc_test": 0.0, "probe_penultimate": 80.0, "verdict": "output-only", "seconds": 1.0}]
+    class_records = [{"method": "m", "target_acc_test": 0.0, "probe_penultimate": 80.0, "verdict": 1.0, "seconds": 1.0}]
     table = console_table(class_records)
     assert "target(test)" in table and "probe" in table and "output-only" in table
 

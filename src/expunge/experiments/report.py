@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..evaluate.class_forgetting import VERDICT_RULE, ClassVerdict, verdict_name
 from ..family import FAMILIES
 from ..utils import atomic_write_text
 from .plots import plot_mask_composition, plot_tradeoff
@@ -90,11 +91,11 @@ def summary_table(records: list[dict[str, Any]]) -> str:
 
 def verdict_line(records: list[dict[str, Any]], bold: str = "**") -> str:
     """Class unlearning: each method's verdict ("output-only" / "removed from features") and the rule behind it."""
-    verdicts = {m: sorted({str(r["verdict"]) for r in rows if isinstance(r.get("verdict"), str)}) for m, rows in group_by_method(records).items()}
+    verdicts = {m: sorted({verdict_name(r["verdict"]) for r in rows if r.get("verdict") is not None}) for m, rows in group_by_method(records).items()}
     verdicts = {m: v for m, v in verdicts.items() if v}
     if not verdicts:
         return ""
-    rule = next((r.get("verdict_rule") for r in records if r.get("verdict_rule")), "")
+    rule = next((r.get("verdict_rule") for r in records if r.get("verdict_rule")), VERDICT_RULE.format(max_target_acc=ClassVerdict().max_target_acc))
     return "Verdict per method: " + "; ".join(f"{bold}{m}{bold}: {', '.join(v)}" for m, v in verdicts.items()) + (f". Rule: {rule}." if rule else ".")
 
 
