@@ -129,14 +129,17 @@ def console_table(records: list[dict[str, Any]]) -> str:
     if "target_acc_test" in have:  # class unlearning: the columns the output layer cannot fake, not all 50
         columns = [(k, label) for k, label in CLASS_CONSOLE if k in have]
     keys = [k for k, _ in columns]
-    width = max([15] + [len(label) + 2 for _, label in columns])
-    lines = [f"{'method':22s}" + "".join(f"{lab:>{width}s}" for _, lab in columns)]
+    rows_ok = {m: [r for r in rows if r.get("status", "ok") == "ok"] for m, rows in group_by_method(records).items()}
+    cells = {m: [mean_std([r.get(k) for r in ok]) for k in keys] for m, ok in rows_ok.items() if ok}
+    widths = [max([len(label) + 2] + [len(c[i]) + 2 for c in cells.values()]) for i, (_, label) in enumerate(columns)]
+    name_width = max([22] + [len(m) + 2 for m in rows_ok])
+    lines = [f"{'method':{name_width}s}" + "".join(f"{lab:>{w}s}" for (_, lab), w in zip(columns, widths))]
     for method, rows in group_by_method(records).items():
         ok = [r for r in rows if r.get("status", "ok") == "ok"]
         if not ok:
-            lines.append(f"{method:22s}  all {len(rows)} runs failed: {rows[0].get('error', '')[:80]}")
+            lines.append(f"{method:{name_width}s}  all {len(rows)} runs failed: {rows[0].get('error', '')[:80]}")
             continue
-        lines.append(f"{method:22s}" + "".join(f"{mean_std([r.get(k) for r in ok]):>{width}s}" for k in keys))
+        lines.append(f"{method:{name_width}s}" + "".join(f"{c:>{w}s}" for c, w in zip(cells[method], widths)))
     verdict = verdict_line(records, bold="")
     if verdict:
         lines += ["", verdict]
