@@ -31,7 +31,7 @@ from .output_mask import check_class, forget_class
 
 # recipe edit -> (out_scope, cut_in) of expunge's neuron paths (the same weights the authors' code edits)
 RECIPE_PATHS = {"in+target": ("target", True), "all-columns": ("all", False)}
-MIN_ANALYSIS_IMAGES = 16  # benchmarks/results/zero_shot_analysis_size.json: 16 leave 0.25% of a class, 8 leave 2.3% (up to 28%), 4 leave 8.4%
+MIN_ANALYSIS_IMAGES = 16  # benchmarks/results/zero_shot_analysis_size.json (K_p rule, 10 classes x 3 seeds): 16 leave 0.28% of a class, 8 leave 0.71% (up to 4.2%), 4 leave 8.35% (up to 69%)
 
 
 def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
@@ -42,7 +42,7 @@ def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[tor
     if len(x) < MIN_ANALYSIS_IMAGES:
         warnings.warn(
             f"{method}: only {len(x)} analysis images; measured on Fashion-MNIST, fewer than {MIN_ANALYSIS_IMAGES} often leave part of the class "
-            "(8 images: 2.3% on average, up to 28% in one run; 4 images: 8.4%); use 16 or more.",
+            "(4 images: 8.35% on average, up to 69% in one run; 8 images: 0.71%, up to 4.2%); use 16 or more.",
             stacklevel=3,
         )
     other = task.other_images
