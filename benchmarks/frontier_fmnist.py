@@ -37,7 +37,7 @@ import numpy as np
 
 from expunge.cli import preset_path
 from expunge.experiments import load_config
-from expunge.experiments.frontier import run_frontier
+from expunge.experiments.frontier import POINT_METRICS, run_frontier
 from expunge.experiments.tune import parse_space, tune
 from expunge.utils import atomic_write_json, environment_info, resolve_device
 
@@ -137,39 +137,8 @@ def check_targets(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def compact(result: dict[str, Any]) -> dict[str, Any]:
-    keep = (
-        "method",
-        "base_method",
-        "budget",
-        "epochs",
-        "n",
-        "failed",
-        "note",
-        "pareto",
-        "relative_passes",
-        "relative_passes_std",
-        "relative_time",
-        "avg_gap",
-        "avg_gap_std",
-        "avg_gap_auc",
-        "avg_gap_auc_std",
-        "max_gap",
-        "max_gap_std",
-        "delta_forget",
-        "delta_retain",
-        "delta_test",
-        "delta_mia",
-        "delta_mia_auc",
-        "forget_acc",
-        "retain_acc",
-        "test_acc",
-        "mia_efficacy",
-        "mia_auc",
-        "epsilon_score",
-        "lira_auc",
-        "planned_relative_passes",
-        "tuned",
-    )
+    meta = ("method", "base_method", "budget", "epochs", "n", "failed", "note", "pareto")
+    keep = (*meta, *(k for m in POINT_METRICS for k in (m, f"{m}_std")), "epsilon_score", "lira_auc", "planned_relative_passes", "tuned")
     return {
         "points": [{k: p.get(k) for k in keep} for p in result["points"]],
         "noise_floor": result["noise_floor"],

@@ -63,6 +63,14 @@ POOL_QUALITIES: list[tuple[str, str, bool]] = [("epsilon_score", "ε-score", Tru
 OVER_BUDGET_TOLERANCE = 1.25  # measured passes above 1.25 × the budget: "over budget" (the one-epoch minimum)
 
 
+# The per-record numbers a frontier point averages over seeds (mean and std of each).
+POINT_METRICS = (
+    "relative_passes", "relative_time", "avg_gap", "avg_gap_auc", "max_gap",
+    "delta_forget", "delta_retain", "delta_test", "delta_mia", "delta_mia_auc",
+    "forget_acc", "retain_acc", "test_acc", "mia_efficacy", "mia_auc",
+)  # fmt: skip
+
+
 def parse_budgets(text: str | Sequence[float] | None) -> list[float]:
     """``"0.05,0.1,0.25"`` (or a list) -> sorted unique budgets in (0, 1]; anything else is a ConfigError."""
     if text is None:
@@ -238,23 +246,7 @@ def frontier_points(records: Sequence[dict[str, Any]], plans: Sequence[BudgetPla
             else {"base_method": name, "budget": 1.0 if name == "retrain" else None, "epochs": None, "training_free": False, "tuned": False, "planned_relative_passes": 1.0}
         )
         point: dict[str, Any] = {"method": name, **info, "n": len(ok), "failed": len(rows) - len(ok), "errors": sorted({str(r.get("error"))[:200] for r in rows if r.get("status") == "failed"})}
-        for key in (
-            "relative_passes",
-            "relative_time",
-            "avg_gap",
-            "avg_gap_auc",
-            "max_gap",
-            "delta_forget",
-            "delta_retain",
-            "delta_test",
-            "delta_mia",
-            "delta_mia_auc",
-            "forget_acc",
-            "retain_acc",
-            "test_acc",
-            "mia_efficacy",
-            "mia_auc",
-        ):
+        for key in POINT_METRICS:
             point[key], point[f"{key}_std"] = _mean_std(r.get(key) for r in ok)
         notes = []
         if point["training_free"]:
