@@ -7,7 +7,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from expunge.data import load_dataset
 from expunge.data.splits import ForgetSplit
@@ -25,29 +24,18 @@ from expunge.evaluate.registry import METRIC_SETS, EvalContext, build_metrics, r
 from expunge.models import build_model
 from expunge.train import Recipe
 from expunge.unlearn import UNLEARNERS, UnlearningTask
+from tests.training import fit
 
 CLS = 1
-
-
-def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 12) -> nn.Module:
-    torch.manual_seed(0)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    model.train()
-    for _ in range(epochs):
-        for i in torch.randperm(len(x)).split(32):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x[i]), y[i]).backward()
-            opt.step()
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
 def setup():
     b = load_dataset("synthetic", num_train=240, num_test=160, num_classes=4, image_size=8, noise=1.0, separation=1.0, seed=3)
-    x, y = b.train.inputs, b.train.targets
+    y = b.train.targets
     keep = y != CLS
-    original = fit(build_model("mlp", b.input_shape, 4, seed=0, hidden=(32, 16)), x, y)
-    oracle = fit(build_model("mlp", b.input_shape, 4, seed=0, hidden=(32, 16)), x[keep], y[keep])
+    original = fit(build_model("mlp", b.input_shape, 4, seed=0, hidden=(32, 16)), b.train)
+    oracle = fit(build_model("mlp", b.input_shape, 4, seed=0, hidden=(32, 16)), b.train, np.where(keep.numpy())[0])
     idx = np.arange(len(y))
     split = ForgetSplit(idx[y.numpy() == CLS], idx[y.numpy() != CLS], np.array([], dtype=np.int64), np.arange(len(b.test)), len(y), len(b.test))
     ctx = EvalContext(torch.device("cpu"), 0, b.train, b.test, split, original, [oracle], {"forget_classes": [CLS]})

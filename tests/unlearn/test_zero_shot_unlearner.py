@@ -17,18 +17,7 @@ from expunge.models import build_model
 from expunge.train import Recipe
 from expunge.unlearn import UNLEARNERS, UnlearningTask
 from expunge.zeroshot.recipes import RECIPES, recipe_for
-
-
-def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 15) -> nn.Module:
-    torch.manual_seed(0)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    model.train()
-    for _ in range(epochs):
-        for i in torch.randperm(len(x)).split(32):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x[i]), y[i]).backward()
-            opt.step()
-    return model.eval()
+from tests.training import fit
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +28,7 @@ def bundle():
 @pytest.fixture(scope="module")
 def trained(bundle):
     return {
-        name: fit(build_model(name, bundle.input_shape, 4, seed=0, **opts), bundle.train.inputs, bundle.train.targets)
+        name: fit(build_model(name, bundle.input_shape, 4, seed=0, **opts), bundle.train, epochs=15)
         for name, opts in (("mlp", {"hidden": (32, 16)}), ("cnn", {"channels": (4, 8), "hidden": 16}), ("resnet_small", {"width": 4, "stem_stride": 1}))
     }
 
@@ -117,7 +106,7 @@ def test_paper_recipe_edits_the_documented_weights(name: str, trained, bundle) -
 def test_vit_recipe_edits_only_the_target_row_of_the_head(bundle) -> None:
     import copy
 
-    model = fit(TinyViT(), bundle.train.inputs, bundle.train.targets, epochs=5)
+    model = fit(TinyViT(), bundle.train, epochs=5)
     out = UNLEARNERS.get("lra_npp_paper")().unlearn(copy.deepcopy(model), task_for(bundle, 2))
     changed = _changed(model, out)
     assert set(changed) == {"head.weight"} and int(changed["head.weight"].sum()) > 0 and bool(changed["head.weight"][[0, 1, 3]].sum() == 0)
