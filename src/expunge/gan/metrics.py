@@ -68,11 +68,26 @@ def _mean_prob(logits: np.ndarray) -> float:
     return float((1.0 / (1.0 + np.exp(-logits))).mean()) if len(logits) else float("nan")
 
 
-def _forget_subset(ctx: EvalContext, cap: int, seed: int) -> np.ndarray:
+def _seed(ctx: EvalContext, metric_seed: int, offset: int = 0) -> int:
+    """One sampling seed per (run seed, metric seed): every model of a run is scored on the same latents."""
+    return ctx.seed * 1000 + metric_seed + offset
+
+
+def _forget_and_heldout(ctx: EvalContext, cap: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``cap`` forget items (a seeded subset) and one class-matched held-out test image per item."""
     forget = ctx.split.forget
     if len(forget) > cap:
         forget = np.sort(np.random.default_rng(seed).choice(forget, cap, replace=False))
-    return forget
+    held = matched_heldout(ctx.train_set.targets.numpy(), forget, ctx.test_set.targets.numpy(), ctx.split.test, np.random.default_rng(seed))
+    return forget, held
+
+
+def _retained_labels(model: nn.Module, ctx: EvalContext, n: int, seed: int) -> torch.Tensor | None:
+    """Conditioning labels over the retained classes only (None for an unconditional GAN): the real reference holds no other."""
+    if not model.conditional:
+        return None
+    gone = set(forgotten_classes(ctx))
+    return model.random_labels(n, torch.Generator().manual_seed(seed), [c for c in range(model.num_classes) if c not in gone])
 
 
 @torch.no_grad()
@@ -123,7 +138,7 @@ class ClassShare:
         gone = forgotten_classes(ctx)
         if not gone:
             return {}
-        x, _ = model.sample(self.n_samples, seed=ctx.seed * 1000 + self.seed)
+        x, _ = model.sample(self.n_samples, seed=_seed(ctx, self.seed))
         pred = classify(ctx.extras["reference_classifier"], x, ctx.device).numpy()
         return {"forgotten_class_share": float(np.isin(pred, gone).mean() * 100.0)}
 
@@ -137,10 +152,8 @@ class NNDistance:
     needs: frozenset[str] = field(default=frozenset({"train_set", "test_set", "split"}), init=False, repr=False)
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
-        rng = np.random.default_rng(ctx.seed * 1000 + self.seed)
-        forget = _forget_subset(ctx, self.max_items, ctx.seed * 1000 + self.seed)
-        held = matched_heldout(ctx.train_set.targets.numpy(), forget, ctx.test_set.targets.numpy(), ctx.split.test, rng)
-        x, _ = model.sample(self.n_samples, seed=ctx.seed * 1000 + self.seed)
+        forget, held = _forget_and_heldout(ctx, self.max_items, _seed(ctx, self.seed))
+        x, _ = model.sample(self.n_samples, seed=_seed(ctx, self.seed))
         gen = model.to_gan(x.to(model.shift.device)).flatten(1).cpu()
         dim = gen.shape[1]
 
@@ -163,9 +176,7 @@ class DiscriminatorMIA:
     needs: frozenset[str] = field(default=frozenset({"train_set", "test_set", "split"}), init=False, repr=False)
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
-        rng = np.random.default_rng(ctx.seed * 1000 + self.seed)
-        forget = _forget_subset(ctx, self.max_items, ctx.seed * 1000 + self.seed)
-        held = matched_heldout(ctx.train_set.targets.numpy(), forget, ctx.test_set.targets.numpy(), ctx.split.test, rng)
+        forget, held = _forget_and_heldout(ctx, self.max_items, _seed(ctx, self.seed))
         fs = model.discriminator_scores(ctx.train_set.inputs[forget], ctx.train_set.targets[forget]).numpy()
         hs = model.discriminator_scores(ctx.test_set.inputs[held], ctx.test_set.targets[held]).numpy()
         return {"forget_mia_auc": auc(fs, hs), "forget_d_real": _mean_prob(fs), "heldout_d_real": _mean_prob(hs)}
@@ -183,13 +194,8 @@ class Frechet:
         test = retained_test(ctx)
         if len(test) > self.n_samples:
             test = np.sort(np.random.default_rng(self.seed).choice(test, self.n_samples, replace=False))
-        # Conditional GANs are sampled with the retained classes only: the real reference holds no other.
-        labels = None
-        if model.conditional:
-            gone = set(forgotten_classes(ctx))
-            keep = [c for c in range(model.num_classes) if c not in gone]
-            labels = model.random_labels(self.n_samples, torch.Generator().manual_seed(self.seed), keep)
-        x, _ = model.sample(self.n_samples, seed=ctx.seed * 1000 + self.seed, labels=labels)
+        labels = _retained_labels(model, ctx, self.n_samples, self.seed)
+        x, _ = model.sample(self.n_samples, seed=_seed(ctx, self.seed), labels=labels)
         key = f"gan_frechet_real:{len(test)}:{self.seed}"
         real = ctx.memoized(key, lambda: penultimate_features(clf, ctx.test_set.inputs[test], ctx.device))
         return {"frechet_distance": frechet_distance(penultimate_features(clf, x, ctx.device), real)}
@@ -209,11 +215,8 @@ class Downstream:
         from ..train import Recipe, epoch_batches, train
 
         clf = ctx.extras["reference_classifier"]
-        labels = None
-        if model.conditional:
-            gone = set(forgotten_classes(ctx))
-            labels = model.random_labels(self.n_samples, torch.Generator().manual_seed(self.seed), [c for c in range(model.num_classes) if c not in gone])
-        x, y = model.sample(self.n_samples, seed=ctx.seed * 1000 + self.seed + 1, labels=labels)
+        labels = _retained_labels(model, ctx, self.n_samples, self.seed)
+        x, y = model.sample(self.n_samples, seed=_seed(ctx, self.seed, offset=1), labels=labels)
         if y is None:
             y = classify(clf, x, ctx.device)
         data = IndexedTensorDataset(x, y)

@@ -50,16 +50,49 @@ class _Conditioner(nn.Module):
         return self.embed(y)
 
 
-class DCGANGenerator(nn.Module):
+class _Generator(nn.Module):
+    """z (+ label embedding when conditional) -> ``decode``; subclasses build the body after this init."""
+
+    def __init__(self, latent_dim: int, num_classes: int | None, output: str) -> None:
+        super().__init__()
+        self.cond = _Conditioner(num_classes, latent_dim) if num_classes else None
+        self.out = nn.Tanh() if output == "tanh" else nn.Identity()
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cond is not None and y is not None:
+            z = z + self.cond(y)
+        return self.decode(z)
+
+
+class _Discriminator(nn.Module):
+    """``features`` -> logit; conditional: projection discriminator, logit + <embed(y), features>."""
+
+    features: nn.Module
+
+    def _add_heads(self, num_features: int, num_classes: int | None) -> None:
+        self.head = nn.Linear(num_features, 1)
+        self.proj = nn.Embedding(num_classes, num_features) if num_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        f = self.features(x)
+        logit = self.head(f).squeeze(1)
+        if self.proj is not None and y is not None:
+            logit = logit + (self.proj(y) * f).sum(1)
+        return logit
+
+
+class DCGANGenerator(_Generator):
     """z (+ label embedding) -> Linear -> (2w, H/4, W/4) -> ConvT x2 (BN, ReLU) -> C x H x W."""
 
     def __init__(self, image_shape: Sequence[int], latent_dim: int, width: int, num_classes: int | None, output: str) -> None:
-        super().__init__()
         c, h, w = image_shape
         if h % 4 or w % 4:
             raise ValueError(f"the DCGAN generator needs H and W divisible by 4, got {h}x{w}; use 28x28 or 32x32 (or arch=mlp).")
+        super().__init__(latent_dim, num_classes, output)
         self.start = (2 * width, h // 4, w // 4)
-        self.cond = _Conditioner(num_classes, latent_dim) if num_classes else None
         self.fc = nn.Sequential(nn.Linear(latent_dim, math.prod(self.start), bias=False), nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
         self.net = nn.Sequential(
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False),
@@ -67,19 +100,13 @@ class DCGANGenerator(nn.Module):
             nn.ReLU(),
             nn.ConvTranspose2d(width, c, 4, 2, 1),
         )
-        self.out = nn.Tanh() if output == "tanh" else nn.Identity()
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.cond is not None and y is not None:
-            z = z + self.cond(y)
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.out(self.net(self.fc(z).view(-1, *self.start)))
 
 
-class DCGANDiscriminator(nn.Module):
-    """Conv(4, stride 2) x2 with LeakyReLU (no BatchNorm: a D score must not depend on its batch) -> logit.
-
-    Conditional: projection discriminator, logit + <embed(y), features>.
-    """
+class DCGANDiscriminator(_Discriminator):
+    """Conv(4, stride 2) x2 with LeakyReLU (no BatchNorm: a D score must not depend on its batch) -> logit."""
 
     def __init__(self, image_shape: Sequence[int], width: int, num_classes: int | None) -> None:
         super().__init__()
@@ -91,45 +118,24 @@ class DCGANDiscriminator(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Flatten(),
         )
-        n = 2 * width * (h // 4) * (w // 4)
-        self.head = nn.Linear(n, 1)
-        self.proj = nn.Embedding(num_classes, n) if num_classes else None
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        f = self.features(x)
-        logit = self.head(f).squeeze(1)
-        if self.proj is not None and y is not None:
-            logit = logit + (self.proj(y) * f).sum(1)
-        return logit
+        self._add_heads(2 * width * (h // 4) * (w // 4), num_classes)
 
 
-class MLPGenerator(nn.Module):
+class MLPGenerator(_Generator):
     def __init__(self, shape: Sequence[int], latent_dim: int, width: int, num_classes: int | None, output: str) -> None:
-        super().__init__()
+        super().__init__(latent_dim, num_classes, output)
         self.shape = tuple(shape)
-        self.cond = _Conditioner(num_classes, latent_dim) if num_classes else None
         self.net = nn.Sequential(nn.Linear(latent_dim, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, math.prod(shape)))
-        self.out = nn.Tanh() if output == "tanh" else nn.Identity()
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.cond is not None and y is not None:
-            z = z + self.cond(y)
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.out(self.net(z)).view(-1, *self.shape)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(_Discriminator):
     def __init__(self, shape: Sequence[int], width: int, num_classes: int | None) -> None:
         super().__init__()
         self.features = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), width), nn.LeakyReLU(0.2), nn.Linear(width, width), nn.LeakyReLU(0.2))
-        self.head = nn.Linear(width, 1)
-        self.proj = nn.Embedding(num_classes, width) if num_classes else None
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        f = self.features(x)
-        logit = self.head(f).squeeze(1)
-        if self.proj is not None and y is not None:
-            logit = logit + (self.proj(y) * f).sum(1)
-        return logit
+        self._add_heads(width, num_classes)
 
 
 class GAN(nn.Module):
