@@ -264,7 +264,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     # the oracle's own noise: spread over seeds of the retrained model (per class), and the original-to-oracle gap
     noise: dict[str, Any] = {}
     for k in ("relearn_k5_full", "relearn_k5_head", "probe_penultimate", "concept_presence", "target_acc_test"):
-        stds = [statistics.pstdev(v) for c in classes if len(v := [r[k] for r in records if r["method"] == "retrain" and r["class"] == c and r.get(k) == r.get(k)]) > 1]
+        stds = [statistics.pstdev(v) for c in classes if len(v := [r[k] for r in records if r["method"] == "retrain" and r["class"] == c and isinstance(r.get(k), (int, float)) and r[k] == r[k]]) > 1]
         gap = [abs(per_class["original"][c][k] - per_class["retrain"][c][k]) for c in classes] if "original" in per_class and "retrain" in per_class else []
         noise[k] = {"oracle_std_over_seeds": mean(stds), "original_minus_oracle": mean(gap), "oracle_mean": overall.get("retrain", {}).get(k, float("nan"))}
     targets: dict[str, Any] = {}
