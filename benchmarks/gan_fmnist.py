@@ -9,8 +9,9 @@ the same run with the same cost meter) and the ``gan`` metric set.
     nice -n 5 .venv/bin/python benchmarks/gan_fmnist.py --classes 0 1 2 3 4 5 6 7 8 9 --seeds 0 1 2 \
         --train-size 60000 --epochs 20 --width 32 --oracles 3                  # the issue's full scale
 
-Writes ``<out>.json`` (records + environment), ``<out>.md`` (table) and one sample-grid PNG per
-setting and seed (before / cascade / finetune / redaction / oracle, same latent codes), ``<out>_<setting>_seed<k>.png``
+Writes ``<out>.json`` (records + environment, saved after every setting), ``<out>.md`` (table) and one
+sample-grid PNG per setting of the first seed (``--grids all``: every seed; before / cascade / finetune /
+redaction / oracle, same latent codes), ``<out>_<setting>_seed<k>.png``
 (beside the JSON: sub-folders of benchmarks/results are git-ignored).
 """
 
@@ -76,6 +77,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--merge-from", nargs="*", default=[], help="earlier result JSONs: their records are kept unless this run redoes the same (setting, seed, method, oracle)")
     p.add_argument("--table-from", default=None, help="only print the markdown table of an existing result JSON (and write it beside it)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--grids", default="first-seed", choices=("first-seed", "all"), help="sample-grid PNGs for every setting of the first seed only, or for every seed")
     return p.parse_args()
 
 
@@ -174,7 +176,8 @@ def main() -> None:
                     models[method] = model
             models["retrain (oracle)"] = oracles[0]
             first = False
-            write_sample_grid(Path(f"{out}_{label}_seed{seed}.png"), models, n=64, seed=123, caption=f"Fashion-MNIST, {label}, seed {seed}: same latent codes through each GAN")
+            if args.grids == "all" or seed == args.seeds[0]:
+                write_sample_grid(Path(f"{out}_{label}_seed{seed}.png"), models, n=64, seed=123, caption=f"Fashion-MNIST, {label}, seed {seed}: same latent codes through each GAN")
             _save(out, args, records, time.perf_counter() - started)
     _save(out, args, records, time.perf_counter() - started)
     atomic_write_text(Path(str(out) + ".md"), "\n".join(table(merged(args, records))) + "\n")
