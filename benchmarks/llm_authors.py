@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import importlib.metadata
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -72,6 +75,7 @@ KEYS = [
     "mia_mink_auc",
     "ppl_retain",
     "seconds",
+    "passes",
     "seconds_per_step",
     "peak_memory_mb",
 ]
@@ -81,6 +85,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="forget 10%%, 1 seed")
     ap.add_argument("--authors", type=int, default=100)
+    ap.add_argument(
+        "--corpus-seed",
+        type=int,
+        default=0,
+        help="corpus (authors) seed; 0 = the benchmark corpus, never used for tuning. Tune on another seed (the development corpus, e.g. 1)",
+    )
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=30, help="pretraining epochs (original and oracles)")
@@ -90,6 +100,7 @@ def main() -> None:
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "lm"))
     ap.add_argument("--out", default=None)
     ap.add_argument("--override", default="{}", help="JSON {method name: {hyperparameter: value}} merged into METHODS (sweeps)")
+    ap.add_argument("--variants", default="{}", help='JSON {new name: [unlearner, {hyperparameters}]}: extra methods for sweeps, e.g. {"c rw3": ["lm_concept", {"retain_weight": 3}]}')
     ap.add_argument("--report-only", default=None, help="recompute summary, targets and table from an existing JSON")
     ap.add_argument("--threads", type=int, default=1, help="torch threads; more than 1 is ~10x slower on a contended 2-core machine")
     args = ap.parse_args()
@@ -107,15 +118,19 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     overrides = json.loads(args.override)
+    variants = {name: (u, dict(h), None, None) for name, (u, h) in json.loads(args.variants).items()}
+    methods = {**METHODS, **variants}
+    if args.variants != "{}":
+        args.methods = list(args.methods) + [n for n in variants if n not in args.methods]
     t_start = time.perf_counter()
-    bundle = load_authors(args.authors, seed=0)
+    bundle = load_authors(args.authors, seed=args.corpus_seed)
     family = LMFamily()
     data = FamilyData(bundle, None)
     extras = family.extras(None, data, CPU)
     recipe = Recipe(epochs=args.epochs, lr=3e-3, batch_size=32, seed=0)
     cache = ModelCache(args.cache)
     arch = {"n_layer": args.n_layer, "n_embd": args.n_embd, "n_head": 4}
-    base_spec = {"corpus": {"authors": args.authors, "seed": 0, "tokenizer": "bpe", "vocab": 1024}, "arch": arch, "recipe": recipe.to_dict(), "v": 1}
+    base_spec = {"corpus": {"authors": args.authors, "seed": args.corpus_seed, "tokenizer": "bpe", "vocab": 1024}, "arch": arch, "recipe": recipe.to_dict(), "v": 1}
     X, targets = bundle.train.inputs, bundle.train.targets.numpy()
 
     def trained(kind: str, indices: np.ndarray, seed: int, extra: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -126,6 +141,7 @@ def main() -> None:
     print(f"original: {oinfo.get('train_seconds', 0):.0f}s (cache hit: {oinfo['cache_hit']})", flush=True)
     rows: list[dict[str, Any]] = []
     floors: dict[str, Any] = {}
+    method_config: dict[str, Any] = {}
     for fraction in args.fractions:
         split = build_split("authors", targets, len(bundle.test), seed=0, validation_fraction=0.0, fraction=fraction)
         forget_ids = sorted(set(targets[split.forget].tolist()))
@@ -143,7 +159,7 @@ def main() -> None:
             print(f"  {name:28s} " + _line(vals), flush=True)
         floors[str(fraction)] = {"forget_authors": forget_ids, "sizes": split.sizes()}
         for name in args.methods:
-            unl_name, hparams, localizer, alpha = METHODS[name]
+            unl_name, hparams, localizer, alpha = methods[name]
             hparams = {**hparams, **overrides.get(name, {})}
             for seed in range(args.seeds):
                 model = copy.deepcopy(original)
@@ -159,6 +175,7 @@ def main() -> None:
                     forget_classes=forget_ids,
                 )
                 unlearner = UNLEARNERS.get(unl_name)(**hparams)
+                method_config[name] = {"unlearner": unl_name, "localizer": localizer, "alpha": alpha, "hyperparameters": _jsonable(dataclasses.asdict(unlearner))}
                 with CostMeter(CPU) as meter:
                     mask = None
                     if localizer:
@@ -175,8 +192,11 @@ def main() -> None:
     result = {
         "benchmark": "llm_authors",
         "overrides": overrides,
+        "variants": json.loads(args.variants),
+        "corpus_role": "benchmark (untouched: never used to tune any method)" if args.corpus_seed == 0 else "development (tuning) corpus",
         "scale": {
             "authors": args.authors,
+            "corpus_seed": args.corpus_seed,
             "fractions": args.fractions,
             "seeds": args.seeds,
             "pretrain_epochs": args.epochs,
@@ -185,11 +205,13 @@ def main() -> None:
             "oracles_per_fraction": 2,
             "threads": args.threads,
         },
+        "tuning": TUNING,
+        "method_config": method_config,
         "splits": floors,
         "rows": rows,
         "summary": summarize(rows),
         "total_seconds": total,
-        "environment": {"python": platform.python_version(), "torch": torch.__version__, "cpu_count": os.cpu_count()},
+        "environment": _environment(),
     }
     result["targets"] = check_targets(result["summary"])
     out = Path(args.out) if args.out else RESULTS / ("llm_authors_quick.json" if args.quick else "llm_authors.json")
@@ -199,6 +221,27 @@ def main() -> None:
     print(f"total {total:.0f}s -> {out}")
     if out.resolve().parent == RESULTS.resolve():
         write_doc_table(table, out.name)
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool, list, type(None)))}
+
+
+def _environment() -> dict[str, Any]:
+    env: dict[str, Any] = {"python": platform.python_version(), "cpu_count": os.cpu_count(), "load_average_at_end": os.getloadavg()}
+    for pkg in ("torch", "transformers", "peft", "tokenizers", "captum", "numpy", "scipy"):
+        try:
+            env[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            env[pkg] = None
+    try:
+        env["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        env["git_dirty_benchmark_or_lm"] = bool(
+            subprocess.run(["git", "status", "--porcelain", "benchmarks/llm_authors.py", "src/expunge/lm"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        )
+    except (OSError, subprocess.CalledProcessError):
+        env["git_commit"] = None
+    return env
 
 
 def _line(vals: dict[str, Any]) -> str:
@@ -222,6 +265,16 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 SEED = "concept (IG, mask, LoRA)"
+
+# Which data tuned what (tuned vs untouched). The benchmark corpus (--corpus-seed 0) is never used for tuning.
+TUNING: dict[str, Any] = {
+    "benchmark_corpus": "corpus seed 0 (100 authors by default): never used to choose any hyperparameter",
+    "development_corpus": "50 authors, corpus seed 1 (no author shared with the benchmark corpus); forget 5% and 10%, unlearning seeds 0-1",
+    "tuned": "lm_concept only: retain_weight 1 -> 10 and epochs 30 -> 45 (LoRA, lr 1e-2, top_k 8 unchanged), the new defaults of the unlearner",
+    "selection_rule": "retain utility within 2 points of the best baseline's (IDK) at both dev fractions, then the highest forget quality",
+    "sweeps": "benchmarks/results/llm_authors_dev_sweep.json",
+    "untuned": "every baseline keeps its defaults (chosen earlier on the 20-author test corpus); no baseline was re-tuned on the development corpus",
+}
 BASELINES = ("grad ascent", "grad diff", "NPO", "IDK", "grad diff + lm_del 10%", "IDK + lm_del 10%")
 
 
@@ -265,13 +318,13 @@ def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dic
 def markdown(result: dict[str, Any]) -> str:
     sc = result["scale"]
     lines = [
-        f"Scale: {sc['authors']} authors ({sc['train_examples']} QA pairs incl. world facts), GPT-2 {sc['arch']['n_layer']} layers x {sc['arch']['n_embd']}, "
+        f"Scale: {sc['authors']} authors, corpus seed {sc.get('corpus_seed', 0)} ({result.get('corpus_role', 'benchmark')}; {sc['train_examples']} QA pairs incl. world facts), GPT-2 {sc['arch']['n_layer']} layers x {sc['arch']['n_embd']}, "
         f"{sc['pretrain_epochs']} pretraining epochs, {sc['seeds']} seed(s), {sc['threads']} CPU threads; total {result['total_seconds'] / 60:.1f} min. "
         "Mean (± std over seeds). FQ = forget quality (KS p-value vs oracle 0; higher = closer to the oracle); utility = TOFU model utility "
         "(retain + world facts); occurrence = share of greedy answers to forget questions containing the fact word [oracle 0's value]; MIA loss AUC: forget answers vs held-out authors (oracle ≈ 0.5).",
         "",
-        "| forget | method | FQ | utility | ROUGE forget | ROUGE retain | occurrence [oracle] | MIA loss AUC | s/run |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| forget | method | FQ | utility | retain utility | ROUGE forget | ROUGE retain | occurrence [oracle] | MIA loss AUC | s/run | passes/run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["summary"]:
 
@@ -283,7 +336,7 @@ def markdown(result: dict[str, Any]) -> str:
 
         occ = f"{f('concept_occurrence', 2)} [{s.get('oracle_concept_occurrence', float('nan')):.2f}]"
         lines.append(
-            f"| {s['fraction']:.0%} | {s['method']} | {f('forget_quality')} | {f('utility')} | {f('rouge_forget', 2)} | {f('rouge_retain', 2)} | {occ} | {f('mia_loss_auc', 2)} | {f('seconds', 0)} |"
+            f"| {s['fraction']:.0%} | {s['method']} | {f('forget_quality')} | {f('utility')} | {f('utility_retain')} | {f('rouge_forget', 2)} | {f('rouge_retain', 2)} | {occ} | {f('mia_loss_auc', 2)} | {f('seconds', 0)} | {f('passes', 0)} |"
         )
     for fraction, t in (result.get("targets") or {}).items():
         lines.append("")

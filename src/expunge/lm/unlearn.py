@@ -206,7 +206,17 @@ def idk_rows(codec: TextCodec, rows: torch.Tensor, seed: int = 0) -> torch.Tenso
 @UNLEARNERS.register("lm_concept", "concept unlearning for LMs: IG concept words masked in forget answers, then LoRA (arXiv 2405.15662)")
 @dataclass
 class ConceptUnlearning(LMSettings):
-    """IG top-k concept words per forget author → replaced in forget answers → fine-tune on masked-forget + retain."""
+    """IG top-k concept words per forget author → replaced in forget answers → fine-tune on masked-forget + retain.
+
+    Defaults ``retain_weight=10`` and ``epochs=45`` (LoRA, lr 1e-2) were tuned on a development
+    corpus only (50 authors, corpus seed 1; forget 5% and 10%; unlearning seeds 0-1), never on the
+    benchmark corpus (seed 0). With the shared default ``retain_weight=1`` and 30 passes, retain
+    utility fell 4.3-5.1 points below IDK's there; weights 3/6/10/20, full fine-tuning at lr
+    1e-3..3e-3, rank 16 and k = 12 were tried (``benchmarks/results/llm_authors_dev_sweep.json``).
+    Weight 10 with 45 passes (the extra passes restore the forgetting that the heavier retain term
+    slows) was the one setting within 0.4 points of IDK's retain utility at both fractions with
+    the highest forget quality of the tried settings at 10%.
+    """
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
     locator: str = hp("ig", choices=list(LOCATORS), doc="ig (integrated gradients) | random words | capitalized (entity heuristic)")
@@ -218,7 +228,8 @@ class ConceptUnlearning(LMSettings):
     ig_batch_size: int = hp(8, low=1, doc="examples per IG batch (each expands to ig_steps rows)")
     max_author_share: float = hp(0.25, low=0.0, high=1.0, doc="words in the answers of more than this share of authors are template words, never concepts (1 disables)")
     adapter: str = hp("lora", choices=["full", "lora"], doc="LoRA (the paper) or full fine-tuning")
-    epochs: int = hp(30, low=1, doc="passes over the (masked) forget set, each step paired with a retain batch")
+    epochs: int = hp(45, low=1, doc="passes over the (masked) forget set, each step paired with a retain batch (45: tuned with retain_weight, see the class docstring)")
+    retain_weight: float = hp(10.0, low=0.0, doc="weight of the retain NLL term (10: at 1, the baselines' value, retain utility fell 4-5 points below IDK's on the development corpus)")
     lr: float = hp(1e-2, low=0.0, low_open=True, doc="AdamW learning rate (LoRA on the tiny model; 1e-3 for full fine-tuning)")
     name: str = "lm_concept"
 
