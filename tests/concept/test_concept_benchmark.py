@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def test_summary_targets_and_noise(bench):
     assert f["closer_than_output_mask_on_both"] == 0 and not f["met_target_acc"] and not f["met_other"] and not f["met_cost"]
     noise = s["oracle_noise"]["relearn_k5_full"]
     assert noise["oracle_std_over_seeds"] == pytest.approx(0.5)  # 10 and 11 over two seeds
+    assert noise["oracle_to_oracle_distance"] == pytest.approx(2 * 0.5 / math.sqrt(math.pi))
     assert noise["original_minus_oracle"] == pytest.approx(79.5)
     assert s["verdicts"]["concept_poison/full"] == {"removed from features": 4}
     text = bench.markdown({"toy": s}, [], "# toy")
