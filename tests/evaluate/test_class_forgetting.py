@@ -54,6 +54,19 @@ def test_relearn_restores_a_learned_class_fast_and_a_never_seen_one_slowly(setup
     assert attack.values(masked, ctx)["relearn_k1_head"] == pytest.approx(learned)
 
 
+def test_relearn_repeats_average_independent_draws(setup) -> None:
+    _, original, oracle, _, ctx = setup
+    single = Relearn(ks=[1], steps=10, variants=["head"]).values(original, ctx)["relearn_k1_head"]
+    averaged = Relearn(ks=[1], steps=10, variants=["head"], repeats=3).values(original, ctx)
+    n_target = int((ctx.test_set.targets[torch.as_tensor(ctx.split.test)] == CLS).sum())
+    # draw 0 is the single-draw attack, so the other two draws sum to 3 * mean - single: a whole number of test images
+    rest = (3 * averaged["relearn_k1_head"] - single) / 100 * n_target
+    assert rest == pytest.approx(round(rest), abs=1e-6) and 0 <= rest <= 2 * n_target
+    assert "relearn_k1_head_std" not in Relearn(ks=[1], steps=10, variants=["head"]).values(original, ctx)
+    # on the oracle, which never saw the class, one labelled example per class is a lottery: the draws disagree
+    assert Relearn(ks=[1], steps=10, variants=["head"], repeats=3).values(oracle, ctx)["relearn_k1_head_std"] > 5
+
+
 def test_class_set_on_output_mask(setup) -> None:
     _, original, oracle, _, ctx = setup
     assert METRIC_SETS["class"] == ["class_accuracy", "class_mia", "feature_probe", "relearn", "class_verdict"]

@@ -461,6 +461,7 @@ class Relearn:
     reset_row: bool = hp(True, doc="re-initialise the target row and bias first (undoes any output-layer suppression)")
     variants: list[str] = hp(default_factory=lambda: ["head", "full"], doc="head: only the classifier trains; full: every parameter")
     max_eval: int = hp(500, low=1, doc="target test images the attacked model is scored on (a seeded subsample when there are more)")
+    repeats: int = hp(1, low=1, high=100, doc="independent draws of the k examples (and attack seeds) averaged; > 1 also reports relearn_k*_*_std. One draw is noisy at small k")
     needs = frozenset({"train_set", "test_set", "split", "oracles", "forget_classes"})
 
     def __post_init__(self) -> None:
@@ -471,7 +472,7 @@ class Relearn:
             raise ConfigError(f"relearn.variants: {bad} unknown; choose from ['head', 'full'].")
 
     def key(self) -> tuple:
-        return ("relearn", tuple(self.ks), self.steps, self.steps_full, self.lr_head, self.lr_full, self.momentum, self.reset_row, tuple(self.variants), self.max_eval)
+        return ("relearn", tuple(self.ks), self.steps, self.steps_full, self.lr_head, self.lr_full, self.momentum, self.reset_row, tuple(self.variants), self.max_eval, self.repeats)
 
     def values(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         def compute() -> dict[str, float]:
@@ -482,21 +483,28 @@ class Relearn:
                 rows = np.sort(np.random.default_rng(ctx.seed).choice(rows, self.max_eval, replace=False))
             target = torch.as_tensor(np.asarray(ctx.split.test, dtype=np.int64)[p.target_test_rows[rows]])
             x_t, y_t = ctx.test_set.inputs[target], ctx.test_set.targets[target]
-            out = {}
+            draws: dict[str, list[float]] = {}
             for k in self.ks:
-                idx = relearn_examples(ctx, int(k), ctx.seed + 1000 * int(k))
-                x, y = ctx.train_set.inputs[torch.as_tensor(idx)], ctx.train_set.targets[torch.as_tensor(idx)]
-                for variant in self.variants:
-                    if variant == "head":  # the body is frozen (eval mode): train a copy of the classifier on cached features
-                        features = torch.as_tensor(p.pool_features["penultimate"][np.searchsorted(p.pool, idx)])
-                        head = relearn_head(classifier_layer(model)[1], features, y, classes, self.steps, self.lr_head, self.momentum, self.reset_row, ctx.seed)
-                        with torch.no_grad():
-                            pred = head(torch.as_tensor(p.target_test_features["penultimate"][rows]).to(head.weight)).argmax(1).cpu()
-                    else:
-                        attacked = relearn(model, x, y, classes, variant, self.steps_full or self.steps, self.lr_full, self.momentum, self.reset_row, ctx.seed)
-                        with torch.no_grad(), eval_mode(attacked):
-                            pred = attacked(x_t.to(ctx.device)).argmax(1).cpu()
-                    out[f"relearn_k{k}_{variant}"] = float((pred == y_t).float().mean()) * PERCENT if len(y_t) else float("nan")
+                for r in range(self.repeats):  # draw 0 is the single-draw attack (same examples and seed as repeats=1)
+                    seed = ctx.seed + 1000 * int(k) + 7919 * r
+                    idx = relearn_examples(ctx, int(k), seed)
+                    x, y = ctx.train_set.inputs[torch.as_tensor(idx)], ctx.train_set.targets[torch.as_tensor(idx)]
+                    attack_seed = ctx.seed + 7919 * r
+                    for variant in self.variants:
+                        if variant == "head":  # the body is frozen (eval mode): train a copy of the classifier on cached features
+                            features = torch.as_tensor(p.pool_features["penultimate"][np.searchsorted(p.pool, idx)])
+                            head = relearn_head(classifier_layer(model)[1], features, y, classes, self.steps, self.lr_head, self.momentum, self.reset_row, attack_seed)
+                            with torch.no_grad():
+                                pred = head(torch.as_tensor(p.target_test_features["penultimate"][rows]).to(head.weight)).argmax(1).cpu()
+                        else:
+                            attacked = relearn(model, x, y, classes, variant, self.steps_full or self.steps, self.lr_full, self.momentum, self.reset_row, attack_seed)
+                            with torch.no_grad(), eval_mode(attacked):
+                                pred = attacked(x_t.to(ctx.device)).argmax(1).cpu()
+                        accuracy = float((pred == y_t).float().mean()) * PERCENT if len(y_t) else float("nan")
+                        draws.setdefault(f"relearn_k{k}_{variant}", []).append(accuracy)
+            out = {key: float(np.mean(values)) for key, values in draws.items()}
+            if self.repeats > 1:
+                out |= {f"{key}_std": float(np.std(values, ddof=1)) for key, values in draws.items()}
             return out
 
         return _per_model(ctx, model, self.key(), compute)
@@ -526,7 +534,7 @@ class ClassVerdict:
         values = _per_model(ctx, model, "accuracy", lambda: class_accuracy(model, ctx))
         values = values | ClassMIA()(model, ctx)
         values = values | self.probe_metric.values(model, ctx) | self.relearn_metric.values(model, ctx)
-        return {k: v for k, v in values.items() if not k.endswith(("_oracle", "_oracle_std"))}
+        return {k: v for k, v in values.items() if not k.endswith(("_oracle", "_std"))}  # spreads are not distances
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, Any]:
         mine = self._all(model, ctx)
