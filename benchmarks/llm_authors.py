@@ -281,9 +281,12 @@ BASELINES = ("grad ascent", "grad diff", "NPO", "IDK", "grad diff + lm_del 10%",
 def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dict[str, Any]:
     """The issue's targets per forget fraction, on seed means.
 
-    (1) the seed method's forget quality >= each baseline's, where the baseline's retain utility
-    is within ``tolerance`` (2 points) of the seed's or below it (a baseline with higher utility is
-    reported as not comparable); (2) concept occurrence <= the oracle's + 2 points.
+    (1) the seed method's forget quality >= each baseline's where the two retain utilities are
+    within ``tolerance`` (2 points): "met" or "missed by"; a baseline more than 2 points above or
+    below the seed's retain utility is "not comparable" (the verdict says which way, and which
+    forget quality is higher; ``strict_verdict`` keeps the older one-sided reading, under which a
+    baseline below the seed's utility is compared anyway); (2) concept occurrence <= the oracle's
+    + 2 points.
     """
     out: dict[str, Any] = {}
     by = {(s["method"], s["fraction"]): s for s in summary}
@@ -298,14 +301,11 @@ def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dic
                 continue
             du = base.get("utility_retain", 0.0) - seed.get("utility_retain", 0.0)
             higher = seed["forget_quality"] >= base["forget_quality"]
-            verdict = (
-                f"not comparable: baseline retain utility higher by more than 2 points (seed FQ {'higher' if higher else 'lower'})"
-                if du > tolerance
-                else "met"
-                if higher
-                else f"missed by {base['forget_quality'] - seed['forget_quality']:.3f}"
-            )
-            entry["vs"][b] = {"forget_quality": base.get("forget_quality"), "utility_retain": base.get("utility_retain"), "utility_gap": du, "verdict": verdict}
+            compared = "met" if higher else f"missed by {_fq(base['forget_quality'] - seed['forget_quality'])}"
+            side = "higher" if du > 0 else "lower"
+            verdict = f"not comparable: baseline retain utility {side} by more than 2 points (seed FQ {'higher' if higher else 'lower'})" if abs(du) > tolerance else compared
+            strict = verdict if du > tolerance else compared
+            entry["vs"][b] = {"forget_quality": base.get("forget_quality"), "utility_retain": base.get("utility_retain"), "utility_gap": du, "verdict": verdict, "strict_verdict": strict}
         occ, occ0 = seed.get("concept_occurrence"), seed.get("oracle_concept_occurrence")
         if occ is not None and occ0 is not None:
             entry["occurrence"] = {"seed": occ, "oracle": occ0, "met": occ <= occ0 + tolerance, "margin": occ0 + tolerance - occ}
@@ -313,6 +313,13 @@ def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dic
         entry["noise_floor_forget_quality"] = floor.get("forget_quality")
         out[str(fraction)] = entry
     return out
+
+
+def _fq(x: float | None) -> str:
+    """Forget quality (a p-value): 3 decimals, or 2 significant digits below 0.01."""
+    if x is None:
+        return "–"
+    return f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.1e}"
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -332,6 +339,8 @@ def markdown(result: dict[str, Any]) -> str:
             if k not in s:
                 return "–"
             sd = s.get(k + "_std", 0.0)
+            if k == "forget_quality":
+                return _fq(s[k]) + (f" ± {_fq(sd)}" if s["n"] > 1 else "")
             return f"{s[k]:.{d}f}" + (f" ± {sd:.{d}f}" if s["n"] > 1 else "")
 
         occ = f"{f('concept_occurrence', 2)} [{s.get('oracle_concept_occurrence', float('nan')):.2f}]"
@@ -342,12 +351,13 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("")
         occ = t.get("occurrence", {})
         lines.append(
-            f"Targets at forget {float(fraction):.0%}: seed FQ {t['seed_forget_quality']:.3f} at retain utility {t['seed_utility_retain']:.3f} "
-            f"(noise floor FQ {t['noise_floor_forget_quality']:.3f}); occurrence {occ.get('seed', float('nan')):.3f} vs oracle "
-            f"{occ.get('oracle', float('nan')):.3f} + 0.02: {'met' if occ.get('met') else 'missed'}."
+            f"Targets at forget {float(fraction):.0%}: seed FQ {_fq(t['seed_forget_quality'])} at retain utility {t['seed_utility_retain']:.3f} "
+            f"(noise floor FQ {_fq(t['noise_floor_forget_quality'])}); occurrence {occ.get('seed', float('nan')):.3f} vs oracle "
+            f"{occ.get('oracle', float('nan')):.3f} + 0.02: {'met' if occ.get('met') else 'missed'} (margin {occ.get('margin', float('nan')):+.3f})."
         )
         for b, v in t["vs"].items():
-            lines.append(f"- vs {b}: FQ {v['forget_quality']:.3f}, retain utility {v['utility_retain']:.3f} ({v['utility_gap']:+.3f}): {v['verdict']}")
+            strict = f" [one-sided reading: {v['strict_verdict']}]" if v.get("strict_verdict", v["verdict"]) != v["verdict"] else ""
+            lines.append(f"- vs {b}: FQ {_fq(v['forget_quality'])}, retain utility {v['utility_retain']:.3f} ({v['utility_gap']:+.3f}): {v['verdict']}{strict}")
     return "\n".join(lines) + "\n"
 
 

@@ -213,9 +213,12 @@ class ConceptUnlearning(LMSettings):
     benchmark corpus (seed 0). With the shared default ``retain_weight=1`` and 30 passes, retain
     utility fell 4.3-5.1 points below IDK's there; weights 3/6/10/20, full fine-tuning at lr
     1e-3..3e-3, rank 16 and k = 12 were tried (``benchmarks/results/llm_authors_dev_sweep.json``).
-    Weight 10 with 45 passes (the extra passes restore the forgetting that the heavier retain term
-    slows) was the one setting within 0.4 points of IDK's retain utility at both fractions with
-    the highest forget quality of the tried settings at 10%.
+    Rule: retain utility within 2 points of the best baseline's at both fractions, then the highest
+    forget quality. Weight 10 with 45 passes (the extra passes restore the forgetting that the
+    heavier retain term slows) tied with full fine-tuning at lr 3e-3 / weight 10; LoRA was kept
+    (the paper's adapter; 0.3-0.4 points from IDK's retain utility at both dev fractions). On the
+    100-author benchmark corpus this closes the utility gap but not the forget-quality one: see
+    docs/methods/language-models.md.
     """
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
