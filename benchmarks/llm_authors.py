@@ -303,7 +303,7 @@ def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dic
             higher = seed["forget_quality"] >= base["forget_quality"]
             compared = "met" if higher else f"missed by {_fq(base['forget_quality'] - seed['forget_quality'])}"
             side = "higher" if du > 0 else "lower"
-            verdict = f"not comparable: baseline retain utility {side} by more than 2 points (seed FQ {'higher' if higher else 'lower'})" if abs(du) > tolerance else compared
+            verdict = f"not comparable: baseline retain utility {side} by more than 2 points (seed FQ {'not lower' if higher else 'lower'})" if abs(du) > tolerance else compared
             strict = verdict if du > tolerance else compared
             entry["vs"][b] = {"forget_quality": base.get("forget_quality"), "utility_retain": base.get("utility_retain"), "utility_gap": du, "verdict": verdict, "strict_verdict": strict}
         occ, occ0 = seed.get("concept_occurrence"), seed.get("oracle_concept_occurrence")
