@@ -7,7 +7,11 @@ authors are fixed per fraction so the oracles are shared), and the ``lm`` metric
 against oracle 0. Models are cached under ``--cache``.
 
     nice -n 5 python benchmarks/llm_authors.py --quick            # forget 10%, 1 seed
-    nice -n 5 python benchmarks/llm_authors.py                    # forget 5% and 10%, 3 seeds
+    nice -n 5 python benchmarks/llm_authors.py                    # forget 5% and 10%, 3 seeds (100 authors: 33 min)
+    nice -n 5 python benchmarks/llm_authors.py --fractions 0.01 --seeds 1 --out benchmarks/results/llm_authors_forget01.json
+
+The default corpus (``--corpus-seed 0``) is the benchmark corpus and is never used for tuning;
+sweeps go to a development corpus (``--corpus-seed 1``, e.g. ``--authors 50``) with ``--variants``.
 """
 
 from __future__ import annotations
