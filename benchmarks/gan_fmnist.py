@@ -84,7 +84,8 @@ def parse() -> argparse.Namespace:
 def main() -> None:
     args = parse()
     if args.table_from:
-        lines = table(json.loads(Path(args.table_from).read_text())["records"])
+        records = json.loads(Path(args.table_from).read_text())["records"]
+        lines = [*table(records), "", "Targets (cascade, means over seeds):", "", *targets_table(targets(records))]
         atomic_write_text(Path(args.table_from).with_suffix(".md"), "\n".join(lines) + "\n")
         print("\n".join(lines))
         return
@@ -180,8 +181,10 @@ def main() -> None:
                 write_sample_grid(Path(f"{out}_{label}_seed{seed}.png"), models, n=64, seed=123, caption=f"Fashion-MNIST, {label}, seed {seed}: same latent codes through each GAN")
             _save(out, args, records, time.perf_counter() - started)
     _save(out, args, records, time.perf_counter() - started)
-    atomic_write_text(Path(str(out) + ".md"), "\n".join(table(merged(args, records))) + "\n")
-    print("\n".join(table(merged(args, records))))
+    final = merged(args, records)
+    lines = [*table(final), "", "Targets (cascade, means over seeds):", "", *targets_table(targets(final))]
+    atomic_write_text(Path(str(out) + ".md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def _cost(cost: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +215,8 @@ def merged(args: argparse.Namespace, records: list[dict[str, Any]]) -> list[dict
 
 def _save(out: Path, args: argparse.Namespace, records: list[dict[str, Any]], seconds: float) -> None:
     records = merged(args, records)
-    atomic_write_json(Path(str(out) + ".json"), {"benchmark": "gan_fmnist", "args": vars(args), "environment": environment_info(torch.device("cpu")), "total_seconds": seconds, "records": records})
+    payload = {"benchmark": "gan_fmnist", "args": vars(args), "environment": environment_info(torch.device("cpu")), "total_seconds": seconds, "targets": targets(records), "records": records}
+    atomic_write_json(Path(str(out) + ".json"), payload)
 
 
 def table(records: list[dict[str, Any]]) -> list[str]:
@@ -248,6 +252,62 @@ def table(records: list[dict[str, Any]]) -> list[str]:
                 sd = f" ± {statistics.stdev(vals):.1f}" if len(vals) > 1 else ""
                 cells.append(f"{statistics.mean(vals):.1f}{sd}")
         lines.append(f"| {setting} | {method} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _mean(values: list[Any]) -> float | None:
+    vals = [v for v in values if isinstance(v, (int, float)) and v == v]
+    return statistics.mean(vals) if vals else None
+
+
+def targets(records: list[dict[str, Any]], method: str = "cascade") -> list[dict[str, Any]]:
+    """The issue's four targets per setting, on means over seeds (method and oracle paired by seed).
+
+    ≥ 200× fewer passes than retraining; Fréchet ≤ 1.1 × the oracle's; forgotten-class share ≤ the
+    oracle's + 1 point; forget-item membership AUC within 2 points of the oracle's. The margin says by how much.
+    """
+    out = []
+    for setting in sorted({r["setting"] for r in records}, key=lambda s: (not s.startswith("class"), int("".join(c for c in s if c.isdigit()) or 0))):
+        mine = [r for r in records if r["setting"] == setting and r["method"] == method]
+        oracle = [r for r in records if r["setting"] == setting and r["method"] == "retrain"]
+        if not mine or not oracle:
+            continue
+        m = {k: _mean([r.get(k) for r in mine]) for k in ("speedup_passes", "frechet_distance", "forgotten_class_share", "forget_mia_auc")}
+        o = {k: _mean([r.get(k) for r in oracle]) for k in ("frechet_distance", "forgotten_class_share", "forget_mia_auc")}
+        row: dict[str, Any] = {"setting": setting, "seeds": sorted({r["seed"] for r in mine}), "method": method}
+        row["speedup"] = {"value": m["speedup_passes"], "met": (m["speedup_passes"] or 0) >= 200}
+        if m["frechet_distance"] is not None and o["frechet_distance"]:
+            row["frechet"] = {
+                "value": m["frechet_distance"],
+                "oracle": o["frechet_distance"],
+                "met": m["frechet_distance"] <= 1.1 * o["frechet_distance"],
+                "margin": m["frechet_distance"] - 1.1 * o["frechet_distance"],
+            }
+        if m["forgotten_class_share"] is not None and o["forgotten_class_share"] is not None:
+            row["class_share"] = {
+                "value": m["forgotten_class_share"],
+                "oracle": o["forgotten_class_share"],
+                "met": m["forgotten_class_share"] <= o["forgotten_class_share"] + 1,
+                "margin": m["forgotten_class_share"] - o["forgotten_class_share"] - 1,
+            }
+        if m["forget_mia_auc"] is not None and o["forget_mia_auc"] is not None:
+            gap = abs(m["forget_mia_auc"] - o["forget_mia_auc"])
+            row["mia_auc"] = {"value": m["forget_mia_auc"], "oracle": o["forget_mia_auc"], "met": gap <= 2, "margin": gap - 2}
+        out.append(row)
+    return out
+
+
+def targets_table(rows: list[dict[str, Any]]) -> list[str]:
+    def cell(t: dict[str, Any] | None, fmt: str = "{:.1f}") -> str:
+        if not t:
+            return "–"
+        ref = f" vs {fmt.format(t['oracle'])}" if "oracle" in t else ""
+        miss = "" if t["met"] else (f" (by {t['margin']:.1f})" if "margin" in t else "")
+        return f"{fmt.format(t['value'])}{ref} {'✓' if t['met'] else '✗'}{miss}"
+
+    lines = ["| setting | seeds | speed-up (passes) ≥ 200× | Fréchet ≤ 1.1 × oracle | class share ≤ oracle + 1 | forget AUC within 2 of oracle |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['setting']} | {len(r['seeds'])} | {cell(r['speedup'], '{:.0f}×')} | {cell(r.get('frechet'))} | {cell(r.get('class_share'))} | {cell(r.get('mia_auc'))} |")
     return lines
 
 
