@@ -165,3 +165,27 @@ def test_family_protocol_and_pretrained_path(tmp_path, bundle, split):
     assert torch.allclose(fam.loss(loaded, (x,)), fam.loss(model, (x,)), atol=1e-5)
     with pytest.raises(Exception, match="unknown keys"):
         fam.build(SimpleNamespace(model=SimpleNamespace(options={"layers": 2})), data, 0, torch.device("cpu"))
+
+
+def test_exclude_prompt_words_drops_question_words_only(original, bundle, split):
+    from expunge.lm.attribution import STOPWORDS, find_concepts, prompt_words, shared_words
+
+    rows = bundle.train.inputs[split.forget]
+    authors = bundle.train.targets[split.forget].tolist()
+    everyone = np.concatenate([split.forget, split.retain])
+    excluded = shared_words(bundle.codec, bundle.train.inputs[everyone], bundle.train.targets[everyone].tolist(), 0.25)
+    off = find_concepts(original, rows, authors, excluded, k=8)
+    assert find_concepts(original, rows, authors, excluded, k=8, exclude_prompt_words=False).words == off.words  # off = the old behaviour
+    on = find_concepts(original, rows, authors, excluded, k=8, exclude_prompt_words=True)
+    assert on.scores == off.scores  # same IG scores, only the eligible words differ
+    asked = {a: set().union(*(prompt_words(bundle.codec, r) for r, b in zip(rows, authors) if b == a)) for a in set(authors)}
+    for a in set(authors):
+        name = {w.lower() for w in bundle.corpus.authors[a].name.split()}
+        assert name <= asked[a]
+        for r, b in zip(rows, authors):  # no concept word occurs in the question of a QA pair of its author
+            if b == a:
+                assert not set(on.words[a]) & prompt_words(bundle.codec, r), (a, on.words[a])
+        # with the option the choice is the old ranking minus the question words, still k long
+        ranked = [w for w, _ in sorted(off.scores[a].items(), key=lambda kv: (-kv[1], kv[0])) if w and w not in excluded | STOPWORDS | asked[a]]
+        assert on.words[a] == ranked[:8]
+    assert any(set(off.words[a]) & asked[a] for a in set(authors))  # without it, question words (the name) are chosen

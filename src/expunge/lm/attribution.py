@@ -10,7 +10,10 @@ the integration error, which is reported (absolute and relative to |F(x) − F(b
 Token attributions are summed into whitespace words, and word scores are summed over an
 author's answers. The top-k words, after dropping stopwords and words that occur in the
 answers of more than ``max_author_share`` of all authors (template words such as "born" or
-"novels" that belong to no one), are the author's *concept words*.
+"novels" that belong to no one), are the author's *concept words*. With
+``exclude_prompt_words`` a word that occurs in the question of any of the author's forget QA
+pairs (the author's name, "award", ...) is never a concept word either: a word the question
+already gives away is not knowledge that the answer holds.
 
 Two control locators: ``random`` (k random eligible words of the author's answers) and
 ``capitalized`` (capitalised words that are not the answer's first word, by frequency: a
@@ -136,6 +139,13 @@ def raw_answer_words(codec: TextCodec, row: torch.Tensor) -> list[str]:
     return codec.decode(answer).split()
 
 
+def prompt_words(codec: TextCodec, row: torch.Tensor) -> set[str]:
+    """The normalized whitespace words of the prompt (question) of ``row``, SEP excluded."""
+    prompt, _ = codec.split_row(row)
+    ids = [t for t in prompt if t not in (codec.sep_id, codec.pad_id)]
+    return {w for w in (normalize_word(x) for x in codec.decode(ids).split()) if w}
+
+
 def shared_words(codec: TextCodec, rows: torch.Tensor, authors: Sequence[int], max_author_share: float) -> set[str]:
     """Words used in the answers of more than ``max_author_share`` of the authors (template words)."""
     by_word: dict[str, set[int]] = defaultdict(set)
@@ -169,8 +179,12 @@ def find_concepts(
     ig_batch_size: int = 8,
     seed: int = 0,
     baseline: str = "pad",
+    exclude_prompt_words: bool = False,
 ) -> ConceptWords:
-    """The top-k concept words of each forget author under ``locator`` (ig | random | capitalized)."""
+    """The top-k concept words of each forget author under ``locator`` (ig | random | capitalized).
+
+    With ``exclude_prompt_words`` the words of the author's forget questions are never chosen.
+    """
     if locator not in LOCATORS:
         raise ConfigError(f"concept locator {locator!r} unknown; choose one of {list(LOCATORS)}.")
     codec = codec_of(model)
@@ -198,8 +212,12 @@ def find_concepts(
         for a in scores:
             for w in scores[a]:
                 scores[a][w] = float(rng.random())
+    in_prompts: dict[int, set[str]] = defaultdict(set)
+    if exclude_prompt_words:
+        for row, a in zip(forget_rows, authors):
+            in_prompts[a] |= prompt_words(codec, row)
     words: dict[int, list[str]] = {}
     for a in sorted(set(authors)):
-        ranked = [(w, s) for w, s in sorted(scores[a].items(), key=lambda kv: (-kv[1], kv[0])) if w and w not in excluded]
+        ranked = [(w, s) for w, s in sorted(scores[a].items(), key=lambda kv: (-kv[1], kv[0])) if w and w not in excluded and w not in in_prompts[a]]
         words[a] = [w for w, _ in ranked[:k]]
     return ConceptWords(words, {a: dict(c) for a, c in scores.items()}, ig_info)

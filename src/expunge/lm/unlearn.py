@@ -230,6 +230,7 @@ class ConceptUnlearning(LMSettings):
     ig_baseline: str = hp("pad", choices=["pad", "zero"], doc="answer tokens set to PAD (prompt kept) or zero embeddings")
     ig_batch_size: int = hp(8, low=1, doc="examples per IG batch (each expands to ig_steps rows)")
     max_author_share: float = hp(0.25, low=0.0, high=1.0, doc="words in the answers of more than this share of authors are template words, never concepts (1 disables)")
+    exclude_prompt_words: bool = hp(False, doc="never choose a word that occurs in the question of one of the author's forget QA pairs (e.g. the name): the question gives it away")
     adapter: str = hp("lora", choices=["full", "lora"], doc="LoRA (the paper) or full fine-tuning")
     epochs: int = hp(45, low=1, doc="passes over the (masked) forget set, each step paired with a retain batch (45: tuned with retain_weight, see the class docstring)")
     retain_weight: float = hp(10.0, low=0.0, doc="weight of the retain NLL term (10: at 1, the baselines' value, retain utility fell 4-5 points below IDK's on the development corpus)")
@@ -246,7 +247,7 @@ class ConceptUnlearning(LMSettings):
         train_authors = task.train_set.targets[torch.as_tensor(np.concatenate([task.split.forget, task.split.retain]))].tolist()
         excluded = shared_words(codec, train_rows, train_authors, self.max_author_share) if self.max_author_share < 1 else set()
         model.to(task.device)
-        concepts = find_concepts(model, forget, authors, excluded, self.top_k, self.locator, self.ig_steps, self.ig_batch_size, task.seed, self.ig_baseline)
+        concepts = find_concepts(model, forget, authors, excluded, self.top_k, self.locator, self.ig_steps, self.ig_batch_size, task.seed, self.ig_baseline, self.exclude_prompt_words)
         pool = None
         if self.replacement == "random":
             retain = task.train_set.inputs[torch.as_tensor(task.split.retain)]
