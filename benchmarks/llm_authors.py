@@ -277,6 +277,7 @@ TUNING: dict[str, Any] = {
     "tuned": "lm_concept only: retain_weight 1 -> 10 and epochs 30 -> 45 (LoRA, lr 1e-2, top_k 8 unchanged), the new defaults of the unlearner",
     "selection_rule": "retain utility within 2 points of the best baseline's (IDK) at both dev fractions, then the highest forget quality",
     "sweeps": "benchmarks/results/llm_authors_dev_sweep.json",
+    "tried_and_kept_off": "lm_concept exclude_prompt_words (dev seeds 0-3: forget quality 0.466 -> 0.536 at 5%, 0.055 -> 0.020 at 10%; occurrence 0 either way), sweeps 4-5 of the dev sweep file",
     "untuned": "every baseline keeps its defaults (chosen earlier on the 20-author test corpus); no baseline was re-tuned on the development corpus",
 }
 BASELINES = ("grad ascent", "grad diff", "NPO", "IDK", "grad diff + lm_del 10%", "IDK + lm_del 10%")
