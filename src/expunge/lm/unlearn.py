@@ -221,10 +221,13 @@ class ConceptUnlearning(LMSettings):
     docs/methods/language-models.md.
 
     ``exclude_prompt_words`` (never choose a word of the author's forget questions, e.g. the name)
-    stays off: on the same development corpus (seeds 0-3) it raised retain utility by 1.4 / 2.1
-    points but moved forget quality from 0.466 to 0.536 at 5% and from 0.055 to 0.020 at 10%
-    (masking fewer words forgets less: forget truth ratio 1.02 vs 1.09 at 10%); occurrence was 0
-    with and without it there, so that corpus cannot show the occurrence effect the option targets.
+    is on by default since 2026-12-01, chosen on development data only: on the 100-author
+    development corpus (corpus seed 1, unlearning seed 0) it cut concept occurrence from 0.133 to
+    0.000 at forget 5% and 10% (oracle 0.100 / 0.050) and raised forget quality (9.0e-4 -> 6.6e-3,
+    2.8e-6 -> 1.9e-5) at retain utility -0.3 / +0.4 points; on the 50-author one (seeds 0-3),
+    where the old default already had occurrence 0, forget quality went 0.466 -> 0.536 (5%) and
+    0.055 -> 0.020 (10%) with retain utility +1.4 / +2.1 points. ``exclude_prompt_words=False``
+    is the previous behaviour.
     """
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
@@ -237,8 +240,8 @@ class ConceptUnlearning(LMSettings):
     ig_batch_size: int = hp(8, low=1, doc="examples per IG batch (each expands to ig_steps rows)")
     max_author_share: float = hp(0.25, low=0.0, high=1.0, doc="words in the answers of more than this share of authors are template words, never concepts (1 disables)")
     exclude_prompt_words: bool = hp(
-        False,
-        doc="never choose a word that occurs in the question of one of the author's forget QA pairs (e.g. the name): the question gives it away (off: on the development corpus, seeds 0-3, forget quality 0.020 vs 0.055 at 10%, see the class docstring)",
+        True,
+        doc="never choose a word that occurs in the question of one of the author's forget QA pairs (e.g. the name): the question gives it away (on: chosen on development corpora, see the class docstring; off = the previous behaviour)",
     )
     adapter: str = hp("lora", choices=["full", "lora"], doc="LoRA (the paper) or full fine-tuning")
     epochs: int = hp(45, low=1, doc="passes over the (masked) forget set, each step paired with a retain batch (45: tuned with retain_weight, see the class docstring)")
