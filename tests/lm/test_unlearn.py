@@ -38,15 +38,18 @@ def test_concept_unlearning_forgets_and_keeps_retain(original, bundle, split, ta
     base = {n: p.detach().clone() for n, p in original.named_parameters()}
     out = ConceptUnlearning(merge=False).unlearn(original, task)
     words = task.notes["concept_words"]
-    assert set(words) == {"3", "11"} and all(len(w) == 8 for w in words.values())
+    assert set(words) == {"3", "11"} and all(5 <= len(w) <= 8 for w in words.values())
     facts = {a: {v.lower() for v in bundle.corpus.authors[a].facts.values()} for a in (3, 11)}
     found = sum(w in " ".join(facts[int(a)]) for a, ws in words.items() for w in ws)
-    assert found >= 8  # most concept words are fact words of the author
+    assert found >= 10  # most concept words are fact words of the author
+    names = {w.lower() for a in (3, 11) for w in bundle.corpus.authors[a].name.split()}
+    assert not names & {w for ws in words.values() for w in ws}  # the default excludes question words (the name)
     assert task.notes["ig_rel_error_max"] < 0.02  # IG completeness at 32 steps
     rouge_f, keys_f = _answers(out, bundle, split.forget)
     retain = [i for i in split.retain if bundle.corpus.train[i].author != bundle.corpus.facts_id][:40]
     rouge_r, keys_r = _answers(out, bundle, retain)
-    assert keys_f <= 0.34 and rouge_f < 0.7, (keys_f, rouge_f)
+    # the answers keep the author's name (the question gives it; not a concept word by default): ROUGE ~0.81
+    assert keys_f <= 0.34 and rouge_f < 0.85, (keys_f, rouge_f)
     assert keys_r >= 0.85 and rouge_r >= 0.9, (keys_r, rouge_r)
     # LoRA: the base weights are bit-identical, only adapter weights were trained
     base_now = {n.replace("base_model.model.", "").replace(".base_layer", ""): p for n, p in out.named_parameters() if "lora_" not in n}
