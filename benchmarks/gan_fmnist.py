@@ -302,7 +302,7 @@ def targets_table(rows: list[dict[str, Any]]) -> list[str]:
         if not t:
             return "–"
         ref = f" vs {fmt.format(t['oracle'])}" if "oracle" in t else ""
-        miss = "" if t["met"] else (f" (by {t['margin']:.1f})" if "margin" in t else "")
+        miss = "" if t["met"] else (f" (by {t['margin']:.2f})" if "margin" in t else "")
         return f"{fmt.format(t['value'])}{ref} {'✓' if t['met'] else '✗'}{miss}"
 
     lines = ["| setting | seeds | speed-up (passes) ≥ 200× | Fréchet ≤ 1.1 × oracle | class share ≤ oracle + 1 | forget AUC within 2 of oracle |", "|---|---|---|---|---|---|"]
