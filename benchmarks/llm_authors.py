@@ -274,10 +274,10 @@ SEED = "concept (IG, mask, LoRA)"
 TUNING: dict[str, Any] = {
     "benchmark_corpus": "corpus seed 0 (100 authors by default): never used to choose any hyperparameter",
     "development_corpus": "50 authors, corpus seed 1 (no author shared with the benchmark corpus); forget 5% and 10%, unlearning seeds 0-1",
-    "tuned": "lm_concept only: retain_weight 1 -> 10 and epochs 30 -> 45 (LoRA, lr 1e-2, top_k 8 unchanged), the new defaults of the unlearner",
+    "tuned": "lm_concept only: retain_weight 1 -> 10 and epochs 30 -> 45 (LoRA, lr 1e-2, top_k 8 unchanged), the new defaults of the unlearner; then exclude_prompt_words off -> on (2026-12-01)",
     "selection_rule": "retain utility within 2 points of the best baseline's (IDK) at both dev fractions, then the highest forget quality",
     "sweeps": "benchmarks/results/llm_authors_dev_sweep.json",
-    "tried_and_kept_off": "lm_concept exclude_prompt_words (dev seeds 0-3: forget quality 0.466 -> 0.536 at 5%, 0.055 -> 0.020 at 10%; occurrence 0 either way), sweeps 4-5 of the dev sweep file",
+    "exclude_prompt_words": "chosen on development data only: 50 authors corpus seed 1 (seeds 0-3; occurrence 0 with and without, forget quality 0.466 -> 0.536 at 5%, 0.055 -> 0.020 at 10%, retain utility +1.4/+2.1) and 100 authors corpus seed 1 (seed 0; occurrence 0.133 -> 0.000 at 5% and 10%, forget quality 9.0e-4 -> 6.6e-3 and 2.8e-6 -> 1.9e-5, retain utility -0.3/+0.4); sweeps 4-6 of the dev sweep file",
     "untuned": "every baseline keeps its defaults (chosen earlier on the 20-author test corpus); no baseline was re-tuned on the development corpus",
 }
 BASELINES = ("grad ascent", "grad diff", "NPO", "IDK", "grad diff + lm_del 10%", "IDK + lm_del 10%")
