@@ -47,7 +47,8 @@ from expunge.cost import CostMeter
 from expunge.data import load_dataset
 from expunge.data.base import DatasetBundle, IndexedTensorDataset
 from expunge.data.splits import ForgetSplit
-from expunge.evaluate.class_forgetting import verdict_name
+from expunge.evaluate.class_summary import finite_mean as mean
+from expunge.evaluate.class_summary import per_class_means, verdict_counts
 from expunge.evaluate.registry import METRICS, EvalContext, build_metrics, run_metrics
 from expunge.models import build_model
 from expunge.train import Recipe, epoch_batches, train
@@ -244,23 +245,14 @@ def run_one(data: Data, c: int, seed: int, original: torch.nn.Module, original_i
 
 
 # ---- summary -------------------------------------------------------------------------------
-def mean(values: list[Any]) -> float:
-    values = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
-    return statistics.fmean(values) if values else float("nan")
-
-
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per method: mean over seeds per class, then over classes; verdict counts; the issue's targets."""
     records = [r for r in records if "error" not in r]
     names = [m for m in ROW_ORDER if any(r["method"] == m for r in records)]
     classes = sorted({r["class"] for r in records})
     runs = sorted({(r["class"], r["seed"]) for r in records})
-    per_class = {m: {c: {k: mean([r.get(k) for r in records if r["method"] == m and r["class"] == c]) for k in COLUMNS} for c in classes} for m in names}
-    overall = {m: {k: mean([per_class[m][c][k] for c in classes]) for k in COLUMNS} for m in names}
-    verdicts = {
-        m: dict(sorted({v: sum(verdict_name(r.get("verdict")) == v for r in records if r["method"] == m) for v in {verdict_name(r.get("verdict")) for r in records if r["method"] == m}}.items()))
-        for m in names
-    }
+    per_class, overall = per_class_means(records, names, COLUMNS)
+    verdicts = verdict_counts(records, names)
     # the oracle's own noise: spread over seeds of the retrained model (per class), and the original-to-oracle gap
     noise: dict[str, Any] = {}
     for k in ("relearn_k5_full", "relearn_k5_head", "probe_penultimate", "concept_presence", "target_acc_test"):

@@ -22,7 +22,6 @@ import argparse
 import copy
 import gc
 import json
-import statistics
 import sys
 import time
 import warnings
@@ -36,7 +35,8 @@ import torch
 from expunge.cache import ModelCache
 from expunge.data import load_dataset
 from expunge.data.splits import ForgetSplit
-from expunge.evaluate.class_forgetting import verdict_name
+from expunge.evaluate.class_summary import finite_mean as mean
+from expunge.evaluate.class_summary import per_class_means, verdict_counts
 from expunge.evaluate.registry import EvalContext, build_metrics, run_metrics
 from expunge.models import build_model
 from expunge.train import SCHEDULES, Recipe, epoch_batches
@@ -198,21 +198,12 @@ def run_one(setup: Setup, bundle: Any, c: int, seed: int, cache: ModelCache, met
     return records
 
 
-def mean(values: list[Any]) -> float:
-    values = [v for v in values if isinstance(v, (int, float)) and v == v]
-    return statistics.fmean(values) if values else float("nan")
-
-
 def summarize(records: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
     """Per method: mean over seeds per class, then over classes; verdict counts; the issue's targets for the default."""
     names = [m for m in ROW_ORDER if any(r["method"] == m for r in records)]
     classes = sorted({r["class"] for r in records})
-    per_class = {m: {c: {k: mean([r.get(k) for r in records if r["method"] == m and r["class"] == c]) for k in COLUMNS} for c in classes} for m in names}
-    overall = {m: {k: mean([per_class[m][c][k] for c in classes]) for k in COLUMNS} for m in names}
-    verdicts = {
-        m: dict(sorted({v: sum(verdict_name(r.get("verdict")) == v for r in records if r["method"] == m) for v in {verdict_name(r.get("verdict")) for r in records if r["method"] == m}}.items()))
-        for m in names
-    }
+    per_class, overall = per_class_means(records, names, COLUMNS)
+    verdicts = verdict_counts(records, names)
     targets: dict[str, Any] = {}
     if "retrain" in names and "output_mask" in names:
         for m in [n for n in names if n not in ("original", "retrain", "output_mask")]:
