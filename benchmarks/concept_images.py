@@ -50,6 +50,7 @@ from expunge.data.splits import ForgetSplit
 from expunge.evaluate.class_summary import finite_mean as mean
 from expunge.evaluate.class_summary import per_class_means, verdict_counts
 from expunge.evaluate.registry import METRICS, EvalContext, build_metrics, run_metrics
+from expunge.experiments.prepare_data import carve_analysis
 from expunge.models import build_model
 from expunge.train import Recipe, epoch_batches, train
 from expunge.unlearn import UNLEARNERS, UnlearningTask
@@ -181,12 +182,8 @@ def run_one(data: Data, c: int, seed: int, original: torch.nn.Module, original_i
     pool = np.arange(len(b.train))
     forget, retain = pool[targets == c], pool[targets != c]
     oracle, oracle_info = train_cached(cache, "oracle", data, retain, seed)
-    rng = np.random.default_rng(seed)
-    test_y = b.test.targets.numpy()
-    analysis = np.sort(rng.choice(np.where(test_y == c)[0], scale.n_analysis, replace=False))
-    other = np.sort(rng.choice(np.where(test_y != c)[0], scale.n_other, replace=False))
-    rest = np.setdiff1d(np.arange(len(test_y)), np.union1d(analysis, other))
-    split = ForgetSplit(forget, retain, np.array([], dtype=np.int64), rest, len(b.train), len(b.test), f"class {c}")
+    whole = ForgetSplit(forget, retain, np.array([], dtype=np.int64), np.arange(len(b.test)), len(b.train), len(b.test), f"class {c}")
+    split, analysis, other = carve_analysis(whole, b, [c], scale.n_analysis, scale.n_other, seed)  # the runner's carving: same draws
     ctx = EvalContext(device=CPU, seed=seed, train_set=b.train, test_set=b.test, split=split, original=original, oracles=[oracle], extras={"forget_classes": [c]})
     metrics = build_metrics(["class_accuracy", "class_mia", {"name": "feature_probe", "per_class": scale.probe_per_class}, {"name": "relearn", "ks": ks}], "class")
     verdict = build_metrics(["class_verdict"], "class")[0]

@@ -38,6 +38,7 @@ from expunge.data.splits import ForgetSplit
 from expunge.evaluate.class_summary import finite_mean as mean
 from expunge.evaluate.class_summary import per_class_means, verdict_counts
 from expunge.evaluate.registry import EvalContext, build_metrics, run_metrics
+from expunge.experiments.prepare_data import carve_analysis
 from expunge.models import build_model
 from expunge.train import SCHEDULES, Recipe, epoch_batches
 from expunge.unlearn import UNLEARNERS, UnlearningTask
@@ -155,12 +156,8 @@ def run_one(setup: Setup, bundle: Any, c: int, seed: int, cache: ModelCache, met
     forget, retain = pool[targets[pool] == c], pool[targets[pool] != c]
     original, original_seconds = train_cached(cache, "cls-original", setup, bundle, pool, seed, device)
     oracle, oracle_seconds = train_cached(cache, "cls-oracle", setup, bundle, retain, seed, device)
-    rng = np.random.default_rng(seed)
-    test_y = bundle.test.targets.numpy()
-    analysis = np.sort(rng.choice(np.where(test_y == c)[0], setup.n_analysis, replace=False))
-    other = np.sort(rng.choice(np.where(test_y != c)[0], setup.n_other, replace=False))
-    rest = np.setdiff1d(np.arange(len(test_y)), np.union1d(analysis, other))
-    split = ForgetSplit(forget, retain, np.array([], dtype=np.int64), rest, len(bundle.train), len(bundle.test), f"class {c}")
+    whole = ForgetSplit(forget, retain, np.array([], dtype=np.int64), np.arange(len(bundle.test)), len(bundle.train), len(bundle.test), f"class {c}")
+    split, analysis, other = carve_analysis(whole, bundle, [c], setup.n_analysis, setup.n_other, seed)  # the runner's carving: same draws
     ctx = EvalContext(device=device, seed=seed, train_set=bundle.train, test_set=bundle.test, split=split, original=original, oracles=[oracle], extras={"forget_classes": [c]})
     metrics = build_metrics(["class_accuracy", "class_mia", "feature_probe", {"name": "relearn", **relearn_options}], "class")
     verdict = build_metrics(["class_verdict"], "class")[0]
