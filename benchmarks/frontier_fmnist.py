@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=None, help=f"subset of {list(METHODS)}")
     parser.add_argument("--pool", type=int, default=None, help="models per side for the ε-score pool (full: 8)")
     parser.add_argument("--pool-budgets", default="0.1,0.25")
+    parser.add_argument("--pool-methods", nargs="+", default=None, help="pool only these methods (default: all; tuned copies are NAME-tuned)")
     parser.add_argument("--tune-trials", type=int, default=None, help="per budget ≤ 0.25, per development split, for TUNED_METHOD (full: 12, reduced: 8)")
     parser.add_argument("--overrides", nargs="*", default=[], help="extra config overrides, e.g. split.train_size=3000")
     args = parser.parse_args(argv)
@@ -208,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             # held-out splits reuse the settings tuned on non-IID {2, 5}: nothing is tuned on them
             source = Path(f"{args.runs}{'-reduced' if reduced else ''}/non_iid_2_5/tuning")
             tuned_dir = source if source.exists() else None
-        path = run_frontier(config, [float(x) for x in budgets.split(",")], pool=pool, pool_budgets=[float(x) for x in args.pool_budgets.split(",")] if pool else None, tuned=tuned_dir)
+        path = run_frontier(
+            config, [float(x) for x in budgets.split(",")], pool=pool, pool_budgets=[float(x) for x in args.pool_budgets.split(",")] if pool else None, tuned=tuned_dir, pool_methods=args.pool_methods
+        )
         frontier = json.loads(path.read_text())
         entry = {**compact(frontier), "development": spec["development"], "overrides": spec["overrides"], "targets": check_targets(frontier), "seconds": time.time() - started}
         result["modes"][mode] = entry

@@ -208,3 +208,13 @@ def test_frontier_with_a_pool_scores_epsilon_lira_and_the_ceiling(tmp_path):
     assert ceiling is not None and 0 <= ceiling["epsilon_score"] <= 1
     assert point["pareto"]["epsilon_score"] is True  # the only point with an ε-score
     assert "ε-score" in (tmp_path / "run" / "frontier.md").read_text()
+
+
+def test_pool_methods_limit_the_pool_and_unknown_names_are_clear_errors(tmp_path):
+    config = load_config(tiny_config(tmp_path))
+    with pytest.raises(ConfigError, match="not methods of this config"):
+        run_frontier(config, [0.5], pool=4, pool_methods=["SCRUB"])
+    result = json.loads(run_frontier(config, [0.5], pool=4, pool_methods=["DEL"]).read_text())
+    pooled = {p["method"] for p in result["points"] if p.get("epsilon_score") is not None}
+    assert pooled == {"DEL@0.5"}
+    assert not (tmp_path / "run" / "pool-b0.5" / "pool" / "methods" / "finetune@0.5").exists()

@@ -322,10 +322,14 @@ def pareto_table(points: Sequence[dict[str, Any]], qualities: Sequence[tuple[str
 # ---------------------------------------------------------------- pools (ε-score, LiRA, ceiling)
 
 
-def pool_scores(config: ExperimentConfig, plans: Sequence[BudgetPlan], budget: float, n_models: int, out: Path, executor: Any | None = None) -> dict[str, Any]:
-    """``expunge pool`` over the methods derived for one budget: ε-score, LiRA AUC and the oracle-vs-oracle ceiling."""
+def pool_scores(config: ExperimentConfig, plans: Sequence[BudgetPlan], budget: float, n_models: int, out: Path, executor: Any | None = None, methods: Sequence[str] | None = None) -> dict[str, Any]:
+    """``expunge pool`` over the methods derived for one budget: ε-score, LiRA AUC and the oracle-vs-oracle ceiling.
 
-    chosen = [p for p in plans if p.budget is not None and abs(p.budget - budget) < 1e-9]
+    ``methods`` (base names) limits the pool to some methods: each pooled method costs N unlearning
+    runs per budget on top of the shared originals and oracles.
+    """
+
+    chosen = [p for p in plans if p.budget is not None and abs(p.budget - budget) < 1e-9 and (methods is None or p.base in methods)]
     if not chosen:
         return {}
     data = config.to_dict()
@@ -364,14 +368,31 @@ def noise_floor(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {key: {"mean": retrain.get(key), "std": retrain.get(f"{key}_std")} for key, _, _ in QUALITIES}
 
 
-def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int = 0, pool_budgets: Sequence[float] | None = None, tuned: str | Path | None = None, executor: Any | None = None) -> Path:
-    """Run every configured method at every budget through ``run_experiment``; write frontier.json/.md and the plot."""
+def run_frontier(
+    config: ExperimentConfig,
+    budgets: Sequence[float],
+    pool: int = 0,
+    pool_budgets: Sequence[float] | None = None,
+    tuned: str | Path | None = None,
+    executor: Any | None = None,
+    pool_methods: Sequence[str] | None = None,
+) -> Path:
+    """Run every configured method at every budget through ``run_experiment``; write frontier.json/.md and the plot.
+
+    ``pool_methods`` (base method names, tuned copies are ``NAME-tuned``) limits the ε-score pool to
+    those methods; by default every method is pooled.
+    """
 
     budgets = parse_budgets(list(budgets))
     if not config.methods:
         raise ConfigError("the config lists no methods; add e.g. {name: finetune} under methods.")
     if pool and pool < 4:
         raise ConfigError("--pool needs at least 4 models per side (8 or more is sensible).")
+    if pool_methods is not None:
+        known = {m.name for m in config.methods} | {f"{m.name}-tuned" for m in config.methods}
+        unknown = sorted(set(pool_methods) - known)
+        if unknown:
+            raise ConfigError(f"--pool-methods {unknown} are not methods of this config; choose among {sorted(m.name for m in config.methods)} (tuned copies: NAME-tuned).")
     tuned_entries = load_tuned(tuned)
     if executor is None:
         executor = make_executor(config.executor.name, **config.executor.options())
@@ -394,7 +415,7 @@ def run_frontier(config: ExperimentConfig, budgets: Sequence[float], pool: int =
     if pool:
         out = Path(config.out)
         for b in pool_budgets if pool_budgets is not None else budgets:
-            scores = pool_scores(config, plans, b, pool, out, executor)
+            scores = pool_scores(config, plans, b, pool, out, executor, pool_methods)
             if scores:
                 pools[f"{b:g}"] = attach_pool(points, scores)
         qualities += POOL_QUALITIES
