@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-budgets", default="0.1,0.25")
     parser.add_argument("--pool-methods", nargs="+", default=None, help="pool only these methods (default: all; tuned copies are NAME-tuned)")
     parser.add_argument("--tune-trials", type=int, default=None, help="per budget ≤ 0.25, per development split, for TUNED_METHOD (full: 12, reduced: 8)")
+    parser.add_argument("--tune-budgets", default=None, help="budgets to tune for (default: every budget ≤ 0.25); e.g. 0.1,0.25 where 0.05 gives the same epochs as 0.1")
+    parser.add_argument("--retune", action="store_true", help="search again even where a tune-*.json is stored (default: keep it)")
     parser.add_argument("--overrides", nargs="*", default=[], help="extra config overrides, e.g. split.train_size=3000")
     args = parser.parse_args(argv)
     reduced = args.reduced
@@ -202,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         if trials and spec["development"]:
             # tuning per budget on the validation split of the development splits only
             tuned_dir = Path(folder) / "tuning"
-            for b in [float(x) for x in budgets.split(",") if float(x) <= 0.25]:
+            tune_budgets = [float(x) for x in args.tune_budgets.split(",")] if args.tune_budgets else [float(x) for x in budgets.split(",") if float(x) <= 0.25]
+            for b in tune_budgets:
+                if (tuned_dir / f"tune-{TUNED_METHOD}@{b:g}.json").exists() and not args.retune:
+                    continue  # resume: a finished search is kept
                 tdata = dict(data, out=str(tuned_dir), seeds=[0])
                 tune(load_config(tdata), TUNED_METHOD, trials, seed=0, objective="avg_gap", space=parse_space(TUNE_SPACE), budget=b)
         elif trials:
