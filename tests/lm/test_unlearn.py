@@ -192,3 +192,78 @@ def test_exclude_prompt_words_drops_question_words_only(original, bundle, split)
         ranked = [w for w, _ in sorted(off.scores[a].items(), key=lambda kv: (-kv[1], kv[0])) if w and w not in excluded | STOPWORDS | asked[a]]
         assert on.words[a] == ranked[:8]
     assert any(set(off.words[a]) & asked[a] for a in set(authors))  # without it, question words (the name) are chosen
+
+
+def test_concept_positions_mark_the_concept_words_of_the_answer_only(bundle, split):
+    from expunge.lm.tokenizer import normalize_word
+    from expunge.lm.unlearn import concept_positions
+
+    codec = bundle.codec
+    rows = bundle.train.inputs[split.forget]
+    authors = bundle.train.targets[split.forget].tolist()
+    facts = {a: bundle.corpus.authors[a].facts for a in set(authors)}
+    # the city, the genre and the last name (a word of every question too) of each author
+    concepts = {a: [normalize_word(facts[a]["birthplace"]), facts[a]["genre"], normalize_word(bundle.corpus.authors[a].name.split()[-1])] for a in facts}
+    pos = concept_positions(codec, rows, authors, concepts)
+    assert pos.shape == rows.shape and pos.dtype == torch.bool
+    for row, a, p in zip(rows, authors, pos):
+        ids = row.tolist()
+        s = ids.index(codec.sep_id)
+        assert not p[: s + 1].any()  # never the prompt (which holds the name) nor SEP
+        assert not p[torch.as_tensor([t in (codec.eos_id, codec.pad_id) for t in ids])].any()
+        answer_words = codec.decode(ids[s + 1 :]).split()
+        wanted = [w for w in (normalize_word(x) for x in answer_words) if w in concepts[a]]
+        marked = [i for i in range(len(ids)) if p[i]]
+        # the marked tokens spell exactly the concept words of the answer, in order, punctuation excluded
+        assert normalize_word(codec.decode([ids[i] for i in marked])) == "".join(wanted), (codec.decode(ids[s + 1 :]), concepts[a])
+        assert all(normalize_word(codec.decode([ids[i]])) for i in marked)
+    assert int(pos.sum()) > len(rows)  # every answer holds the name, some the city or genre
+
+
+def test_concept_npo_objective_lowers_concept_token_likelihood(original, bundle, split, task_for):
+    import copy
+
+    from expunge.lm.models import token_logprobs
+    from expunge.lm.unlearn import ConceptUnlearning, concept_positions
+
+    rows = bundle.train.inputs[split.forget]
+    authors = bundle.train.targets[split.forget].tolist()
+    out_logp = {}
+    for objective in ("mask", "npo"):
+        task = task_for(0)
+        out = ConceptUnlearning(epochs=5, concept_objective=objective).unlearn(copy.deepcopy(original), task)
+        words = {int(a): w for a, w in task.notes["concept_words"].items()}
+        pos = concept_positions(bundle.codec, rows, authors, words)[:, 1:]
+        with torch.no_grad():
+            out_logp[objective] = float((token_logprobs(out, rows)[0] * pos).sum() / pos.sum())
+        if objective == "npo":
+            assert task.notes["concept_tokens"] == int(pos.sum()) > 0
+    with torch.no_grad():
+        before = float((token_logprobs(original, rows)[0] * pos).sum() / pos.sum())
+    # mean log-likelihood per concept token: ~-0.05 before, ~-1.4 after mask, ~-7 after npo (beta 0.1)
+    assert before > -0.5 and out_logp["mask"] < before
+    assert out_logp["npo"] < out_logp["mask"] - 2.0, out_logp
+
+
+def test_concept_mask_objective_is_the_previous_loss(original, bundle, split, task_for):
+    """concept_objective=mask (the default) trains exactly what lm_concept trained before the option existed."""
+    import copy
+
+    from expunge.lm.attribution import find_concepts, shared_words
+    from expunge.lm.models import answer_nll
+    from expunge.lm.unlearn import ConceptUnlearning, replace_words
+
+    assert ConceptUnlearning().concept_objective == "mask"
+    unl = ConceptUnlearning(epochs=2, adapter="full", lr=1e-3)
+    new = unl.unlearn(copy.deepcopy(original), task_for(1))
+    # the pre-option body of ConceptUnlearning.unlearn, spelled out
+    task = task_for(1)
+    forget = bundle.train.inputs[split.forget]
+    authors = bundle.train.targets[split.forget].tolist()
+    everyone = np.concatenate([split.forget, split.retain])
+    excluded = shared_words(bundle.codec, bundle.train.inputs[everyone], bundle.train.targets[everyone].tolist(), unl.max_author_share)
+    concepts = find_concepts(original, forget, authors, excluded, unl.top_k, "ig", unl.ig_steps, unl.ig_batch_size, task.seed, unl.ig_baseline, True)
+    masked = replace_words(bundle.codec, forget, authors, concepts.words, "mask", unl.mask_text, unl.substitute_text, None, task.seed)
+    old = unl._run(copy.deepcopy(original), task, None, masked, lambda net, f, r: answer_nll(net, f) + unl._retain_term(net, r), unl.name)
+    a, b = new.state_dict(), old.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -10,7 +10,9 @@ count, seconds per step, peak memory and, for ``lm_concept``, the concept words 
 
 - ``lm_concept`` (arXiv 2405.15662, LLM variant): IG concept words per forget author, replaced
   in the forget answers by a mask string, a targeted substitute or random tokens; then LoRA
-  (or full) fine-tuning on masked-forget + retain.
+  (or full) fine-tuning on masked-forget + retain. ``concept_objective: npo`` adds an NPO term
+  on the located concept tokens of the true forget answers (their summed log-probability
+  against the original's), so the true facts also become less likely, not only hidden.
 - ``lm_grad_ascent``: minimise −NLL(forget).
 - ``lm_grad_diff``: −NLL(forget) + λ·NLL(retain).
 - ``lm_npo``: NPO (Zhang et al. 2024), −(2/β)·log σ(−β·(log π_θ − log π_ref)) on forget
@@ -40,8 +42,9 @@ from ..hparams import hp
 from ..masked_update import MaskedUpdate
 from ..masks import Mask
 from ..unlearn.base import UNLEARNERS, UnlearningTask
-from .attribution import LOCATORS, find_concepts, shared_words
-from .models import adamw_loop, answer_logprob, answer_nll, codec_of, peak_memory_mb
+from ..utils import eval_mode
+from .attribution import LOCATORS, answer_words, find_concepts, shared_words
+from .models import adamw_loop, answer_logprob, answer_nll, codec_of, peak_memory_mb, token_logprobs
 from .tokenizer import TextCodec, normalize_word
 
 IDK_ANSWERS = [
@@ -198,6 +201,27 @@ def replace_words(
     return codec.pad_rows(out, rows.shape[1])
 
 
+def concept_positions(codec: TextCodec, rows: torch.Tensor, authors: list[int], concepts: dict[int, list[str]]) -> torch.Tensor:
+    """Bool [N, T]: True at the answer tokens of ``rows`` that spell a concept word of the row's author.
+
+    Words are the answer's whitespace words, compared after ``normalize_word`` exactly as
+    ``replace_words`` compares them (so the marked words are the ones it would replace); within
+    a matching word, tokens without a word character (a trailing "." or ",") are not marked. The
+    prompt, SEP, EOS and PAD are never marked.
+    """
+    out = torch.zeros(rows.shape, dtype=torch.bool)
+    for i, (row, a) in enumerate(zip(rows, authors)):
+        chosen = set(concepts.get(int(a), []))
+        if not chosen:
+            continue
+        for word, pos in answer_words(codec, row):
+            if word and word in chosen:
+                for p in pos:
+                    if normalize_word(codec.decode([int(row[p])])):
+                        out[i, p] = True
+    return out
+
+
 def idk_rows(codec: TextCodec, rows: torch.Tensor, seed: int = 0) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     return codec.pad_rows([_rebuild(codec, row, IDK_ANSWERS[int(rng.integers(len(IDK_ANSWERS)))]) for row in rows], rows.shape[1])
@@ -247,6 +271,15 @@ class ConceptUnlearning(LMSettings):
     epochs: int = hp(45, low=1, doc="passes over the (masked) forget set, each step paired with a retain batch (45: tuned with retain_weight, see the class docstring)")
     retain_weight: float = hp(10.0, low=0.0, doc="weight of the retain NLL term (10: at 1, the baselines' value, retain utility fell 4-5 points below IDK's on the development corpus)")
     lr: float = hp(1e-2, low=0.0, low_open=True, doc="AdamW learning rate (LoRA on the tiny model; 1e-3 for full fine-tuning)")
+    concept_objective: str = hp(
+        "mask",
+        choices=["mask", "npo"],
+        doc="mask: NLL on the masked forget answers (+ retain), the paper's objective; npo: in addition, concept_weight x an NPO term on the located concept tokens of the true (unmasked) forget answers, which lowers their likelihood against a frozen copy of the original",
+    )
+    concept_weight: float = hp(1.0, low=0.0, doc="weight of the NPO term on the concept tokens (concept_objective npo)")
+    beta: float = hp(
+        0.1, low=0.0, low_open=True, doc="NPO inverse temperature of the concept-token term (concept_objective npo; larger saturates sooner, i.e. stops pushing after a smaller drop in log-likelihood)"
+    )
     name: str = "lm_concept"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -266,11 +299,36 @@ class ConceptUnlearning(LMSettings):
             pool = sorted({t for row in retain for t in codec.split_row(row)[1]})
         masked = replace_words(codec, forget, authors, concepts.words, self.replacement, self.mask_text, self.substitute_text, pool, task.seed)
         task.notes.update(concept_words={str(a): w for a, w in concepts.words.items()}, **concepts.ig)
+        if self.concept_objective == "mask":
 
-        def loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
-            return answer_nll(net, f) + self._retain_term(net, r)
+            def loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
+                return answer_nll(net, f) + self._retain_term(net, r)
 
-        return self._run(model, task, mask, masked, loss, self.name)
+            return self._run(model, task, mask, masked, loss, self.name)
+        if self.concept_objective != "npo":
+            raise ConfigError(f"concept_objective {self.concept_objective!r} unknown; choose mask or npo.")
+        # NPO on the concept tokens of the true answers; reference = the original before any update (its summed
+        # concept-token log-probabilities, computed once: the reference is frozen, so they never change).
+        positions = concept_positions(codec, forget, authors, concepts.words)
+        targets = positions[:, 1:]  # token_logprobs scores token t at index t - 1
+        with torch.no_grad(), eval_mode(model):
+            ref = torch.cat([(token_logprobs(model, forget[s : s + 64].to(task.device))[0].cpu() * targets[s : s + 64]).sum(1) for s in range(0, len(forget), 64)])
+        task.notes.update(concept_tokens=int(positions.sum()), concept_rows=int(positions.any(1).sum()))
+        # one tensor per forget example, so that the shared loop batches them together: masked row, true row, positions, index
+        index = torch.arange(len(forget))[:, None].expand(-1, forget.shape[1])
+        stacked = torch.stack([masked, forget, positions.long(), index], dim=1)
+
+        def npo_loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
+            base = answer_nll(net, f[:, 0]) + self._retain_term(net, r)
+            sel, idx = f[:, 2, 1:].bool(), f[:, 3, 0].cpu()
+            has = sel.any(1)
+            if not bool(has.any()) or self.concept_weight == 0:
+                return base
+            logp = (token_logprobs(net, f[:, 1])[0] * sel).sum(1)
+            delta = (logp - ref[idx].to(logp.device))[has]
+            return base + self.concept_weight * (-(2.0 / self.beta) * F.logsigmoid(-self.beta * delta).mean())
+
+        return self._run(model, task, mask, stacked, npo_loss, self.name)
 
 
 @UNLEARNERS.register("lm_grad_ascent", "gradient ascent on the forget answers' NLL (TOFU / OpenUnlearning GradAscent)")
