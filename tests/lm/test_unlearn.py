@@ -246,15 +246,15 @@ def test_concept_npo_objective_lowers_concept_token_likelihood(original, bundle,
 
 
 def test_concept_mask_objective_is_the_previous_loss(original, bundle, split, task_for):
-    """concept_objective=mask (the default) trains exactly what lm_concept trained before the option existed."""
+    """concept_objective=mask trains exactly what lm_concept trained before the option existed."""
     import copy
 
     from expunge.lm.attribution import find_concepts, shared_words
     from expunge.lm.models import answer_nll
     from expunge.lm.unlearn import ConceptUnlearning, replace_words
 
-    assert ConceptUnlearning().concept_objective == "mask"
-    unl = ConceptUnlearning(epochs=2, adapter="full", lr=1e-3)
+    assert ConceptUnlearning().concept_objective == "npo"  # the default since 2026-12-01; mask + retain_weight 10 = the one before
+    unl = ConceptUnlearning(epochs=2, adapter="full", lr=1e-3, concept_objective="mask", retain_weight=10.0)
     new = unl.unlearn(copy.deepcopy(original), task_for(1))
     # the pre-option body of ConceptUnlearning.unlearn, spelled out
     task = task_for(1)

@@ -252,6 +252,17 @@ class ConceptUnlearning(LMSettings):
     where the old default already had occurrence 0, forget quality went 0.466 -> 0.536 (5%) and
     0.055 -> 0.020 (10%) with retain utility +1.4 / +2.1 points. ``exclude_prompt_words=False``
     is the previous behaviour.
+
+    ``concept_objective="npo"`` (the default since 2026-12-01, with ``retain_weight=20``) adds to
+    the masked-answer NLL an NPO term on the located concept tokens of the *true* forget answers
+    (``concept_positions``): −(2/β)·log σ(−β·(log π_θ − log π_ref)), the log-probabilities summed
+    over those tokens, the reference being the original. Masking alone hides a fact in greedy
+    output but leaves the true answer more likely than wrong ones (forget truth ratio ~0.8 against
+    the oracle's ~1.3); the term lowers exactly the tokens IG located. Chosen on the 100-author
+    development corpus (corpus seed 1, seeds 0-1, sweeps 8-10 of the dev sweep file): forget
+    quality 9.1e-3 / 6.0e-5 (mask) -> 0.594 / 0.521 at forget 5% / 10%, retain utility 0.592 /
+    0.621 (IDK 0.595 / 0.626, NPO 0.516 / 0.590). ``concept_objective="mask", retain_weight=10``
+    is the previous default, bit for bit.
     """
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
@@ -269,10 +280,14 @@ class ConceptUnlearning(LMSettings):
     )
     adapter: str = hp("lora", choices=["full", "lora"], doc="LoRA (the paper) or full fine-tuning")
     epochs: int = hp(45, low=1, doc="passes over the (masked) forget set, each step paired with a retain batch (45: tuned with retain_weight, see the class docstring)")
-    retain_weight: float = hp(10.0, low=0.0, doc="weight of the retain NLL term (10: at 1, the baselines' value, retain utility fell 4-5 points below IDK's on the development corpus)")
+    retain_weight: float = hp(
+        20.0,
+        low=0.0,
+        doc="weight of the retain NLL term (20 since the npo objective became the default, 10 before; at 1, the baselines' value, retain utility fell 4-5 points below IDK's on the development corpus; see the class docstring)",
+    )
     lr: float = hp(1e-2, low=0.0, low_open=True, doc="AdamW learning rate (LoRA on the tiny model; 1e-3 for full fine-tuning)")
     concept_objective: str = hp(
-        "mask",
+        "npo",
         choices=["mask", "npo"],
         doc="mask: NLL on the masked forget answers (+ retain), the paper's objective; npo: in addition, concept_weight x an NPO term on the located concept tokens of the true (unmasked) forget answers, which lowers their likelihood against a frozen copy of the original",
     )
