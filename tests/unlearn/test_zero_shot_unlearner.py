@@ -175,3 +175,19 @@ def test_default_edits_exactly_what_the_paper_recipe_edits(trained, bundle) -> N
     paper = UNLEARNERS.get("lra_npp_paper")().unlearn(copy.deepcopy(model), task_for(bundle, 1))
     for (n, a), (_, b) in zip(default.named_parameters(), paper.named_parameters()):
         assert torch.equal(a, b), n
+
+
+def test_zero_shot_reports_its_passes_to_the_cost_meter(trained, bundle) -> None:
+    """LRP costs one pass per analysis image; the K_p search only forwards (counted apart)."""
+    import copy
+
+    from expunge.cost import CostMeter
+
+    task = task_for(bundle, 1, n_analysis=20)
+    with CostMeter() as meter:
+        UNLEARNERS.get("zero_shot")(k_p="auto", path="custom").unlearn(copy.deepcopy(trained["resnet_small"]), task)
+    assert meter.cost.passes > 0 and meter.cost.passes % 20 == 0  # whole relevance sweeps over the 20 images
+    assert meter.cost.forward_passes > 0
+    with CostMeter() as fixed:
+        UNLEARNERS.get("zero_shot")(k_p=2, path="custom").unlearn(copy.deepcopy(trained["resnet_small"]), task)
+    assert fixed.cost.passes == meter.cost.passes and fixed.cost.forward_passes < meter.cost.forward_passes  # no K_p search

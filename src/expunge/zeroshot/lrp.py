@@ -27,6 +27,7 @@ import torch
 import torch.fx.experimental.symbolic_shapes  # noqa: F401,E402
 from torch import nn
 
+from ..cost import count
 from ..errors import ConfigError
 from ..utils import eval_mode
 from .graph import AffineStage, FlattenStage, LRPGraph, ResidualStage, Rule, back, record, stabilize
@@ -123,6 +124,7 @@ def relevance(
     """Relevance of the explained logit at the input of ``layer`` (default: the last linear layer)."""
     if backend not in BACKENDS:
         raise ConfigError(f"LRP backend {backend!r} unknown; choose one of {sorted(BACKENDS)}.")
+    count(len(x))  # a forward and a relevance backward per image: one example pass each
     return BACKENDS[backend](model, x, layer, rule, epsilon, alpha, beta, bn, target)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..cost import count
 from ..errors import ConfigError
 from ..utils import eval_mode
 from .graph import AffineStage, LRPGraph, ResidualStage, record, run
@@ -96,6 +97,7 @@ class HeadEvaluator:
 
     @torch.no_grad()
     def logits(self) -> torch.Tensor:
+        count(len(self.cached), backward=False)  # a head-only forward, counted as a whole one (an upper bound)
         return run(self.graph.stages[self.start :], self.cached)
 
 
@@ -122,6 +124,7 @@ def closed_form_logits(
     stage = graph.stages[index]
     features = record(graph.stages[:index], images)[-1]
     base = stage.forward(features)
+    count(len(images), backward=False)  # one forward; every K's logits follow from it in closed form
     weight, _ = stage.weight_bias()  # BN-folded when a BatchNorm follows, so column edits map exactly onto logits  # pyright: ignore[reportAttributeAccessIssue]
     rows = torch.tensor([target_class]) if out_scope == "target" else torch.arange(weight.shape[0])
     order = torch.as_tensor(list(ranking[:max_k]), dtype=torch.long)
