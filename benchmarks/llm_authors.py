@@ -98,6 +98,7 @@ def main() -> None:
     )
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="unlearning seeds are first-seed .. first-seed + seeds - 1 (more seeds for a sweep without re-running the first ones)")
     ap.add_argument("--epochs", type=int, default=30, help="pretraining epochs (original and oracles)")
     ap.add_argument("--n-layer", type=int, default=2)
     ap.add_argument("--n-embd", type=int, default=128)
@@ -166,7 +167,7 @@ def main() -> None:
         for name in args.methods:
             unl_name, hparams, localizer, alpha = methods[name]
             hparams = {**hparams, **overrides.get(name, {})}
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 model = copy.deepcopy(original)
                 task = UnlearningTask(
                     train_set=bundle.train,
@@ -204,6 +205,7 @@ def main() -> None:
             "corpus_seed": args.corpus_seed,
             "fractions": args.fractions,
             "seeds": args.seeds,
+            "first_seed": args.first_seed,
             "pretrain_epochs": args.epochs,
             "arch": arch,
             "train_examples": len(X),
