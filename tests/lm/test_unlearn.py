@@ -267,3 +267,30 @@ def test_concept_mask_objective_is_the_previous_loss(original, bundle, split, ta
     old = unl._run(copy.deepcopy(original), task, None, masked, lambda net, f, r: answer_nll(net, f) + unl._retain_term(net, r), unl.name)
     a, b = new.state_dict(), old.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_swap_replacement_takes_the_same_slot_from_another_author(bundle, split):
+    from expunge.lm.tokenizer import normalize_word
+    from expunge.lm.unlearn import replace_words, swap_donors
+
+    codec = bundle.codec
+    rows, authors = bundle.train.inputs[split.forget], bundle.train.targets[split.forget].tolist()
+    pool, pool_authors = bundle.train.inputs[split.retain], bundle.train.targets[split.retain].tolist()
+    donors = swap_donors(codec, rows, authors, pool, pool_authors, seed=0)
+    assert all(d is not None for d in donors)
+    concepts = {a: [normalize_word(bundle.corpus.authors[a].facts[k]) for k in ("birthplace", "genre", "father")] for a in set(authors)}
+    out = replace_words(codec, rows, authors, concepts, "swap", donors=donors)
+    records = [bundle.corpus.train[i] for i in split.forget]
+    values = {k: {normalize_word(a.facts[k]) for a in bundle.corpus.authors} for k in ("birthplace", "genre", "father")}
+    swapped = 0
+    for row, new, q, a in zip(rows, out, records, authors):
+        assert torch.equal(row[: int((row == codec.sep_id).nonzero()[0]) + 1], new[: int((new == codec.sep_id).nonzero()[0]) + 1])  # prompt kept
+        old_words, new_words = codec.decode(codec.split_row(row)[1]).split(), codec.decode(codec.split_row(new)[1]).split()
+        assert len(old_words) == len(new_words)
+        for o, n in zip(old_words, new_words):
+            if normalize_word(o) in concepts[a]:
+                assert normalize_word(n) in values[q.attribute]  # a value of the same field (another author's)
+                swapped += 1
+            else:
+                assert o == n
+    assert swapped == 3 * 2  # one birthplace, genre and job answer per forget author

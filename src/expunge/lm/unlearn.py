@@ -173,16 +173,22 @@ def replace_words(
     substitute_text: str = "Someone",
     random_pool: list[int] | None = None,
     seed: int = 0,
+    donors: list[list[str] | None] | None = None,
 ) -> torch.Tensor:
-    """The rows with every concept word of the row's author in the answer replaced; prompts unchanged."""
+    """The rows with every concept word of the row's author in the answer replaced; prompts unchanged.
+
+    ``mode="swap"`` takes the word at the same position of the row's donor answer (``swap_donors``:
+    another author's answer to the same kind of question, so a city replaces a city, a year a year);
+    a row without a donor falls back to ``mask_text``.
+    """
     rng = np.random.default_rng(seed)
     out = []
-    for row, a in zip(rows, authors):
+    for i, (row, a) in enumerate(zip(rows, authors)):
         chosen = set(concepts.get(int(a), []))
         _, answer = codec.split_row(row)
         words = codec.decode(answer).split()
         new = []
-        for raw in words:
+        for j, raw in enumerate(words):
             m = re.match(r"^(\W*)(.*?)(\W*)$", raw)
             pre, core, post = m.groups() if m else ("", raw, "")
             if normalize_word(core) in chosen and core:
@@ -194,11 +200,43 @@ def replace_words(
                     pool = random_pool or list(range(codec.vocab_size))
                     n = max(1, len(codec.encode(" " + core)))
                     core = codec.decode([pool[i] for i in rng.integers(len(pool), size=n)]).strip() or mask_text
+                elif mode == "swap":
+                    donor = donors[i] if donors is not None else None
+                    dm = re.match(r"^(\W*)(.*?)(\W*)$", donor[j]) if donor is not None and j < len(donor) else None
+                    core = dm.group(2) if dm and dm.group(2) else mask_text
                 else:
-                    raise ConfigError(f"replacement {mode!r} unknown; choose mask, substitute or random.")
+                    raise ConfigError(f"replacement {mode!r} unknown; choose mask, substitute, random or swap.")
             new.append(pre + core + post)
         out.append(_rebuild(codec, row, " ".join(new)))
     return codec.pad_rows(out, rows.shape[1])
+
+
+def _template(codec: TextCodec, row: torch.Tensor) -> tuple[tuple[str, ...], int]:
+    """The kind of question a row asks: its question's words that its answer does not repeat (the name and
+    shared words drop out: "Where was A B born?" -> ("where",)), and the answer's length in words."""
+    prompt, answer = codec.split_row(row)
+    ans = codec.decode(answer).split()
+    in_answer = {normalize_word(w) for w in ans}
+    q = [normalize_word(w) for w in codec.decode([t for t in prompt if t not in (codec.sep_id, codec.pad_id)]).split()]
+    return tuple(w for w in q if w and w not in in_answer), len(ans)
+
+
+def swap_donors(codec: TextCodec, rows: torch.Tensor, authors: list[int], pool_rows: torch.Tensor, pool_authors: list[int], seed: int = 0) -> list[list[str] | None]:
+    """Per row, the answer words of a random other author's answer to the same kind of question (same
+    ``_template``), from ``pool_rows`` (the retain set); None where there is none."""
+    rng = np.random.default_rng(seed + 104729)
+    by_template: dict[tuple[tuple[str, ...], int], list[int]] = {}
+    for k, row in enumerate(pool_rows):
+        by_template.setdefault(_template(codec, row), []).append(k)
+    out: list[list[str] | None] = []
+    for row, a in zip(rows, authors):
+        cands = [k for k in by_template.get(_template(codec, row), []) if int(pool_authors[k]) != int(a)]
+        if not cands:
+            out.append(None)
+            continue
+        k = cands[int(rng.integers(len(cands)))]
+        out.append(codec.decode(codec.split_row(pool_rows[k])[1]).split())
+    return out
 
 
 def concept_positions(codec: TextCodec, rows: torch.Tensor, authors: list[int], concepts: dict[int, list[str]]) -> torch.Tensor:
@@ -267,7 +305,11 @@ class ConceptUnlearning(LMSettings):
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
     locator: str = hp("ig", choices=list(LOCATORS), doc="ig (integrated gradients) | random words | capitalized (entity heuristic)")
-    replacement: str = hp("mask", choices=["mask", "substitute", "random"], doc="mask string, targeted substitute or random tokens")
+    replacement: str = hp(
+        "mask",
+        choices=["mask", "substitute", "random", "swap"],
+        doc="mask string, targeted substitute, random tokens, or swap: the word at the same place in another (retain) author's answer to the same kind of question (a wrong but plausible value)",
+    )
     mask_text: str = hp("***", doc="the mask string (the paper: ***, [MASK])")
     substitute_text: str = hp("Someone", doc="the targeted substitute (the paper: GPT-4)")
     ig_steps: int = hp(32, low=2, high=1024, doc="IG integration steps (Gauss-Legendre)")
@@ -312,7 +354,13 @@ class ConceptUnlearning(LMSettings):
         if self.replacement == "random":
             retain = task.train_set.inputs[torch.as_tensor(task.split.retain)]
             pool = sorted({t for row in retain for t in codec.split_row(row)[1]})
-        masked = replace_words(codec, forget, authors, concepts.words, self.replacement, self.mask_text, self.substitute_text, pool, task.seed)
+        donors = None
+        if self.replacement == "swap":
+            retain = task.train_set.inputs[torch.as_tensor(task.split.retain)]
+            retain_authors = task.train_set.targets[torch.as_tensor(task.split.retain)].tolist()
+            donors = swap_donors(codec, forget, authors, retain, retain_authors, task.seed)
+            task.notes.update(swap_rows_without_donor=sum(d is None for d in donors))
+        masked = replace_words(codec, forget, authors, concepts.words, self.replacement, self.mask_text, self.substitute_text, pool, task.seed, donors)
         task.notes.update(concept_words={str(a): w for a, w in concepts.words.items()}, **concepts.ig)
         if self.concept_objective == "mask":
 
