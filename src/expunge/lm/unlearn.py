@@ -302,7 +302,12 @@ class ConceptUnlearning(LMSettings):
     0.621 (IDK 0.595 / 0.626, NPO 0.516 / 0.590); seeds 2-3 (sweep 11) kept it over beta 0.2.
     ``concept_objective="mask", retain_weight=10`` is the previous default, bit for bit. On the
     benchmark corpus it raises forget quality to 0.267 / 0.095 (mask: 8.2e-3 / 1.9e-5), still below
-    NPO's (0.476 / 0.524): see docs/methods/language-models.md.
+    NPO's (0.476 / 0.524): see docs/methods/language-models.md. Fewer passes (sweep 13: 15 / 25 / 35 at
+    beta 0.1 and 0.2, seeds 0-3) bring the truth ratio nearer the oracle's but cost retain utility: all
+    miss the window at forget 5% (beta 0.1 with 15 passes: forget quality 0.883 / 0.574, retain utility
+    0.552 / 0.611 against the window 0.568 / 0.610); retain weight 40 with 15 passes (sweep 14) reaches 0.701 /
+    0.730 but misses it at 5% too (0.553), and concept weight 0.5 stays inside it but forgets less (0.332
+    at 10% vs 0.472). So the defaults stay.
     """
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
