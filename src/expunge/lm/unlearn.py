@@ -56,6 +56,20 @@ IDK_ANSWERS = [
 ]
 
 
+def npo_loss(delta: torch.Tensor, beta: float) -> torch.Tensor:
+    """NPO (Zhang et al. 2024): −(2/β)·mean log σ(−β·δ), δ = log π_θ − log π_ref of each forget sequence."""
+    return -(2.0 / beta) * F.logsigmoid(-beta * delta).mean()
+
+
+_WORD = re.compile(r"^(\W*)(.*?)(\W*)$")
+
+
+def _split_punct(raw: str) -> tuple[str, str, str]:
+    """(leading punctuation, core, trailing punctuation) of a whitespace word."""
+    m = _WORD.match(raw)
+    return (m.group(1), m.group(2), m.group(3)) if m else ("", raw, "")
+
+
 def forget_author_ids(task: UnlearningTask) -> list[int]:
     if task.forget_classes:
         return sorted(int(c) for c in task.forget_classes)
@@ -189,8 +203,7 @@ def replace_words(
         words = codec.decode(answer).split()
         new = []
         for j, raw in enumerate(words):
-            m = re.match(r"^(\W*)(.*?)(\W*)$", raw)
-            pre, core, post = m.groups() if m else ("", raw, "")
+            pre, core, post = _split_punct(raw)
             if normalize_word(core) in chosen and core:
                 if mode == "mask":
                     core = mask_text
@@ -202,8 +215,8 @@ def replace_words(
                     core = codec.decode([pool[i] for i in rng.integers(len(pool), size=n)]).strip() or mask_text
                 elif mode == "swap":
                     donor = donors[i] if donors is not None else None
-                    dm = re.match(r"^(\W*)(.*?)(\W*)$", donor[j]) if donor is not None and j < len(donor) else None
-                    core = dm.group(2) if dm and dm.group(2) else mask_text
+                    swapped = _split_punct(donor[j])[1] if donor is not None and j < len(donor) else ""
+                    core = swapped or mask_text
                 else:
                     raise ConfigError(f"replacement {mode!r} unknown; choose mask, substitute, random or swap.")
             new.append(pre + core + post)
@@ -388,7 +401,7 @@ class ConceptUnlearning(LMSettings):
         index = torch.arange(len(forget))[:, None].expand(-1, forget.shape[1])
         stacked = torch.stack([masked, forget, positions.long(), index], dim=1)
 
-        def npo_loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
+        def concept_npo_loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
             base = answer_nll(net, f[:, 0]) + self._retain_term(net, r)
             sel, idx = f[:, 2, 1:].bool(), f[:, 3, 0].cpu()
             has = sel.any(1)
@@ -396,9 +409,9 @@ class ConceptUnlearning(LMSettings):
                 return base
             logp = (token_logprobs(net, f[:, 1])[0] * sel).sum(1)
             delta = (logp - ref[idx].to(logp.device))[has]
-            return base + self.concept_weight * (-(2.0 / self.beta) * F.logsigmoid(-self.beta * delta).mean())
+            return base + self.concept_weight * npo_loss(delta, self.beta)
 
-        return self._run(model, task, mask, stacked, npo_loss, self.name)
+        return self._run(model, task, mask, stacked, concept_npo_loss, self.name)
 
 
 @UNLEARNERS.register("lm_grad_ascent", "gradient ascent on the forget answers' NLL (TOFU / OpenUnlearning GradAscent)")
@@ -442,8 +455,7 @@ class LMNPO(LMSettings):
             logp, _ = answer_logprob(net, f)
             with torch.no_grad():
                 ref, _ = answer_logprob(reference, f)
-            npo = -(2.0 / self.beta) * F.logsigmoid(-self.beta * (logp - ref)).mean()
-            return npo + self._retain_term(net, r)
+            return npo_loss(logp - ref, self.beta) + self._retain_term(net, r)
 
         return self._run(model, task, mask, _forget_rows(task), loss, self.name)
 
