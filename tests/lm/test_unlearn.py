@@ -231,7 +231,6 @@ def test_concept_npo_objective_lowers_concept_token_likelihood(original, bundle,
     out_logp = {}
     for objective in ("mask", "npo"):
         task = task_for(0)
-        torch.manual_seed(0)  # peft draws the LoRA init from the global RNG: pin it, whatever ran before on this worker
         out = ConceptUnlearning(epochs=5, concept_objective=objective).unlearn(copy.deepcopy(original), task)
         words = {int(a): w for a, w in task.notes["concept_words"].items()}
         pos = concept_positions(bundle.codec, rows, authors, words)[:, 1:]
@@ -295,3 +294,28 @@ def test_swap_replacement_takes_the_same_slot_from_another_author(bundle, split)
             else:
                 assert o == n
     assert swapped == 3 * 2  # one birthplace, genre and job answer per forget author
+
+
+@pytest.mark.parametrize("name,hparams", [("lm_concept", {"epochs": 2}), ("lm_npo", {"epochs": 2})])
+def test_runs_depend_on_the_task_seed_only_not_on_the_global_rng(name, hparams, original, task_for):
+    """peft's LoRA init and LoRA dropout draw from torch's global RNG: a run seeds it from task.seed inside a fork,
+    so two runs with the same seed are bit-identical whatever moved the global RNG in between, the global RNG
+    comes back exactly as the caller left it, and another seed gives another LoRA init."""
+    import copy
+
+    from expunge.unlearn.base import UNLEARNERS
+
+    def run(seed: int) -> dict[str, torch.Tensor]:
+        before = torch.random.get_rng_state()
+        out = UNLEARNERS.get(name)(**hparams).unlearn(copy.deepcopy(original), task_for(seed))
+        assert torch.equal(torch.random.get_rng_state(), before)  # the caller's global RNG is untouched
+        return {k: v.detach().clone() for k, v in out.state_dict().items()}
+
+    torch.manual_seed(123)
+    a = run(0)
+    torch.randn(1000)  # move the global RNG
+    torch.manual_seed(456)
+    b = run(0)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    c = run(1)
+    assert any(not torch.equal(a[k], c[k]) for k in a)

@@ -7,6 +7,8 @@ every step is reported to the cost meter, and a mask from any localizer restrict
 through ``MaskedUpdate`` (full fine-tuning only: a mask selects base weights, which LoRA
 freezes, so ``adapter="lora"`` with a mask is an error). ``task.notes`` receives the step
 count, seconds per step, peak memory and, for ``lm_concept``, the concept words and IG error.
+A run depends on ``task.seed`` only: torch's global RNG (peft's LoRA init, LoRA and model dropout)
+is seeded from it inside ``torch.random.fork_rng``, so the caller's RNG state is left unchanged.
 
 - ``lm_concept`` (arXiv 2405.15662, LLM variant): IG concept words per forget author, replaced
   in the forget answers by a mask string, a targeted substitute or random tokens; then LoRA
@@ -132,6 +134,24 @@ class LMSettings:
             raise DataError("the forget set is empty; nothing to unlearn.")
         device = task.device
         model.to(device)
+        # Everything random inside the run (peft's LoRA init, LoRA and model dropout) draws from torch's global
+        # RNG. Seed it from the task's seed inside a fork, so that a run depends on its seed only (not on what
+        # ran before it) and the caller's global RNG is left as it was.
+        with torch.random.fork_rng(devices=_rng_devices(device)):
+            torch.manual_seed(task.seed * 7919 + 12)
+            return self._run_seeded(model, task, mask, forget_rows, loss_fn, desc, use_retain)
+
+    def _run_seeded(
+        self,
+        model: nn.Module,
+        task: UnlearningTask,
+        mask: Mask | None,
+        forget_rows: torch.Tensor,
+        loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor | None], torch.Tensor],
+        desc: str,
+        use_retain: bool,
+    ) -> nn.Module:
+        device = task.device
         net, params, apply = self._prepare(model, mask)
         net.train()
         retain_inputs = task.train_set.inputs[torch.as_tensor(task.split.retain)]
@@ -166,6 +186,13 @@ class LMSettings:
 
     def _retain_term(self, net: nn.Module, r: torch.Tensor | None) -> torch.Tensor | float:
         return self.retain_weight * answer_nll(net, r) if r is not None else 0.0
+
+
+def _rng_devices(device: torch.device) -> list[int]:
+    """The CUDA devices whose RNG a seeded run must fork too (``torch.manual_seed`` seeds every CUDA device)."""
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return []
+    return list(range(torch.cuda.device_count()))
 
 
 def _forget_rows(task: UnlearningTask) -> torch.Tensor:
