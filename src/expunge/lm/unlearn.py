@@ -46,7 +46,7 @@ from ..masks import Mask
 from ..unlearn.base import UNLEARNERS, UnlearningTask
 from ..utils import eval_mode
 from .attribution import LOCATORS, answer_words, find_concepts, shared_words
-from .models import adamw_loop, answer_logprob, answer_nll, codec_of, peak_memory_mb, token_logprobs
+from .models import adamw_loop, answer_logprob, answer_mask, answer_nll, codec_of, peak_memory_mb, special_ids, token_logprobs
 from .tokenizer import TextCodec, normalize_word
 
 IDK_ANSWERS = [
@@ -300,6 +300,47 @@ def concept_positions(codec: TextCodec, rows: torch.Tensor, authors: list[int], 
     return out
 
 
+def swap_positions(codec: TextCodec, rows: torch.Tensor, swapped: torch.Tensor, authors: list[int], concepts: dict[int, list[str]], mask_text: str = "***") -> tuple[torch.Tensor, torch.Tensor]:
+    """Bool [N, T] pair (true, alternative): the concept-word tokens of ``rows`` and the tokens of the words that
+    replaced them in ``swapped`` (``replace_words(..., mode="swap")``), word by word.
+
+    A word counts only where the swap put a different word there (not the mask fallback of a row or slot without
+    a donor word); a row whose true and swapped answers split into different numbers of words gets no position.
+    Tokens without a word character (a trailing "." or ",") are never marked, as in ``concept_positions``.
+    """
+    true = torch.zeros(rows.shape, dtype=torch.bool)
+    alt = torch.zeros(swapped.shape, dtype=torch.bool)
+    for i, (row, srow, a) in enumerate(zip(rows, swapped, authors)):
+        chosen = set(concepts.get(int(a), []))
+        if not chosen:
+            continue
+        tw, sw = answer_words(codec, row), answer_words(codec, srow)
+        if len(tw) != len(sw):
+            continue
+        for (word, pos), (sword, spos) in zip(tw, sw):
+            if not word or word not in chosen or not sword or sword == word or sword == normalize_word(mask_text):
+                continue
+            for p in pos:
+                if normalize_word(codec.decode([int(row[p])])):
+                    true[i, p] = True
+            for p in spos:
+                if normalize_word(codec.decode([int(srow[p])])):
+                    alt[i, p] = True
+    return true, alt
+
+
+def retain_kl(net: nn.Module, reference: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """Mean over the answer tokens of ``ids`` of KL(π_ref ‖ π_θ) between the next-token distributions."""
+    sep, pad = special_ids(net)
+    attention = (ids != pad).long()
+    logq = torch.log_softmax(net(input_ids=ids, attention_mask=attention).logits[:, :-1].float(), dim=-1)
+    with torch.no_grad():
+        logp = torch.log_softmax(reference(input_ids=ids, attention_mask=attention).logits[:, :-1].float(), dim=-1)
+    mask = answer_mask(ids, sep, pad)[:, 1:]
+    kl = (logp.exp() * (logp - logq)).sum(-1)
+    return (kl * mask).sum() / mask.sum().clamp_min(1)
+
+
 def idk_rows(codec: TextCodec, rows: torch.Tensor, seed: int = 0) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     return codec.pad_rows([_rebuild(codec, row, IDK_ANSWERS[int(rng.integers(len(IDK_ANSWERS)))]) for row in rows], rows.shape[1])
@@ -377,10 +418,19 @@ class ConceptUnlearning(LMSettings):
     lr: float = hp(1e-2, low=0.0, low_open=True, doc="AdamW learning rate (LoRA on the tiny model; 1e-3 for full fine-tuning)")
     concept_objective: str = hp(
         "npo",
-        choices=["mask", "npo"],
-        doc="mask: NLL on the masked forget answers (+ retain), the paper's objective; npo: in addition, concept_weight x an NPO term on the located concept tokens of the true (unmasked) forget answers, which lowers their likelihood against a frozen copy of the original",
+        choices=["mask", "npo", "parity"],
+        doc="mask: NLL on the masked forget answers (+ retain), the paper's objective; npo: in addition, concept_weight x an NPO term on the located concept tokens of the true (unmasked) forget answers, which lowers their likelihood against a frozen copy of the original; parity: instead of the NPO term, a hinge that lowers the true concept tokens' log-likelihood only until it is no higher than that of a plausible wrong value (the swap_donors word at the same place), see the class docstring",
     )
-    concept_weight: float = hp(1.0, low=0.0, doc="weight of the NPO term on the concept tokens (concept_objective npo)")
+    concept_weight: float = hp(1.0, low=0.0, doc="weight of the NPO term (concept_objective npo) or of the parity hinge (parity) on the concept tokens")
+    parity_margin: float = hp(
+        0.0,
+        doc="concept_objective parity: the hinge stops once log p(true concept words) <= log p(swapped words) - parity_margin (nats, summed over the words of a row); 0 = parity, > 0 pushes past it, < 0 stops short of it",
+    )
+    retain_objective: str = hp(
+        "nll",
+        choices=["nll", "kl"],
+        doc="retain term: nll = retain_weight x NLL of the retain answers (as every LM unlearner); kl = retain_weight x KL(original || model) of the next-token distributions on the retain answers, which holds the whole distribution where the original had it rather than only the answer tokens (one more forward pass of a frozen copy per step)",
+    )
     beta: float = hp(
         0.1, low=0.0, low_open=True, doc="NPO inverse temperature of the concept-token term (concept_objective npo; larger saturates sooner, i.e. stops pushing after a smaller drop in log-likelihood)"
     )
@@ -409,14 +459,29 @@ class ConceptUnlearning(LMSettings):
             task.notes.update(swap_rows_without_donor=sum(d is None for d in donors))
         masked = replace_words(codec, forget, authors, concepts.words, self.replacement, self.mask_text, self.substitute_text, pool, task.seed, donors)
         task.notes.update(concept_words={str(a): w for a, w in concepts.words.items()}, **concepts.ig)
+        if self.concept_objective not in ("mask", "npo", "parity"):
+            raise ConfigError(f"concept_objective {self.concept_objective!r} unknown; choose mask, npo or parity.")
+        if self.retain_objective not in ("nll", "kl"):
+            raise ConfigError(f"retain_objective {self.retain_objective!r} unknown; choose nll or kl.")
+        retain_term: Callable[[nn.Module, torch.Tensor | None], torch.Tensor | float] = self._retain_term
+        if self.retain_objective == "kl" and self.retain_weight > 0:
+            reference = copy.deepcopy(model).to(task.device).eval()
+            for p in reference.parameters():
+                p.requires_grad_(False)
+
+            def kl_term(net: nn.Module, r: torch.Tensor | None) -> torch.Tensor | float:
+                return self.retain_weight * retain_kl(net, reference, r) if r is not None else 0.0
+
+            retain_term = kl_term
+
         if self.concept_objective == "mask":
 
             def loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
-                return answer_nll(net, f) + self._retain_term(net, r)
+                return answer_nll(net, f) + retain_term(net, r)
 
             return self._run(model, task, mask, masked, loss, self.name)
-        if self.concept_objective != "npo":
-            raise ConfigError(f"concept_objective {self.concept_objective!r} unknown; choose mask or npo.")
+        if self.concept_objective == "parity":
+            return self._run_parity(model, task, mask, forget, authors, masked, concepts.words, donors, retain_term)
         # NPO on the concept tokens of the true answers; reference = the original before any update (its summed
         # concept-token log-probabilities, computed once: the reference is frozen, so they never change).
         positions = concept_positions(codec, forget, authors, concepts.words)
@@ -429,7 +494,7 @@ class ConceptUnlearning(LMSettings):
         stacked = torch.stack([masked, forget, positions.long(), index], dim=1)
 
         def concept_npo_loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
-            base = answer_nll(net, f[:, 0]) + self._retain_term(net, r)
+            base = answer_nll(net, f[:, 0]) + retain_term(net, r)
             sel, idx = f[:, 2, 1:].bool(), f[:, 3, 0].cpu()
             has = sel.any(1)
             if not bool(has.any()) or self.concept_weight == 0:
@@ -439,6 +504,45 @@ class ConceptUnlearning(LMSettings):
             return base + self.concept_weight * npo_loss(delta, self.beta)
 
         return self._run(model, task, mask, stacked, concept_npo_loss, self.name)
+
+    def _run_parity(
+        self,
+        model: nn.Module,
+        task: UnlearningTask,
+        mask: Mask | None,
+        forget: torch.Tensor,
+        authors: list[int],
+        masked: torch.Tensor,
+        words: dict[int, list[str]],
+        donors: list[list[str] | None] | None,
+        retain_term: Callable[[nn.Module, torch.Tensor | None], torch.Tensor | float],
+    ) -> nn.Module:
+        """Masked-answer NLL + retain + concept_weight x mean over rows of relu(log p(true concept words) -
+        sg[log p(swapped words)] + parity_margin), both log-probabilities summed over the words' tokens under the
+        model being trained (the alternative without gradient: it only sets where the push stops)."""
+        codec = codec_of(model)
+        if donors is None:
+            retain = task.train_set.inputs[torch.as_tensor(task.split.retain)]
+            retain_authors = task.train_set.targets[torch.as_tensor(task.split.retain)].tolist()
+            donors = swap_donors(codec, forget, authors, retain, retain_authors, task.seed)
+        swapped = replace_words(codec, forget, authors, words, "swap", self.mask_text, seed=task.seed, donors=donors)
+        true_pos, alt_pos = swap_positions(codec, forget, swapped, authors, words, self.mask_text)
+        rows_with = true_pos.any(1) & alt_pos.any(1)
+        task.notes.update(concept_tokens=int(true_pos.sum()), concept_rows=int(rows_with.sum()), parity_rows_without_alternative=int((~rows_with).sum()))
+        stacked = torch.stack([masked, forget, swapped, true_pos.long(), alt_pos.long()], dim=1)
+
+        def parity_loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
+            base = answer_nll(net, f[:, 0]) + retain_term(net, r)
+            tsel, asel = f[:, 3, 1:].bool(), f[:, 4, 1:].bool()  # token_logprobs scores token t at index t - 1
+            has = tsel.any(1) & asel.any(1)
+            if not bool(has.any()) or self.concept_weight == 0:
+                return base
+            true = (token_logprobs(net, f[has][:, 1])[0] * tsel[has]).sum(1)
+            with torch.no_grad():
+                alt = (token_logprobs(net, f[has][:, 2])[0] * asel[has]).sum(1)
+            return base + self.concept_weight * F.relu(true - alt + self.parity_margin).mean()
+
+        return self._run(model, task, mask, stacked, parity_loss, self.name)
 
 
 @UNLEARNERS.register("lm_grad_ascent", "gradient ascent on the forget answers' NLL (TOFU / OpenUnlearning GradAscent)")
