@@ -101,7 +101,7 @@ def pool_table(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--no-plots", action="store_true")
     args = parser.parse_args(argv)
