@@ -319,3 +319,86 @@ def test_runs_depend_on_the_task_seed_only_not_on_the_global_rng(name, hparams, 
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     c = run(1)
     assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_swap_positions_pair_each_concept_word_with_the_word_that_replaced_it(bundle, split):
+    from expunge.lm.tokenizer import normalize_word
+    from expunge.lm.unlearn import replace_words, swap_donors, swap_positions
+
+    codec = bundle.codec
+    rows, authors = bundle.train.inputs[split.forget], bundle.train.targets[split.forget].tolist()
+    pool, pool_authors = bundle.train.inputs[split.retain], bundle.train.targets[split.retain].tolist()
+    facts = {a: bundle.corpus.authors[a].facts for a in set(authors)}
+    concepts = {a: [normalize_word(facts[a]["birthplace"]), facts[a]["genre"]] for a in facts}
+    donors = swap_donors(codec, rows, authors, pool, pool_authors, seed=0)
+    swapped = replace_words(codec, rows, authors, concepts, "swap", donors=donors)
+    true, alt = swap_positions(codec, rows, swapped, authors, concepts)
+    assert true.shape == rows.shape and alt.shape == swapped.shape
+    paired = 0
+    for row, srow, a, t, s in zip(rows, swapped, authors, true, alt):
+        got_true = normalize_word(codec.decode([int(row[i]) for i in range(len(row)) if t[i]]))
+        got_alt = normalize_word(codec.decode([int(srow[i]) for i in range(len(srow)) if s[i]]))
+        assert bool(t.any()) == bool(s.any())  # a word is marked in both rows or in neither
+        if not t.any():
+            continue
+        paired += 1
+        # the true tokens spell concept words of the author's answer; the alternative tokens the words now in their place
+        words = [normalize_word(w) for w in codec.decode(codec.split_row(row)[1]).split()]
+        swords = [normalize_word(w) for w in codec.decode(codec.split_row(srow)[1]).split()]
+        slots = [j for j, w in enumerate(words) if w in concepts[a] and swords[j] != w and swords[j] != "***"]
+        assert got_true == "".join(words[j] for j in slots)
+        assert got_alt == "".join(swords[j] for j in slots) and got_alt != got_true
+    assert paired >= len(rows) // 3  # the birthplace and genre answers of each forget author
+
+
+def test_concept_parity_objective_is_inert_past_parity_and_stops_near_it(original, bundle, split, task_for):
+    """With the hinge already satisfied everywhere (margin -1e6) parity trains exactly the mask objective; with
+    margin 0 it lowers the true concept words but, unlike the npo term, not far below their swapped alternatives."""
+    import copy
+
+    from expunge.lm.models import token_logprobs
+    from expunge.lm.unlearn import ConceptUnlearning, replace_words, swap_donors, swap_positions
+
+    full = {"epochs": 2, "adapter": "full", "lr": 1e-3}
+    a = ConceptUnlearning(concept_objective="mask", **full).unlearn(copy.deepcopy(original), task_for(0)).state_dict()
+    b = ConceptUnlearning(concept_objective="parity", parity_margin=-1e6, **full).unlearn(copy.deepcopy(original), task_for(0)).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    codec = bundle.codec
+    rows, authors = bundle.train.inputs[split.forget], bundle.train.targets[split.forget].tolist()
+    gaps = {}
+    for objective in ("parity", "npo"):
+        task = task_for(0)
+        out = ConceptUnlearning(epochs=30, concept_objective=objective).unlearn(copy.deepcopy(original), task)
+        words = {int(k): w for k, w in task.notes["concept_words"].items()}
+        donors = swap_donors(codec, rows, authors, bundle.train.inputs[split.retain], bundle.train.targets[split.retain].tolist(), task.seed)
+        swapped = replace_words(codec, rows, authors, words, "swap", donors=donors)
+        true, alt = swap_positions(codec, rows, swapped, authors, words)
+        has = true.any(1) & alt.any(1)
+        assert int(has.sum()) > 0
+        with torch.no_grad():
+            lt = (token_logprobs(out, rows)[0] * true[:, 1:]).sum(1)[has]
+            la = (token_logprobs(out, swapped)[0] * alt[:, 1:]).sum(1)[has]
+            l0 = (token_logprobs(original, rows)[0] * true[:, 1:]).sum(1)[has]
+        gaps[objective] = float((lt - la).mean())
+        if objective == "parity":
+            assert float(lt.mean()) < float(l0.mean()) - 1.0  # the true words became less likely
+    assert gaps["parity"] > gaps["npo"] + 1.0, gaps  # npo overshoots past the alternative, parity stops nearer it
+    assert abs(gaps["parity"]) < 2.0, gaps
+
+
+def test_retain_kl_is_zero_at_the_reference_and_positive_away_from_it(original, bundle, split, task_for):
+    import copy
+
+    from expunge.lm.unlearn import ConceptUnlearning, retain_kl
+
+    rows = bundle.train.inputs[split.retain][:16]
+    assert float(retain_kl(original, original, rows)) == pytest.approx(0.0, abs=1e-6)
+    moved = copy.deepcopy(original)
+    with torch.no_grad():
+        for p in moved.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    assert float(retain_kl(moved, original, rows)) > 1e-3
+    task = task_for(0)
+    out = ConceptUnlearning(epochs=2, retain_objective="kl").unlearn(copy.deepcopy(original), task)
+    assert float(retain_kl(out, original, rows)) >= 0.0 and task.notes["steps"] > 0

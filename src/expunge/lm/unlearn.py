@@ -389,6 +389,17 @@ class ConceptUnlearning(LMSettings):
     0.552 / 0.611 against the window 0.568 / 0.610); retain weight 40 with 15 passes (sweep 14) reaches 0.701 /
     0.730 but misses it at 5% too (0.553), and concept weight 0.5 stays inside it but forgets less (0.332
     at 10% vs 0.472). So the defaults stay.
+
+    ``concept_objective="parity"`` and ``retain_objective="kl"`` are options aimed at that overshoot, not defaults.
+    parity replaces the NPO term by a hinge, relu(log p(true concept words) - sg[log p(swapped words)] + margin), the
+    swapped words being the ``swap_donors`` words at the same place: a model that never saw the author has no reason
+    to prefer the true value over a plausible wrong one, so the push should stop at parity rather than overshoot. kl
+    replaces the retain NLL by KL(original || model) on the retain answers, to protect utility under a stronger or
+    shorter forget schedule. Sweep 15 (same dev corpus, seeds 0-3, with the LoRA init now seeded from the task seed)
+    adopted neither: every candidate missed the retain-utility window at forget 5% (as did the re-run default,
+    0.557 vs 0.568); parity's truth ratio stayed as high as npo's (2.33 / 2.03), probably because the masked NLL
+    lowers the swapped words' likelihood too; npo at 15 passes with kl reached forget quality 0.931 / 0.587 (default
+    0.536 / 0.391) at retain utility 0.546 / 0.596, 2.3 / 1.3 points below the window.
     """
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
