@@ -437,6 +437,11 @@ class ConceptUnlearning(LMSettings):
         0.0,
         doc="concept_objective parity: the hinge stops once log p(true concept words) <= log p(swapped words) - parity_margin (nats, summed over the words of a row); 0 = parity, > 0 pushes past it, < 0 stops short of it",
     )
+    parity_reference: str = hp(
+        "live",
+        choices=["live", "original"],
+        doc="concept_objective parity: the model under which the swapped words' log-likelihood is read: live = the model being trained (sweep 15: the masked NLL lowers it too, so the stopping point recedes); original = the original before unlearning, computed once (a fixed stopping point)",
+    )
     retain_objective: str = hp(
         "nll",
         choices=["nll", "kl"],
@@ -529,8 +534,9 @@ class ConceptUnlearning(LMSettings):
         retain_term: Callable[[nn.Module, torch.Tensor | None], torch.Tensor | float],
     ) -> nn.Module:
         """Masked-answer NLL + retain + concept_weight x mean over rows of relu(log p(true concept words) -
-        sg[log p(swapped words)] + parity_margin), both log-probabilities summed over the words' tokens under the
-        model being trained (the alternative without gradient: it only sets where the push stops)."""
+        sg[log p(swapped words)] + parity_margin), both log-probabilities summed over the words' tokens, the true one
+        under the model being trained, the alternative (without gradient: it only sets where the push stops) under it
+        too (``parity_reference="live"``) or under the original, read once (``"original"``)."""
         codec = codec_of(model)
         if donors is None:
             retain = task.train_set.inputs[torch.as_tensor(task.split.retain)]
@@ -540,7 +546,15 @@ class ConceptUnlearning(LMSettings):
         true_pos, alt_pos = swap_positions(codec, forget, swapped, authors, words, self.mask_text)
         rows_with = true_pos.any(1) & alt_pos.any(1)
         task.notes.update(concept_tokens=int(true_pos.sum()), concept_rows=int(rows_with.sum()), parity_rows_without_alternative=int((~rows_with).sum()))
-        stacked = torch.stack([masked, forget, swapped, true_pos.long(), alt_pos.long()], dim=1)
+        if self.parity_reference not in ("live", "original"):
+            raise ConfigError(f"parity_reference {self.parity_reference!r} unknown; choose live or original.")
+        fixed = None
+        if self.parity_reference == "original":
+            targets = alt_pos[:, 1:]  # token_logprobs scores token t at index t - 1
+            with torch.no_grad(), eval_mode(model):
+                fixed = torch.cat([(token_logprobs(model, swapped[s : s + 64].to(task.device))[0].cpu() * targets[s : s + 64]).sum(1) for s in range(0, len(swapped), 64)])
+        index = torch.arange(len(forget))[:, None].expand(-1, forget.shape[1])
+        stacked = torch.stack([masked, forget, swapped, true_pos.long(), alt_pos.long(), index], dim=1)
 
         def parity_loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
             base = answer_nll(net, f[:, 0]) + retain_term(net, r)
@@ -549,8 +563,11 @@ class ConceptUnlearning(LMSettings):
             if not bool(has.any()) or self.concept_weight == 0:
                 return base
             true = (token_logprobs(net, f[has][:, 1])[0] * tsel[has]).sum(1)
-            with torch.no_grad():
-                alt = (token_logprobs(net, f[has][:, 2])[0] * asel[has]).sum(1)
+            if fixed is not None:
+                alt = fixed[f[has][:, 5, 0].cpu()].to(true.device)
+            else:
+                with torch.no_grad():
+                    alt = (token_logprobs(net, f[has][:, 2])[0] * asel[has]).sum(1)
             return base + self.concept_weight * F.relu(true - alt + self.parity_margin).mean()
 
         return self._run(model, task, mask, stacked, parity_loss, self.name)
