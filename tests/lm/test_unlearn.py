@@ -352,8 +352,10 @@ def test_swap_positions_pair_each_concept_word_with_the_word_that_replaced_it(bu
 
 
 def test_concept_parity_objective_is_inert_past_parity_and_stops_near_it(original, bundle, split, task_for):
-    """With the hinge already satisfied everywhere (margin -1e6) parity trains exactly the mask objective; with
-    margin 0 it lowers the true concept words but, unlike the npo term, not far below their swapped alternatives."""
+    """With the hinge already satisfied everywhere (margin -1e6) parity trains exactly the mask objective. Trained
+    for 30 passes, the true concept words lose likelihood under every objective, least under parity against the
+    original's swapped words (a fixed stopping point, which they end near), more under live parity (whose stopping
+    point recedes as the swapped words lose likelihood too), most under the npo term."""
     import copy
 
     from expunge.lm.models import token_logprobs
@@ -366,10 +368,10 @@ def test_concept_parity_objective_is_inert_past_parity_and_stops_near_it(origina
 
     codec = bundle.codec
     rows, authors = bundle.train.inputs[split.forget], bundle.train.targets[split.forget].tolist()
-    gaps = {}
-    for objective in ("parity", "npo"):
+    after = {}
+    for key, hparams in {"npo": {}, "live": {"concept_objective": "parity"}, "original": {"concept_objective": "parity", "parity_reference": "original"}}.items():
         task = task_for(0)
-        out = ConceptUnlearning(epochs=30, concept_objective=objective).unlearn(copy.deepcopy(original), task)
+        out = ConceptUnlearning(epochs=30, **hparams).unlearn(copy.deepcopy(original), task)
         words = {int(k): w for k, w in task.notes["concept_words"].items()}
         donors = swap_donors(codec, rows, authors, bundle.train.inputs[split.retain], bundle.train.targets[split.retain].tolist(), task.seed)
         swapped = replace_words(codec, rows, authors, words, "swap", donors=donors)
@@ -377,14 +379,15 @@ def test_concept_parity_objective_is_inert_past_parity_and_stops_near_it(origina
         has = true.any(1) & alt.any(1)
         assert int(has.sum()) > 0
         with torch.no_grad():
-            lt = (token_logprobs(out, rows)[0] * true[:, 1:]).sum(1)[has]
-            la = (token_logprobs(out, swapped)[0] * alt[:, 1:]).sum(1)[has]
-            l0 = (token_logprobs(original, rows)[0] * true[:, 1:]).sum(1)[has]
-        gaps[objective] = float((lt - la).mean())
-        if objective == "parity":
-            assert float(lt.mean()) < float(l0.mean()) - 1.0  # the true words became less likely
-    assert gaps["parity"] > gaps["npo"] + 1.0, gaps  # npo overshoots past the alternative, parity stops nearer it
-    assert abs(gaps["parity"]) < 2.0, gaps
+            after[key] = float((token_logprobs(out, rows)[0] * true[:, 1:]).sum(1)[has].mean())
+            before = float((token_logprobs(original, rows)[0] * true[:, 1:]).sum(1)[has].mean())
+            alt_before = float((token_logprobs(original, swapped)[0] * alt[:, 1:]).sum(1)[has].mean())
+    # summed log-likelihood of a row's true concept words (seed 0: before -0.06; swapped words -6.3 under the
+    # original; after: original-reference parity -8.4, live parity -15.5, npo -22.2)
+    assert before > -1.0 and alt_before < before - 3.0
+    assert after["original"] < before - 3.0
+    assert abs(after["original"] - alt_before) < 3.5, (after, alt_before)
+    assert after["npo"] < after["live"] - 3.0 and after["live"] < after["original"] - 3.0, after
 
 
 def test_retain_kl_is_zero_at_the_reference_and_positive_away_from_it(original, bundle, split, task_for):
