@@ -399,7 +399,9 @@ class ConceptUnlearning(LMSettings):
     adopted neither: every candidate missed the retain-utility window at forget 5% (as did the re-run default,
     0.557 vs 0.568); parity's truth ratio stayed as high as npo's (2.33 / 2.03), probably because the masked NLL
     lowers the swapped words' likelihood too; npo at 15 passes with kl reached forget quality 0.931 / 0.587 (default
-    0.536 / 0.391) at retain utility 0.546 / 0.596, 2.3 / 1.3 points below the window.
+    0.536 / 0.391) at retain utility 0.546 / 0.596, 2.3 / 1.3 points below the window. ``parity_reference="original"``
+    (sweep 16) fixes the stopping point at the original's swapped-word likelihood; it then stops short of the oracle
+    (truth ratio ~1.0 vs 1.27 / 1.34, forget quality 0.239 / 0.040) and misses the window at 5% as well.
     """
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
