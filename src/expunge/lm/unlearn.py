@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,62 +138,50 @@ class LMSettings:
         # Everything random inside the run (peft's LoRA init, LoRA and model dropout) draws from torch's global
         # RNG. Seed it from the task's seed inside a fork, so that a run depends on its seed only (not on what
         # ran before it) and the caller's global RNG is left as it was.
-        with torch.random.fork_rng(devices=_rng_devices(device)):
-            torch.manual_seed(task.seed * 7919 + 12)
-            return self._run_seeded(model, task, mask, forget_rows, loss_fn, desc, use_retain)
+        with _seeded_rng(task.seed * 7919 + 12, device):
+            net, params, apply = self._prepare(model, mask)
+            net.train()
+            retain_inputs = task.train_set.inputs[torch.as_tensor(task.split.retain)]
+            gen = torch.Generator().manual_seed(task.seed * 7919 + 11)
+            per_pass = -(-len(forget_rows) // self.batch_size)
+            total = self.epochs * per_pass
+            with_retain = use_retain and self.retain_weight > 0 and len(retain_inputs) > 0
 
-    def _run_seeded(
-        self,
-        model: nn.Module,
-        task: UnlearningTask,
-        mask: Mask | None,
-        forget_rows: torch.Tensor,
-        loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor | None], torch.Tensor],
-        desc: str,
-        use_retain: bool,
-    ) -> nn.Module:
-        device = task.device
-        net, params, apply = self._prepare(model, mask)
-        net.train()
-        retain_inputs = task.train_set.inputs[torch.as_tensor(task.split.retain)]
-        gen = torch.Generator().manual_seed(task.seed * 7919 + 11)
-        per_pass = -(-len(forget_rows) // self.batch_size)
-        total = self.epochs * per_pass
-        with_retain = use_retain and self.retain_weight > 0 and len(retain_inputs) > 0
+            def closures() -> Iterator[Callable[[], tuple[torch.Tensor, int]]]:
+                for _ in range(self.epochs):
+                    order = torch.randperm(len(forget_rows), generator=gen)
+                    for s in range(0, len(order), self.batch_size):
+                        f = forget_rows[order[s : s + self.batch_size]].to(device)
+                        r = retain_inputs[torch.randint(len(retain_inputs), (self.batch_size,), generator=gen)].to(device) if with_retain else None
+                        yield lambda f=f, r=r: (loss_fn(net, f, r), len(f) + (len(r) if r is not None else 0))
 
-        def closures() -> Iterator[Callable[[], tuple[torch.Tensor, int]]]:
-            for _ in range(self.epochs):
-                order = torch.randperm(len(forget_rows), generator=gen)
-                for s in range(0, len(order), self.batch_size):
-                    f = forget_rows[order[s : s + self.batch_size]].to(device)
-                    r = retain_inputs[torch.randint(len(retain_inputs), (self.batch_size,), generator=gen)].to(device) if with_retain else None
-                    yield lambda f=f, r=r: (loss_fn(net, f, r), len(f) + (len(r) if r is not None else 0))
-
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        info = adamw_loop(params, closures(), total, self.lr, self.weight_decay, self.schedule, self.warmup, apply=apply, desc=desc)
-        net.eval()
-        if self.adapter == "lora" and self.merge:
-            net = net.merge_and_unload()
-        task.notes.update(
-            steps=info["steps"],
-            unlearn_seconds=info["seconds"],
-            seconds_per_step=info["seconds_per_step"],
-            peak_memory_mb=peak_memory_mb(device),
-            final_loss=float(np.mean(info["losses"][-per_pass:])) if info["losses"] else float("nan"),
-            trainable_parameters=int(sum(p.numel() for p in params)),
-        )
-        return net
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            info = adamw_loop(params, closures(), total, self.lr, self.weight_decay, self.schedule, self.warmup, apply=apply, desc=desc)
+            net.eval()
+            if self.adapter == "lora" and self.merge:
+                net = net.merge_and_unload()
+            task.notes.update(
+                steps=info["steps"],
+                unlearn_seconds=info["seconds"],
+                seconds_per_step=info["seconds_per_step"],
+                peak_memory_mb=peak_memory_mb(device),
+                final_loss=float(np.mean(info["losses"][-per_pass:])) if info["losses"] else float("nan"),
+                trainable_parameters=int(sum(p.numel() for p in params)),
+            )
+            return net
 
     def _retain_term(self, net: nn.Module, r: torch.Tensor | None) -> torch.Tensor | float:
         return self.retain_weight * answer_nll(net, r) if r is not None else 0.0
 
 
-def _rng_devices(device: torch.device) -> list[int]:
-    """The CUDA devices whose RNG a seeded run must fork too (``torch.manual_seed`` seeds every CUDA device)."""
-    if device.type != "cuda" or not torch.cuda.is_available():
-        return []
-    return list(range(torch.cuda.device_count()))
+@contextmanager
+def _seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's global RNG inside a fork: the caller's RNG state (CPU and, on CUDA, every device's) is restored after."""
+    devices = list(range(torch.cuda.device_count())) if device.type == "cuda" and torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def _forget_rows(task: UnlearningTask) -> torch.Tensor:
