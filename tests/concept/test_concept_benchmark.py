@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "concept_images.py"
+from tests.benchmark_scripts import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("concept_images_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve string annotations through sys.modules
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("concept_images") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def record(method: str, c: int, seed: int, relearn: float, probe: float, target: float = 0.0, drop: float = 0.0, passes: float = 0.05, verdict: float = 1.0) -> dict:

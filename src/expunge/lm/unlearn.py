@@ -184,6 +184,21 @@ def _seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+def _frozen_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """A copy of the original before any update, in eval mode and without gradients: the reference of NPO and KL terms."""
+    reference = copy.deepcopy(model).to(device).eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    return reference
+
+
+def _summed_logprobs(model: nn.Module, rows: torch.Tensor, targets: torch.Tensor, device: torch.device, chunk: int = 64) -> torch.Tensor:
+    """Per row, the log-probability summed over the tokens ``targets`` marks (aligned with ``token_logprobs``), read once
+    under ``model`` in eval mode: the frozen reference values of the concept-token terms."""
+    with torch.no_grad(), eval_mode(model):
+        return torch.cat([(token_logprobs(model, rows[s : s + chunk].to(device))[0].cpu() * targets[s : s + chunk]).sum(1) for s in range(0, len(rows), chunk)])
+
+
 def _forget_rows(task: UnlearningTask) -> torch.Tensor:
     return task.train_set.inputs[torch.as_tensor(task.split.forget)]
 
@@ -472,9 +487,7 @@ class ConceptUnlearning(LMSettings):
             raise ConfigError(f"retain_objective {self.retain_objective!r} unknown; choose nll or kl.")
         retain_term: Callable[[nn.Module, torch.Tensor | None], torch.Tensor | float] = self._retain_term
         if self.retain_objective == "kl" and self.retain_weight > 0:
-            reference = copy.deepcopy(model).to(task.device).eval()
-            for p in reference.parameters():
-                p.requires_grad_(False)
+            reference = _frozen_copy(model, task.device)
 
             def kl_term(net: nn.Module, r: torch.Tensor | None) -> torch.Tensor | float:
                 return self.retain_weight * retain_kl(net, reference, r) if r is not None else 0.0
@@ -493,8 +506,7 @@ class ConceptUnlearning(LMSettings):
         # concept-token log-probabilities, computed once: the reference is frozen, so they never change).
         positions = concept_positions(codec, forget, authors, concepts.words)
         targets = positions[:, 1:]  # token_logprobs scores token t at index t - 1
-        with torch.no_grad(), eval_mode(model):
-            ref = torch.cat([(token_logprobs(model, forget[s : s + 64].to(task.device))[0].cpu() * targets[s : s + 64]).sum(1) for s in range(0, len(forget), 64)])
+        ref = _summed_logprobs(model, forget, targets, task.device)
         task.notes.update(concept_tokens=int(positions.sum()), concept_rows=int(positions.any(1).sum()))
         # one tensor per forget example, so that the shared loop batches them together: masked row, true row, positions, index
         index = torch.arange(len(forget))[:, None].expand(-1, forget.shape[1])
@@ -542,8 +554,7 @@ class ConceptUnlearning(LMSettings):
         fixed = None
         if self.parity_reference == "original":
             targets = alt_pos[:, 1:]  # token_logprobs scores token t at index t - 1
-            with torch.no_grad(), eval_mode(model):
-                fixed = torch.cat([(token_logprobs(model, swapped[s : s + 64].to(task.device))[0].cpu() * targets[s : s + 64]).sum(1) for s in range(0, len(swapped), 64)])
+            fixed = _summed_logprobs(model, swapped, targets, task.device)
         index = torch.arange(len(forget))[:, None].expand(-1, forget.shape[1])
         stacked = torch.stack([masked, forget, swapped, true_pos.long(), alt_pos.long(), index], dim=1)
 
@@ -597,9 +608,7 @@ class LMNPO(LMSettings):
     name: str = "lm_npo"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
-        reference = copy.deepcopy(model).to(task.device).eval()
-        for p in reference.parameters():
-            p.requires_grad_(False)
+        reference = _frozen_copy(model, task.device)
 
         def loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
             logp, _ = answer_logprob(net, f)
