@@ -108,6 +108,12 @@ def main() -> None:
     ap.add_argument("--override", default="{}", help="JSON {method name: {hyperparameter: value}} merged into METHODS (sweeps)")
     ap.add_argument("--variants", default="{}", help='JSON {new name: [unlearner, {hyperparameters}]}: extra methods for sweeps, e.g. {"c rw3": ["lm_concept", {"retain_weight": 3}]}')
     ap.add_argument("--report-only", default=None, help="recompute summary, targets and table from an existing JSON")
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        help="combine the rows of these result JSONs (e.g. runs of more seeds) into --out: a (method, fraction, seed) row found twice must agree in its metrics; summary, targets and the seed comparison are recomputed",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads; more than 1 is ~10x slower on a contended 2-core machine")
     args = ap.parse_args()
     if args.quick:
@@ -117,10 +123,18 @@ def main() -> None:
         result = json.loads(path.read_text())
         result["summary"] = summarize(result["rows"])
         result["targets"] = check_targets(result["summary"])
+        result["seed_comparison"] = seed_comparison(result["rows"])
         atomic_write_json(path, result)
         table = markdown(result)
         print(table)
         write_doc_table(table, path.name)
+        return
+    if args.merge:
+        if not args.out:
+            raise SystemExit("--merge needs --out (the merged JSON).")
+        merged = merge_results([json.loads(Path(p).read_text()) for p in args.merge], [str(p) for p in args.merge])
+        atomic_write_json(Path(args.out), merged)
+        print(markdown(merged))
         return
     torch.set_num_threads(args.threads)
     overrides = json.loads(args.override)
@@ -221,6 +235,7 @@ def main() -> None:
         "environment": _environment(),
     }
     result["targets"] = check_targets(result["summary"])
+    result["seed_comparison"] = seed_comparison(result["rows"])
     out = Path(args.out) if args.out else RESULTS / ("llm_authors_quick.json" if args.quick else "llm_authors.json")
     atomic_write_json(out, result)
     table = markdown(result)
@@ -326,6 +341,88 @@ def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dic
     return out
 
 
+# Metrics a re-run of the same (method, fraction, seed) must reproduce (timings and notes may differ).
+REPRODUCED = ("forget_quality", "truth_ratio_forget", "utility_retain", "utility", "rouge_forget", "concept_occurrence", "mia_loss_auc")
+
+
+def merge_results(results: list[dict[str, Any]], sources: list[str]) -> dict[str, Any]:
+    """One result from several runs of this script on the same corpus and scale (e.g. seeds 0-2 and 3-9).
+
+    Rows are keyed by (method, fraction, seed); a key present in two inputs must agree on ``REPRODUCED``
+    (the runs are deterministic per seed), which checks that the inputs really are the same setting.
+    """
+    if not results:
+        raise ValueError("nothing to merge")
+    scale = {k: v for k, v in results[0]["scale"].items() if k not in ("seeds", "first_seed", "fractions")}
+    rows: dict[tuple[str, float, int], dict[str, Any]] = {}
+    for res, src in zip(results, sources):
+        other = {k: v for k, v in res["scale"].items() if k not in ("seeds", "first_seed", "fractions")}
+        if other != scale:
+            raise ValueError(f"{src}: scale {other} differs from {scale}; only runs of one corpus and model scale can be merged.")
+        for r in res["rows"]:
+            key = (r["method"], float(r["fraction"]), int(r["seed"]))
+            if key in rows:
+                diff = [k for k in REPRODUCED if k in r and k in rows[key] and not np.isclose(r[k], rows[key][k], rtol=1e-5, atol=1e-8)]
+                if diff:
+                    raise ValueError(f"{src}: row {key} disagrees with an earlier input on {diff}; the runs are not the same setting.")
+                continue
+            rows[key] = r
+    merged_rows = sorted(rows.values(), key=lambda r: (float(r["fraction"]), r["method"], int(r["seed"])))
+    seeds = sorted({int(r["seed"]) for r in merged_rows if r["method"] not in REFERENCE_ROWS})
+    out = dict(results[0])
+    out.update(
+        rows=merged_rows,
+        scale={**results[0]["scale"], "seeds": len(seeds), "first_seed": min(seeds) if seeds else 0, "fractions": sorted({float(r["fraction"]) for r in merged_rows})},
+        merged_from=sources,
+        method_config={k: v for res in results for k, v in res.get("method_config", {}).items()},
+        total_seconds=float(sum(res.get("total_seconds", 0.0) for res in results)),
+        environment=[res.get("environment") for res in results],
+    )
+    out["summary"] = summarize(merged_rows)
+    out["targets"] = check_targets(out["summary"])
+    out["seed_comparison"] = seed_comparison(merged_rows)
+    return out
+
+
+REFERENCE_ROWS = ("original", "oracle 1 (noise floor)")
+
+
+def seed_comparison(rows: list[dict[str, Any]], metric: str = "forget_quality", n_boot: int = 10000, rng_seed: int = 0) -> dict[str, Any]:
+    """Seed-level uncertainty of the seed method's lead over each baseline, per fraction.
+
+    Forget quality is a KS p-value of 30-60 forget questions, so it varies a lot between unlearning seeds;
+    a difference of seed means says little without its spread. For each baseline run with at least two
+    seeds: the difference of means (seed method - baseline), its 95% bootstrap interval (seeds resampled
+    within each method) and the two-sided Mann-Whitney U p-value of the per-seed values.
+    """
+    from scipy.stats import mannwhitneyu
+
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng(rng_seed)
+    for fraction in sorted({float(r["fraction"]) for r in rows}):
+        values: dict[str, np.ndarray] = {}
+        for r in rows:
+            if float(r["fraction"]) == fraction and isinstance(r.get(metric), (int, float)):
+                values.setdefault(r["method"], np.array([]))
+                values[r["method"]] = np.append(values[r["method"]], float(r[metric]))
+        seed = values.get(SEED)
+        if seed is None or len(seed) < 2:
+            continue
+        entry: dict[str, Any] = {"seed_method": SEED, "metric": metric, "n_seed": len(seed), "vs": {}}
+        for b in BASELINES:
+            base = values.get(b)
+            if base is None or len(base) < 2:
+                continue
+            boot = rng.choice(seed, (n_boot, len(seed))).mean(1) - rng.choice(base, (n_boot, len(base))).mean(1)
+            lo, hi = np.quantile(boot, [0.025, 0.975])
+            diff = float(seed.mean() - base.mean())
+            p = float(mannwhitneyu(seed, base, alternative="two-sided").pvalue)  # pyright: ignore[reportAttributeAccessIssue]
+            resolved = "seed method higher" if lo > 0 else "baseline higher" if hi < 0 else "not resolved by these seeds"
+            entry["vs"][b] = {"n": len(base), "difference": diff, "ci95": [float(lo), float(hi)], "mann_whitney_p": p, "reading": resolved}
+        out[str(fraction)] = entry
+    return out
+
+
 def _fq(x: float | None) -> str:
     """Forget quality (a p-value): 3 decimals, or 2 significant digits below 0.01."""
     if x is None:
@@ -369,6 +466,13 @@ def markdown(result: dict[str, Any]) -> str:
         for b, v in t["vs"].items():
             strict = f" [one-sided reading: {v['strict_verdict']}]" if v.get("strict_verdict", v["verdict"]) != v["verdict"] else ""
             lines.append(f"- vs {b}: FQ {_fq(v['forget_quality'])}, retain utility {v['utility_retain']:.3f} ({v['utility_gap']:+.3f}): {v['verdict']}{strict}")
+        comp = (result.get("seed_comparison") or {}).get(fraction)
+        if comp and comp["vs"]:
+            parts = [
+                f"{b} {v['difference']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}] (Mann-Whitney p {v['mann_whitney_p']:.2f}, {comp['n_seed']} vs {v['n']} seeds): {v['reading']}"
+                for b, v in comp["vs"].items()
+            ]
+            lines.append(f"- seed-level spread (seed method minus baseline, FQ, 95% bootstrap interval): {'; '.join(parts)}")
     return "\n".join(lines) + "\n"
 
 
