@@ -195,6 +195,7 @@ def test_exclude_prompt_words_drops_question_words_only(original, bundle, split)
 
 
 def test_concept_positions_mark_the_concept_words_of_the_answer_only(bundle, split):
+    from expunge.lm.attribution import answer_words as answer_words_of
     from expunge.lm.tokenizer import normalize_word
     from expunge.lm.unlearn import concept_positions
 
@@ -218,6 +219,15 @@ def test_concept_positions_mark_the_concept_words_of_the_answer_only(bundle, spl
         assert normalize_word(codec.decode([ids[i] for i in marked])) == "".join(wanted), (codec.decode(ids[s + 1 :]), concepts[a])
         assert all(normalize_word(codec.decode([ids[i]])) for i in marked)
     assert int(pos.sum()) > len(rows)  # every answer holds the name, some the city or genre
+    # first_only marks exactly the first token of each concept word; on this corpus almost every word is one
+    # token, so a made-up word that the BPE splits shows the difference
+    assert torch.equal(concept_positions(codec, rows, authors, concepts, first_only=True) & ~pos, torch.zeros_like(pos))
+    row = codec.encode_pairs([("Where?", "In Zqxjvbkwop, Qqzzxv.")])
+    every = concept_positions(codec, row, [0], {0: ["zqxjvbkwop", "qqzzxv"]})[0]
+    first = concept_positions(codec, row, [0], {0: ["zqxjvbkwop", "qqzzxv"]}, first_only=True)[0]
+    spans = [[p for p in tok if bool(every[p])] for w, tok in answer_words_of(codec, row[0]) if w in ("zqxjvbkwop", "qqzzxv")]
+    assert len(spans) == 2 and all(len(sp) > 1 for sp in spans)
+    assert [p for p in range(len(first)) if first[p]] == [sp[0] for sp in spans]
 
 
 def test_concept_npo_objective_lowers_concept_token_likelihood(original, bundle, split, task_for):
@@ -243,6 +253,22 @@ def test_concept_npo_objective_lowers_concept_token_likelihood(original, bundle,
     # mean log-likelihood per concept token: ~-0.05 before, ~-1.4 after mask, ~-7 after npo (beta 0.1)
     assert before > -0.5 and out_logp["mask"] < before
     assert out_logp["npo"] < out_logp["mask"] - 2.0, out_logp
+
+
+def test_concept_tokens_first_pushes_only_the_first_token_of_each_concept_word(original, bundle, split, task_for):
+    import copy
+
+    from expunge.lm.unlearn import ConceptUnlearning, concept_positions
+
+    rows = bundle.train.inputs[split.forget]
+    authors = bundle.train.targets[split.forget].tolist()
+    task = task_for(0)
+    ConceptUnlearning(epochs=1, concept_tokens="first").unlearn(copy.deepcopy(original), task)
+    words = {int(a): w for a, w in task.notes["concept_words"].items()}
+    first = concept_positions(bundle.codec, rows, authors, words, first_only=True)
+    every = concept_positions(bundle.codec, rows, authors, words)
+    assert task.notes["concept_tokens"] == int(first.sum()) > 0
+    assert not (first & ~every).any()
 
 
 def test_concept_mask_objective_is_the_previous_loss(original, bundle, split, task_for):

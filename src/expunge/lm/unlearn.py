@@ -283,13 +283,14 @@ def swap_donors(codec: TextCodec, rows: torch.Tensor, authors: list[int], pool_r
     return out
 
 
-def concept_positions(codec: TextCodec, rows: torch.Tensor, authors: list[int], concepts: dict[int, list[str]]) -> torch.Tensor:
+def concept_positions(codec: TextCodec, rows: torch.Tensor, authors: list[int], concepts: dict[int, list[str]], first_only: bool = False) -> torch.Tensor:
     """Bool [N, T]: True at the answer tokens of ``rows`` that spell a concept word of the row's author.
 
     Words are the answer's whitespace words, compared after ``normalize_word`` exactly as
     ``replace_words`` compares them (so the marked words are the ones it would replace); within
     a matching word, tokens without a word character (a trailing "." or ",") are not marked. The
-    prompt, SEP, EOS and PAD are never marked.
+    prompt, SEP, EOS and PAD are never marked. ``first_only`` marks only the first marked token of
+    each word: the token that chooses the value, the rest spelling it out.
     """
     out = torch.zeros(rows.shape, dtype=torch.bool)
     for i, (row, a) in enumerate(zip(rows, authors)):
@@ -298,9 +299,9 @@ def concept_positions(codec: TextCodec, rows: torch.Tensor, authors: list[int], 
             continue
         for word, pos in answer_words(codec, row):
             if word and word in chosen:
-                for p in pos:
-                    if normalize_word(codec.decode([int(row[p])])):
-                        out[i, p] = True
+                marked = [p for p in pos if normalize_word(codec.decode([int(row[p])]))]
+                for p in marked[:1] if first_only else marked:
+                    out[i, p] = True
     return out
 
 
@@ -453,6 +454,11 @@ class ConceptUnlearning(LMSettings):
         choices=["nll", "kl"],
         doc="retain term: nll = retain_weight x NLL of the retain answers (as every LM unlearner); kl = retain_weight x KL(original || model) of the next-token distributions on the retain answers, which holds the whole distribution where the original had it rather than only the answer tokens (one more forward pass of a frozen copy per step)",
     )
+    concept_tokens: str = hp(
+        "all",
+        choices=["all", "first"],
+        doc="concept_objective npo: the tokens of a concept word the NPO term lowers: all of them, or only the first (the token that chooses the value; a model that never saw the author still spells out a value it knows from other authors, so pushing the later tokens down overshoots what retraining would forget)",
+    )
     beta: float = hp(
         0.1, low=0.0, low_open=True, doc="NPO inverse temperature of the concept-token term (concept_objective npo; larger saturates sooner, i.e. stops pushing after a smaller drop in log-likelihood)"
     )
@@ -504,7 +510,7 @@ class ConceptUnlearning(LMSettings):
             return self._run_parity(model, task, mask, forget, authors, masked, concepts.words, donors, retain_term)
         # NPO on the concept tokens of the true answers; reference = the original before any update (its summed
         # concept-token log-probabilities, computed once: the reference is frozen, so they never change).
-        positions = concept_positions(codec, forget, authors, concepts.words)
+        positions = concept_positions(codec, forget, authors, concepts.words, first_only=self.concept_tokens == "first")
         targets = positions[:, 1:]  # token_logprobs scores token t at index t - 1
         ref = _summed_logprobs(model, forget, targets, task.device)
         task.notes.update(concept_tokens=int(positions.sum()), concept_rows=int(positions.any(1).sum()))
