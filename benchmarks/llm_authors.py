@@ -147,17 +147,11 @@ def main() -> None:
     family = LMFamily()
     data = FamilyData(bundle, None)
     extras = family.extras(None, data, CPU)
-    recipe = Recipe(epochs=args.epochs, lr=3e-3, batch_size=32, seed=0)
-    cache = ModelCache(args.cache)
-    arch = {"n_layer": args.n_layer, "n_embd": args.n_embd, "n_head": 4}
-    base_spec = {"corpus": {"authors": args.authors, "seed": args.corpus_seed, "tokenizer": "bpe", "vocab": 1024}, "arch": arch, "recipe": recipe.to_dict(), "v": 1}
+    models = BenchmarkModels(bundle, args.authors, args.corpus_seed, args.epochs, args.n_layer, args.n_embd, args.cache)
+    recipe, arch, trained = models.recipe, models.arch, models.trained
     X, targets = bundle.train.inputs, bundle.train.targets.numpy()
 
-    def trained(kind: str, indices: np.ndarray, seed: int, extra: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
-        spec = {**base_spec, **extra, "seed": seed}
-        return cache.get_or_train(kind, spec, lambda: build_tiny_gpt2(bundle.codec, seed, **arch), lambda m: train_lm(m, X, indices, recipe.epochs, recipe.lr, recipe.batch_size, seed, CPU, desc=kind))
-
-    original, oinfo = trained("lm-original", np.arange(len(X)), 0, {})
+    original, oinfo = models.original()
     print(f"original: {oinfo.get('train_seconds', 0):.0f}s (cache hit: {oinfo['cache_hit']})", flush=True)
     rows: list[dict[str, Any]] = []
     floors: dict[str, Any] = {}
@@ -243,6 +237,27 @@ def main() -> None:
     print(f"total {total:.0f}s -> {out}")
     if out.resolve().parent == RESULTS.resolve():
         write_doc_table(table, out.name)
+
+
+class BenchmarkModels:
+    """The benchmark's original and oracles of one corpus, trained once and cached (``ModelCache``): the cache key is
+    the corpus, architecture, recipe and seed, so other scripts (``llm_ig_words.py``) reuse the same models."""
+
+    def __init__(self, bundle: Any, authors: int, corpus_seed: int, epochs: int = 30, n_layer: int = 2, n_embd: int = 128, cache: str | Path = ROOT / ".cache" / "lm") -> None:
+        self.bundle = bundle
+        self.recipe = Recipe(epochs=epochs, lr=3e-3, batch_size=32, seed=0)
+        self.arch = {"n_layer": n_layer, "n_embd": n_embd, "n_head": 4}
+        self.cache = ModelCache(cache)
+        self.base_spec = {"corpus": {"authors": authors, "seed": corpus_seed, "tokenizer": "bpe", "vocab": 1024}, "arch": self.arch, "recipe": self.recipe.to_dict(), "v": 1}
+
+    def trained(self, kind: str, indices: np.ndarray, seed: int, extra: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """``kind`` ("lm-original" or "lm-oracle") trained on the rows ``indices`` from seed ``seed``, or its cached copy."""
+        spec = {**self.base_spec, **extra, "seed": seed}
+        X, r, arch, codec = self.bundle.train.inputs, self.recipe, self.arch, self.bundle.codec
+        return self.cache.get_or_train(kind, spec, lambda: build_tiny_gpt2(codec, seed, **arch), lambda m: train_lm(m, X, indices, r.epochs, r.lr, r.batch_size, seed, CPU, desc=kind))
+
+    def original(self) -> tuple[torch.nn.Module, dict[str, Any]]:
+        return self.trained("lm-original", np.arange(len(self.bundle.train.inputs)), 0, {})
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
