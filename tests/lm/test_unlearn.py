@@ -431,3 +431,20 @@ def test_retain_kl_is_zero_at_the_reference_and_positive_away_from_it(original, 
     task = task_for(0)
     out = ConceptUnlearning(epochs=2, retain_objective="kl").unlearn(copy.deepcopy(original), task)
     assert float(retain_kl(out, original, rows)) >= 0.0 and task.notes["steps"] > 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("concept_objective", "ascent"), ("retain_objective", "l2"), ("parity_reference", "oracle")],
+)
+def test_unknown_objective_choices_name_the_option_and_its_choices(original, task_for, option, value):
+    import copy
+
+    from expunge.errors import ConfigError
+    from expunge.lm.unlearn import ConceptUnlearning
+
+    settings = {"epochs": 1, option: value}
+    if option == "parity_reference":
+        settings["concept_objective"] = "parity"
+    with pytest.raises(ConfigError, match=rf"{option} '{value}' unknown; choose one of \["):
+        ConceptUnlearning(**settings).unlearn(copy.deepcopy(original), task_for(0))

@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -351,6 +352,33 @@ def idk_rows(codec: TextCodec, rows: torch.Tensor, seed: int = 0) -> torch.Tenso
     return codec.pad_rows([_rebuild(codec, row, IDK_ANSWERS[int(rng.integers(len(IDK_ANSWERS)))]) for row in rows], rows.shape[1])
 
 
+RetainTerm = Callable[[nn.Module, torch.Tensor | None], torch.Tensor | float]
+T = TypeVar("T")
+
+
+def _pick(option: str, value: str, table: dict[str, T]) -> T:
+    """``table[value]``, or a ConfigError naming the option and its choices (constructing an unlearner directly, not
+    from a config, skips the hyperparameter validation)."""
+    if value not in table:
+        raise ConfigError(f"{option} {value!r} unknown; choose one of {sorted(table)}.")
+    return table[value]
+
+
+@dataclass
+class _ConceptRun:
+    """What every lm_concept objective trains from: the located words, the rewritten answers and the retain term."""
+
+    model: nn.Module
+    task: UnlearningTask
+    mask: Mask | None
+    forget: torch.Tensor
+    authors: list[int]
+    masked: torch.Tensor
+    words: dict[int, list[str]]
+    donors: list[list[str] | None] | None
+    retain_term: RetainTerm
+
+
 @UNLEARNERS.register("lm_concept", "concept unlearning for LMs: IG concept words masked in forget answers, then LoRA (arXiv 2405.15662)")
 @dataclass
 class ConceptUnlearning(LMSettings):
@@ -465,6 +493,8 @@ class ConceptUnlearning(LMSettings):
     name: str = "lm_concept"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        objective = _pick("concept_objective", self.concept_objective, {"mask": self._fit_mask, "npo": self._fit_npo, "parity": self._fit_parity})
+        retain_builder = _pick("retain_objective", self.retain_objective, {"nll": self._nll_retain_term, "kl": self._kl_retain_term})
         codec = codec_of(model)
         forget = _forget_rows(task)
         authors = task.train_set.targets[torch.as_tensor(task.split.forget)].tolist()
@@ -487,39 +517,46 @@ class ConceptUnlearning(LMSettings):
             task.notes.update(swap_rows_without_donor=sum(d is None for d in donors))
         masked = replace_words(codec, forget, authors, concepts.words, self.replacement, self.mask_text, self.substitute_text, pool, task.seed, donors)
         task.notes.update(concept_words={str(a): w for a, w in concepts.words.items()}, **concepts.ig)
-        if self.concept_objective not in ("mask", "npo", "parity"):
-            raise ConfigError(f"concept_objective {self.concept_objective!r} unknown; choose mask, npo or parity.")
-        if self.retain_objective not in ("nll", "kl"):
-            raise ConfigError(f"retain_objective {self.retain_objective!r} unknown; choose nll or kl.")
-        retain_term: Callable[[nn.Module, torch.Tensor | None], torch.Tensor | float] = self._retain_term
-        if self.retain_objective == "kl" and self.retain_weight > 0:
-            reference = _frozen_copy(model, task.device)
+        run = _ConceptRun(model, task, mask, forget, authors, masked, concepts.words, donors, retain_builder(model, task))
+        return objective(run)
 
-            def kl_term(net: nn.Module, r: torch.Tensor | None) -> torch.Tensor | float:
-                return self.retain_weight * retain_kl(net, reference, r) if r is not None else 0.0
+    # ---- retain terms (retain_objective) -------------------------------------------------
+    def _nll_retain_term(self, model: nn.Module, task: UnlearningTask) -> RetainTerm:
+        return self._retain_term
 
-            retain_term = kl_term
+    def _kl_retain_term(self, model: nn.Module, task: UnlearningTask) -> RetainTerm:
+        if self.retain_weight == 0:
+            return self._retain_term
+        reference = _frozen_copy(model, task.device)
 
-        if self.concept_objective == "mask":
+        def kl_term(net: nn.Module, r: torch.Tensor | None) -> torch.Tensor | float:
+            return self.retain_weight * retain_kl(net, reference, r) if r is not None else 0.0
 
-            def loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
-                return answer_nll(net, f) + retain_term(net, r)
+        return kl_term
 
-            return self._run(model, task, mask, masked, loss, self.name)
-        if self.concept_objective == "parity":
-            return self._run_parity(model, task, mask, forget, authors, masked, concepts.words, donors, retain_term)
-        # NPO on the concept tokens of the true answers; reference = the original before any update (its summed
-        # concept-token log-probabilities, computed once: the reference is frozen, so they never change).
-        positions = concept_positions(codec, forget, authors, concepts.words, first_only=self.concept_tokens == "first")
+    # ---- objectives (concept_objective) --------------------------------------------------
+    def _fit_mask(self, run: _ConceptRun) -> nn.Module:
+        """The paper's objective: NLL of the masked forget answers (+ the retain term)."""
+
+        def loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
+            return answer_nll(net, f) + run.retain_term(net, r)
+
+        return self._run(run.model, run.task, run.mask, run.masked, loss, self.name)
+
+    def _fit_npo(self, run: _ConceptRun) -> nn.Module:
+        """Masked-answer NLL + NPO on the concept tokens of the true answers; reference = the original before any update
+        (its summed concept-token log-probabilities, computed once: the reference is frozen, so they never change)."""
+        codec, forget, task = codec_of(run.model), run.forget, run.task
+        positions = concept_positions(codec, forget, run.authors, run.words, first_only=self.concept_tokens == "first")
         targets = positions[:, 1:]  # token_logprobs scores token t at index t - 1
-        ref = _summed_logprobs(model, forget, targets, task.device)
+        ref = _summed_logprobs(run.model, forget, targets, task.device)
         task.notes.update(concept_tokens=int(positions.sum()), concept_rows=int(positions.any(1).sum()))
         # one tensor per forget example, so that the shared loop batches them together: masked row, true row, positions, index
         index = torch.arange(len(forget))[:, None].expand(-1, forget.shape[1])
-        stacked = torch.stack([masked, forget, positions.long(), index], dim=1)
+        stacked = torch.stack([run.masked, forget, positions.long(), index], dim=1)
 
         def concept_npo_loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
-            base = answer_nll(net, f[:, 0]) + retain_term(net, r)
+            base = answer_nll(net, f[:, 0]) + run.retain_term(net, r)
             sel, idx = f[:, 2, 1:].bool(), f[:, 3, 0].cpu()
             has = sel.any(1)
             if not bool(has.any()) or self.concept_weight == 0:
@@ -528,44 +565,35 @@ class ConceptUnlearning(LMSettings):
             delta = (logp - ref[idx].to(logp.device))[has]
             return base + self.concept_weight * npo_loss(delta, self.beta)
 
-        return self._run(model, task, mask, stacked, concept_npo_loss, self.name)
+        return self._run(run.model, task, run.mask, stacked, concept_npo_loss, self.name)
 
-    def _run_parity(
-        self,
-        model: nn.Module,
-        task: UnlearningTask,
-        mask: Mask | None,
-        forget: torch.Tensor,
-        authors: list[int],
-        masked: torch.Tensor,
-        words: dict[int, list[str]],
-        donors: list[list[str] | None] | None,
-        retain_term: Callable[[nn.Module, torch.Tensor | None], torch.Tensor | float],
-    ) -> nn.Module:
+    def _fit_parity(self, run: _ConceptRun) -> nn.Module:
         """Masked-answer NLL + retain + concept_weight x mean over rows of relu(log p(true concept words) -
         sg[log p(swapped words)] + parity_margin), both log-probabilities summed over the words' tokens, the true one
         under the model being trained, the alternative (without gradient: it only sets where the push stops) under it
         too (``parity_reference="live"``) or under the original, read once (``"original"``)."""
+        model, task, forget, authors = run.model, run.task, run.forget, run.authors
         codec = codec_of(model)
+        donors = run.donors
         if donors is None:
             retain = task.train_set.inputs[torch.as_tensor(task.split.retain)]
             retain_authors = task.train_set.targets[torch.as_tensor(task.split.retain)].tolist()
             donors = swap_donors(codec, forget, authors, retain, retain_authors, task.seed)
-        swapped = replace_words(codec, forget, authors, words, "swap", self.mask_text, seed=task.seed, donors=donors)
-        true_pos, alt_pos = swap_positions(codec, forget, swapped, authors, words, self.mask_text)
+        swapped = replace_words(codec, forget, authors, run.words, "swap", self.mask_text, seed=task.seed, donors=donors)
+        true_pos, alt_pos = swap_positions(codec, forget, swapped, authors, run.words, self.mask_text)
         rows_with = true_pos.any(1) & alt_pos.any(1)
         task.notes.update(concept_tokens=int(true_pos.sum()), concept_rows=int(rows_with.sum()), parity_rows_without_alternative=int((~rows_with).sum()))
-        if self.parity_reference not in ("live", "original"):
-            raise ConfigError(f"parity_reference {self.parity_reference!r} unknown; choose live or original.")
-        fixed = None
-        if self.parity_reference == "original":
-            targets = alt_pos[:, 1:]  # token_logprobs scores token t at index t - 1
-            fixed = _summed_logprobs(model, swapped, targets, task.device)
+        read_fixed = _pick(
+            "parity_reference",
+            self.parity_reference,
+            {"live": lambda: None, "original": lambda: _summed_logprobs(model, swapped, alt_pos[:, 1:], task.device)},  # token t scored at t - 1
+        )
+        fixed = read_fixed()
         index = torch.arange(len(forget))[:, None].expand(-1, forget.shape[1])
-        stacked = torch.stack([masked, forget, swapped, true_pos.long(), alt_pos.long(), index], dim=1)
+        stacked = torch.stack([run.masked, forget, swapped, true_pos.long(), alt_pos.long(), index], dim=1)
 
         def parity_loss(net: nn.Module, f: torch.Tensor, r: torch.Tensor | None) -> torch.Tensor:
-            base = answer_nll(net, f[:, 0]) + retain_term(net, r)
+            base = answer_nll(net, f[:, 0]) + run.retain_term(net, r)
             tsel, asel = f[:, 3, 1:].bool(), f[:, 4, 1:].bool()  # token_logprobs scores token t at index t - 1
             has = tsel.any(1) & asel.any(1)
             if not bool(has.any()) or self.concept_weight == 0:
@@ -578,7 +606,7 @@ class ConceptUnlearning(LMSettings):
                     alt = (token_logprobs(net, f[has][:, 2])[0] * asel[has]).sum(1)
             return base + self.concept_weight * F.relu(true - alt + self.parity_margin).mean()
 
-        return self._run(model, task, mask, stacked, parity_loss, self.name)
+        return self._run(model, task, run.mask, stacked, parity_loss, self.name)
 
 
 @UNLEARNERS.register("lm_grad_ascent", "gradient ascent on the forget answers' NLL (TOFU / OpenUnlearning GradAscent)")
