@@ -56,9 +56,11 @@ DOC = ROOT / "docs" / "methods" / "language-models.md"
 # name -> (unlearner, hyperparameters, localizer or None, localizer alpha)
 METHODS: dict[str, tuple[str, dict[str, Any], str | None, float | None]] = {
     "concept (IG, mask + concept NPO, LoRA)": ("lm_concept", {}, None, None),
-    "concept (IG, mask only, λ 10: previous default)": ("lm_concept", {"concept_objective": "mask", "retain_weight": 10.0}, None, None),
+    "concept (IG, NPO on every concept token, NLL retain: default before sweep 17)": ("lm_concept", {"concept_tokens": "all", "retain_objective": "nll"}, None, None),
+    "concept (IG, mask only, λ 10: previous default)": ("lm_concept", {"concept_objective": "mask", "retain_weight": 10.0, "retain_objective": "nll"}, None, None),
     "concept (IG, k=5 as the paper)": ("lm_concept", {"top_k": 5}, None, None),
     "concept (random words)": ("lm_concept", {"locator": "random"}, None, None),
+    "concept (random words, k=5)": ("lm_concept", {"locator": "random", "top_k": 5}, None, None),
     "concept (capitalised words)": ("lm_concept", {"locator": "capitalized"}, None, None),
     "grad ascent": ("lm_grad_ascent", {}, None, None),
     "grad diff": ("lm_grad_diff", {}, None, None),

@@ -241,7 +241,7 @@ def test_concept_npo_objective_lowers_concept_token_likelihood(original, bundle,
     out_logp = {}
     for objective in ("mask", "npo"):
         task = task_for(0)
-        out = ConceptUnlearning(epochs=5, concept_objective=objective).unlearn(copy.deepcopy(original), task)
+        out = ConceptUnlearning(epochs=5, concept_objective=objective, concept_tokens="all", retain_objective="nll").unlearn(copy.deepcopy(original), task)
         words = {int(a): w for a, w in task.notes["concept_words"].items()}
         pos = concept_positions(bundle.codec, rows, authors, words)[:, 1:]
         with torch.no_grad():
@@ -279,8 +279,10 @@ def test_concept_mask_objective_is_the_previous_loss(original, bundle, split, ta
     from expunge.lm.models import answer_nll
     from expunge.lm.unlearn import ConceptUnlearning, replace_words
 
-    assert ConceptUnlearning().concept_objective == "npo"  # the default since 2026-12-01; mask + retain_weight 10 = the one before
-    unl = ConceptUnlearning(epochs=2, adapter="full", lr=1e-3, concept_objective="mask", retain_weight=10.0)
+    default = ConceptUnlearning()  # npo on the first concept token + KL retain since 2026-12-01 (sweep 17)
+    assert (default.concept_objective, default.concept_tokens, default.retain_objective) == ("npo", "first", "kl")
+    # mask + retain_weight 10 + the NLL retain term = the default before the npo objective
+    unl = ConceptUnlearning(epochs=2, adapter="full", lr=1e-3, concept_objective="mask", retain_weight=10.0, retain_objective="nll")
     new = unl.unlearn(copy.deepcopy(original), task_for(1))
     # the pre-option body of ConceptUnlearning.unlearn, spelled out
     task = task_for(1)
@@ -395,9 +397,9 @@ def test_concept_parity_objective_is_inert_past_parity_and_stops_near_it(origina
     codec = bundle.codec
     rows, authors = bundle.train.inputs[split.forget], bundle.train.targets[split.forget].tolist()
     after = {}
-    for key, hparams in {"npo": {}, "live": {"concept_objective": "parity"}, "original": {"concept_objective": "parity", "parity_reference": "original"}}.items():
+    for key, hparams in {"npo": {"concept_tokens": "all"}, "live": {"concept_objective": "parity"}, "original": {"concept_objective": "parity", "parity_reference": "original"}}.items():
         task = task_for(0)
-        out = ConceptUnlearning(epochs=30, **hparams).unlearn(copy.deepcopy(original), task)
+        out = ConceptUnlearning(epochs=30, retain_objective="nll", **hparams).unlearn(copy.deepcopy(original), task)
         words = {int(k): w for k, w in task.notes["concept_words"].items()}
         donors = swap_donors(codec, rows, authors, bundle.train.inputs[split.retain], bundle.train.targets[split.retain].tolist(), task.seed)
         swapped = replace_words(codec, rows, authors, words, "swap", donors=donors)

@@ -435,6 +435,18 @@ class ConceptUnlearning(LMSettings):
     0.536 / 0.391) at retain utility 0.546 / 0.596, 2.3 / 1.3 points below the window. ``parity_reference="original"``
     (sweep 16) fixes the stopping point at the original's swapped-word likelihood; it then stops short of the oracle
     (truth ratio ~1.0 vs 1.27 / 1.34, forget quality 0.239 / 0.040) and misses the window at 5% as well.
+
+    Since sweep 17 (2026-12-01, 10 seeds on the same dev corpus, rule fixed before the run) the NPO term lowers only
+    the *first* token of each concept word (``concept_tokens="first"``) and the retain term is the KL
+    (``retain_objective="kl"``). Why first: every value's spelling is shared with other authors (cities, awards,
+    jobs, genres, book-title words), so a model that never saw the author loses the choice of the value, not its
+    spelling; pushing every token down overshot most on multi-token values (dev, seed 0, forget 5%: birthplace
+    median truth ratio 3.94 against the oracle's 0.96). Ten-seed means, forget quality 5% / 10% at retain utility:
+    default then 0.460 / 0.328 at 0.5600 / 0.6082; first 0.485 / 0.429 at 0.5603 / 0.6007; first + kl 0.612 /
+    0.552 at 0.5580 / 0.6053 (adopted: higher forget quality at both fractions, retain utility within 1 point);
+    NPO 0.562 / 0.139 at 0.5317 / 0.6010. The cost: the loss membership attack's AUC rises from 0.42 / 0.35 to
+    0.80 / 0.81 (oracle 1: 0.60 / 0.55), since the later tokens of each value stay likely. ``concept_tokens="all",
+    retain_objective="nll"`` is the previous default, bit for bit.
     """
 
     top_k: int = hp(8, low=1, doc="concept words per forget author (the paper: 5, on TOFU answers with 7B models)")
@@ -478,14 +490,14 @@ class ConceptUnlearning(LMSettings):
         doc="concept_objective parity: the model under which the swapped words' log-likelihood is read: live = the model being trained (sweep 15: the masked NLL lowers it too, so the stopping point recedes); original = the original before unlearning, computed once (a fixed stopping point)",
     )
     retain_objective: str = hp(
-        "nll",
+        "kl",
         choices=["nll", "kl"],
-        doc="retain term: nll = retain_weight x NLL of the retain answers (as every LM unlearner); kl = retain_weight x KL(original || model) of the next-token distributions on the retain answers, which holds the whole distribution where the original had it rather than only the answer tokens (one more forward pass of a frozen copy per step)",
+        doc="retain term (kl the default since sweep 17, nll before): nll = retain_weight x NLL of the retain answers (as every other LM unlearner); kl = retain_weight x KL(original || model) of the next-token distributions on the retain answers, which holds the whole distribution where the original had it rather than only the answer tokens (one more forward pass of a frozen copy per step)",
     )
     concept_tokens: str = hp(
-        "all",
+        "first",
         choices=["all", "first"],
-        doc="concept_objective npo: the tokens of a concept word the NPO term lowers: all of them, or only the first (the token that chooses the value; a model that never saw the author still spells out a value it knows from other authors, so pushing the later tokens down overshoots what retraining would forget)",
+        doc="concept_objective npo: the tokens of a concept word the NPO term lowers (first the default since sweep 17, all before): all of them, or only the first (the token that chooses the value; a model that never saw the author still spells out a value it knows from other authors, so pushing the later tokens down overshoots what retraining would forget)",
     )
     beta: float = hp(
         0.1, low=0.0, low_open=True, doc="NPO inverse temperature of the concept-token term (concept_objective npo; larger saturates sooner, i.e. stops pushing after a smaller drop in log-likelihood)"
