@@ -291,8 +291,9 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["method"], r["fraction"]), []).append(r)
+    order = {name: i for i, name in enumerate([*REFERENCE_ROWS, *METHODS])}
     out = []
-    for (method, fraction), rs in groups.items():
+    for (method, fraction), rs in sorted(groups.items(), key=lambda kv: (float(kv[0][1]), order.get(kv[0][0], len(order)), kv[0][0])):
         s: dict[str, Any] = {"method": method, "fraction": fraction, "n": len(rs)}
         for k in KEYS + ["oracle_concept_occurrence", "oracle_utility", "forget_quality_floor"]:
             v = [r[k] for r in rs if isinstance(r.get(k), (int, float))]
