@@ -255,6 +255,26 @@ def test_concept_npo_objective_lowers_concept_token_likelihood(original, bundle,
     assert out_logp["npo"] < out_logp["mask"] - 2.0, out_logp
 
 
+def test_informative_tokens_are_those_the_other_answers_do_not_spell_out(bundle):
+    from expunge.lm.unlearn import WORD_END, concept_positions, spelling_continuations
+
+    codec = bundle.codec
+    row = codec.encode_pairs([("Where?", "In Zqxjvbkwop.")])
+    every = concept_positions(codec, row, [0], {0: ["zqxjvbkwop"]})[0]
+    pos = [p for p in range(len(every)) if every[p]]
+    ids = [int(row[0, p]) for p in pos]
+    assert len(ids) >= 4  # the made-up word spans several tokens
+    # the spelling seen elsewhere: after ids[0] always ids[1] (spelled out); after ids[:2] two ways on (ambiguous);
+    # ids[:3] never seen (unknown): only the first, the ambiguous and the unknown tokens are informative
+    seen = {(): {ids[0], 7}, tuple(ids[:1]): {ids[1]}, tuple(ids[:2]): {ids[2], 9}}
+    marked = concept_positions(codec, row, [0], {0: ["zqxjvbkwop"]}, continuations=seen)[0]
+    assert [p for p in range(len(marked)) if marked[p]] == [pos[0], pos[2], *pos[3:]]
+    # spelling_continuations of the row itself: every prefix leads on to its next token, the full word to WORD_END
+    own = spelling_continuations(codec, row)
+    assert all(ids[j] in own[tuple(ids[:j])] for j in range(len(ids))) and WORD_END in own[tuple(ids)]
+    assert concept_positions(codec, row, [0], {0: ["zqxjvbkwop"]}, continuations=own)[0].sum() == 1  # all spelled out
+
+
 def test_concept_tokens_first_pushes_only_the_first_token_of_each_concept_word(original, bundle, split, task_for):
     import copy
 
@@ -269,6 +289,14 @@ def test_concept_tokens_first_pushes_only_the_first_token_of_each_concept_word(o
     every = concept_positions(bundle.codec, rows, authors, words)
     assert task.notes["concept_tokens"] == int(first.sum()) > 0
     assert not (first & ~every).any()
+    # informative: the unlearner reads the spelling from the retain answers
+    from expunge.lm.unlearn import spelling_continuations
+
+    task = task_for(0)
+    ConceptUnlearning(epochs=1, concept_tokens="informative").unlearn(copy.deepcopy(original), task)
+    informative = concept_positions(bundle.codec, rows, authors, words, continuations=spelling_continuations(bundle.codec, bundle.train.inputs[split.retain]))
+    assert task.notes["concept_tokens"] == int(informative.sum())
+    assert not (first & ~informative).any() and not (informative & ~every).any()
 
 
 def test_concept_mask_objective_is_the_previous_loss(original, bundle, split, task_for):

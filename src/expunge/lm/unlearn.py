@@ -284,14 +284,24 @@ def swap_donors(codec: TextCodec, rows: torch.Tensor, authors: list[int], pool_r
     return out
 
 
-def concept_positions(codec: TextCodec, rows: torch.Tensor, authors: list[int], concepts: dict[int, list[str]], first_only: bool = False) -> torch.Tensor:
+def concept_positions(
+    codec: TextCodec,
+    rows: torch.Tensor,
+    authors: list[int],
+    concepts: dict[int, list[str]],
+    first_only: bool = False,
+    continuations: dict[tuple[int, ...], set[int]] | None = None,
+) -> torch.Tensor:
     """Bool [N, T]: True at the answer tokens of ``rows`` that spell a concept word of the row's author.
 
     Words are the answer's whitespace words, compared after ``normalize_word`` exactly as
     ``replace_words`` compares them (so the marked words are the ones it would replace); within
     a matching word, tokens without a word character (a trailing "." or ",") are not marked. The
     prompt, SEP, EOS and PAD are never marked. ``first_only`` marks only the first marked token of
-    each word: the token that chooses the value, the rest spelling it out.
+    each word: the token that chooses the value, the rest spelling it out. ``continuations``
+    (``spelling_continuations`` of other answers) marks the first token and every later token whose
+    prefix within the word does not determine it there (no other word with that prefix, or several
+    ways on): the tokens a model that never saw the author could not spell out from the other answers.
     """
     out = torch.zeros(rows.shape, dtype=torch.bool)
     for i, (row, a) in enumerate(zip(rows, authors)):
@@ -301,8 +311,28 @@ def concept_positions(codec: TextCodec, rows: torch.Tensor, authors: list[int], 
         for word, pos in answer_words(codec, row):
             if word and word in chosen:
                 marked = [p for p in pos if normalize_word(codec.decode([int(row[p])]))]
-                for p in marked[:1] if first_only else marked:
+                if first_only:
+                    marked = marked[:1]
+                elif continuations is not None:
+                    ids = [int(row[p]) for p in marked]
+                    marked = [p for j, p in enumerate(marked) if j == 0 or len(continuations.get(tuple(ids[:j]), ())) != 1]
+                for p in marked:
                     out[i, p] = True
+    return out
+
+
+WORD_END = -1
+
+
+def spelling_continuations(codec: TextCodec, rows: torch.Tensor) -> dict[tuple[int, ...], set[int]]:
+    """For every token prefix of an answer word of ``rows`` (word-character tokens only), the tokens that follow it in
+    some word, ``WORD_END`` where a word ends there: how the answers spell their words."""
+    out: dict[tuple[int, ...], set[int]] = {}
+    for row in rows:
+        for _, pos in answer_words(codec, row):
+            ids = [int(row[p]) for p in pos if normalize_word(codec.decode([int(row[p])]))]
+            for j in range(len(ids) + 1):
+                out.setdefault(tuple(ids[:j]), set()).add(ids[j] if j < len(ids) else WORD_END)
     return out
 
 
@@ -496,8 +526,8 @@ class ConceptUnlearning(LMSettings):
     )
     concept_tokens: str = hp(
         "first",
-        choices=["all", "first"],
-        doc="concept_objective npo: the tokens of a concept word the NPO term lowers (first the default since sweep 17, all before): all of them, or only the first (the token that chooses the value; a model that never saw the author still spells out a value it knows from other authors, so pushing the later tokens down overshoots what retraining would forget)",
+        choices=["all", "first", "informative"],
+        doc="concept_objective npo: the tokens of a concept word the NPO term lowers (first the default since sweep 17, all before): all of them, or only the first (the token that chooses the value; a model that never saw the author still spells out a value it knows from other authors, so pushing the later tokens down overshoots what retraining would forget); informative: the first token and every later one that the retain answers do not spell out (no retain word with that prefix, or several continuations)",
     )
     beta: float = hp(
         0.1, low=0.0, low_open=True, doc="NPO inverse temperature of the concept-token term (concept_objective npo; larger saturates sooner, i.e. stops pushing after a smaller drop in log-likelihood)"
@@ -559,7 +589,8 @@ class ConceptUnlearning(LMSettings):
         """Masked-answer NLL + NPO on the concept tokens of the true answers; reference = the original before any update
         (its summed concept-token log-probabilities, computed once: the reference is frozen, so they never change)."""
         codec, forget, task = codec_of(run.model), run.forget, run.task
-        positions = concept_positions(codec, forget, run.authors, run.words, first_only=self.concept_tokens == "first")
+        continuations = spelling_continuations(codec, task.train_set.inputs[torch.as_tensor(task.split.retain)]) if self.concept_tokens == "informative" else None
+        positions = concept_positions(codec, forget, run.authors, run.words, first_only=self.concept_tokens == "first", continuations=continuations)
         targets = positions[:, 1:]  # token_logprobs scores token t at index t - 1
         ref = _summed_logprobs(run.model, forget, targets, task.device)
         task.notes.update(concept_tokens=int(positions.sum()), concept_rows=int(positions.any(1).sum()))
