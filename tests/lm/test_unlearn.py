@@ -465,7 +465,7 @@ def test_retain_kl_is_zero_at_the_reference_and_positive_away_from_it(original, 
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("concept_objective", "ascent"), ("retain_objective", "l2"), ("parity_reference", "oracle")],
+    [("concept_objective", "ascent"), ("retain_objective", "l2"), ("parity_reference", "oracle"), ("concept_tokens", "last")],
 )
 def test_unknown_objective_choices_name_the_option_and_its_choices(original, task_for, option, value):
     import copy

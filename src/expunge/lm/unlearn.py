@@ -591,8 +591,17 @@ class ConceptUnlearning(LMSettings):
         """Masked-answer NLL + NPO on the concept tokens of the true answers; reference = the original before any update
         (its summed concept-token log-probabilities, computed once: the reference is frozen, so they never change)."""
         codec, forget, task = codec_of(run.model), run.forget, run.task
-        continuations = spelling_continuations(codec, task.train_set.inputs[torch.as_tensor(task.split.retain)]) if self.concept_tokens == "informative" else None
-        positions = concept_positions(codec, forget, run.authors, run.words, first_only=self.concept_tokens == "first", continuations=continuations)
+        retain_rows = task.train_set.inputs[torch.as_tensor(task.split.retain)]
+        which = _pick(
+            "concept_tokens",
+            self.concept_tokens,
+            {
+                "all": lambda: concept_positions(codec, forget, run.authors, run.words),
+                "first": lambda: concept_positions(codec, forget, run.authors, run.words, first_only=True),
+                "informative": lambda: concept_positions(codec, forget, run.authors, run.words, continuations=spelling_continuations(codec, retain_rows)),
+            },
+        )
+        positions = which()
         targets = positions[:, 1:]  # token_logprobs scores token t at index t - 1
         ref = _summed_logprobs(run.model, forget, targets, task.device)
         task.notes.update(concept_tokens=int(positions.sum()), concept_rows=int(positions.any(1).sum()))
