@@ -62,6 +62,7 @@ METHODS: dict[str, tuple[str, dict[str, Any], str | None, float | None]] = {
     "concept (random words)": ("lm_concept", {"locator": "random"}, None, None),
     "concept (random words, k=5)": ("lm_concept", {"locator": "random", "top_k": 5}, None, None),
     "concept (capitalised words)": ("lm_concept", {"locator": "capitalized"}, None, None),
+    "retrain at equal cost": ("lm_retrain", {}, None, None),
     "grad ascent": ("lm_grad_ascent", {}, None, None),
     "grad diff": ("lm_grad_diff", {}, None, None),
     "NPO": ("lm_npo", {}, None, None),
@@ -320,7 +321,7 @@ TUNING: dict[str, Any] = {
     "first_token_and_kl": "a fourth round on the 100-author development corpus (corpus seed 1, seeds 0-9; sweep 17 of the dev sweep file, 2026-12-01): concept_tokens first, with and without retain_objective kl, against the re-run default and NPO; rule: retain utility >= the re-run default's - 1 point and forget quality above it at both fractions, then the higher worse-fraction forget quality; first + kl won (0.612 / 0.552 vs 0.460 / 0.328) and became the default; its loss-attack AUC is 0.80 vs 0.42 (oracles 0.55-0.60), reported as its cost",
     "untuned": "every baseline keeps its defaults (chosen earlier on the 20-author test corpus); no baseline was re-tuned on the development corpus",
 }
-BASELINES = ("grad ascent", "grad diff", "NPO", "IDK", "grad diff + lm_del 10%", "IDK + lm_del 10%")
+BASELINES = ("retrain at equal cost", "grad ascent", "grad diff", "NPO", "IDK", "grad diff + lm_del 10%", "IDK + lm_del 10%")
 
 
 def check_targets(summary: list[dict[str, Any]], tolerance: float = 0.02) -> dict[str, Any]:

@@ -478,3 +478,17 @@ def test_unknown_objective_choices_name_the_option_and_its_choices(original, tas
         settings["concept_objective"] = "parity"
     with pytest.raises(ConfigError, match=rf"{option} '{value}' unknown; choose one of \["):
         ConceptUnlearning(**settings).unlearn(copy.deepcopy(original), task_for(0))
+
+
+def test_lm_retrain_trains_a_fresh_model_within_its_budget(original, bundle, split, task_for):
+    from expunge.cost import CostMeter
+    from expunge.lm.unlearn import LMRetrain
+
+    task = task_for(0)
+    with CostMeter(torch.device("cpu")) as meter:
+        out = LMRetrain(passes_per_forget_example=10.0).unlearn(original, task)
+    epochs = max(1, round(10.0 * len(split.forget) / len(split.retain)))
+    assert task.notes["epochs"] == epochs
+    assert meter.cost.passes == epochs * len(split.retain)  # every retain example once per epoch, nothing else
+    assert out is not original
+    assert not any(torch.equal(a, b) for a, b in zip(out.parameters(), original.parameters()) if a.dim() > 1)

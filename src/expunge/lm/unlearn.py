@@ -48,7 +48,7 @@ from ..masks import Mask
 from ..unlearn.base import UNLEARNERS, UnlearningTask
 from ..utils import eval_mode
 from .attribution import LOCATORS, answer_words, find_concepts, shared_words
-from .models import adamw_loop, answer_logprob, answer_mask, answer_nll, codec_of, peak_memory_mb, special_ids, token_logprobs
+from .models import adamw_loop, answer_logprob, answer_mask, answer_nll, codec_of, peak_memory_mb, special_ids, token_logprobs, train_lm
 from .tokenizer import TextCodec, normalize_word
 
 IDK_ANSWERS = [
@@ -717,3 +717,30 @@ class LMIdk(LMSettings):
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
         rows = idk_rows(codec_of(model), _forget_rows(task), task.seed)
         return self._run(model, task, mask, rows, lambda net, f, r: answer_nll(net, f) + self._retain_term(net, r), self.name)
+
+
+@UNLEARNERS.register("lm_retrain", "retrain a fresh LM on the retain set within a budget of example passes (the retrain-at-equal-cost baseline)")
+@dataclass
+class LMRetrain:
+    """Ignores the given model: trains a fresh one (``task.fresh_model``) on the retain answers, AdamW as the
+    original, for ``round(passes_per_forget_example x |forget| / |retain|)`` epochs (at least 1). The budget scales
+    with the forget set as an unlearner's cost does; the default, 125, is ``lm_concept``'s default cost per forget
+    example (45 paired passes and IG), so the row answers: what does retraining buy for the same compute?"""
+
+    passes_per_forget_example: float = hp(125.0, low=0.0, low_open=True, doc="example passes per forget example (125 = lm_concept's default cost)")
+    lr: float = hp(3e-3, low=0.0, low_open=True, doc="AdamW learning rate (the benchmark's pretraining lr)")
+    batch_size: int = hp(32, low=1, doc="examples per step (the benchmark's pretraining batch)")
+    name: str = "lm_retrain"
+
+    def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        if mask is not None:
+            raise ConfigError("lm_retrain trains a fresh model; a localizer mask has nothing to restrict. Drop the localizer.")
+        retain = np.asarray(task.split.retain)
+        if len(retain) == 0:
+            raise DataError("the retain set is empty; there is nothing to retrain on.")
+        epochs = max(1, round(self.passes_per_forget_example * len(task.split.forget) / len(retain)))
+        with _seeded_rng(task.seed * 7919 + 12, task.device):
+            fresh = task.fresh_model(task.seed).to(task.device)
+            info = train_lm(fresh, task.train_set.inputs, retain, epochs, self.lr, self.batch_size, task.seed, task.device, desc=self.name)
+        task.notes.update(epochs=epochs, steps=info["steps"], unlearn_seconds=info["train_seconds"], peak_memory_mb=info["peak_memory_mb"], final_loss=info["final_loss"])
+        return fresh
