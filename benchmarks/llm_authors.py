@@ -169,7 +169,7 @@ def main() -> None:
             print(f"forget {fraction:.0%}: oracle {k} {info.get('train_seconds', 0):.0f}s (cache hit: {info['cache_hit']})", flush=True)
         ctx = EvalContext(CPU, seed=0, train_set=bundle.train, test_set=bundle.test, split=split, original=original, oracles=oracles, extras=extras)
         metrics = build_metrics("lm", "lm")
-        ref_rows = {"original": original, "oracle 1 (noise floor)": oracles[1]}
+        ref_rows = dict(zip(REFERENCE_ROWS, (original, oracles[1])))
         for name, model in ref_rows.items():
             vals = run_metrics(metrics, model, ctx)
             rows.append({"method": name, "fraction": fraction, "seed": 0, **vals})
@@ -373,10 +373,14 @@ def merge_results(results: list[dict[str, Any]], sources: list[str]) -> dict[str
     """
     if not results:
         raise ValueError("nothing to merge")
-    scale = {k: v for k, v in results[0]["scale"].items() if k not in ("seeds", "first_seed", "fractions")}
+
+    def setting(res: dict[str, Any]) -> dict[str, Any]:  # the scale without what a merge may differ in
+        return {k: v for k, v in res["scale"].items() if k not in ("seeds", "first_seed", "fractions")}
+
+    scale = setting(results[0])
     rows: dict[tuple[str, float, int], dict[str, Any]] = {}
     for res, src in zip(results, sources):
-        other = {k: v for k, v in res["scale"].items() if k not in ("seeds", "first_seed", "fractions")}
+        other = setting(res)
         if other != scale:
             raise ValueError(f"{src}: scale {other} differs from {scale}; only runs of one corpus and model scale can be merged.")
         for r in res["rows"]:
@@ -420,11 +424,11 @@ def seed_comparison(rows: list[dict[str, Any]], metric: str = "forget_quality", 
     out: dict[str, Any] = {}
     rng = np.random.default_rng(rng_seed)
     for fraction in sorted({float(r["fraction"]) for r in rows}):
-        values: dict[str, np.ndarray] = {}
+        collected: dict[str, list[float]] = {}
         for r in rows:
             if float(r["fraction"]) == fraction and isinstance(r.get(metric), (int, float)):
-                values.setdefault(r["method"], np.array([]))
-                values[r["method"]] = np.append(values[r["method"]], float(r[metric]))
+                collected.setdefault(r["method"], []).append(float(r[metric]))
+        values = {m: np.array(v) for m, v in collected.items()}
         seed = values.get(SEED)
         if seed is None or len(seed) < 2:
             continue

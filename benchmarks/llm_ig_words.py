@@ -39,15 +39,13 @@ from llm_authors import RESULTS, ROOT, BenchmarkModels, _environment  # noqa: E4
 
 from expunge.data import build_split  # noqa: E402
 from expunge.lm import load_authors  # noqa: E402
-from expunge.lm.attribution import STOPWORDS, answer_words, integrated_gradients, prompt_words, shared_words  # noqa: E402
+from expunge.lm.attribution import STOPWORDS, answer_words, integrated_gradients, prompt_words_by_author, shared_words  # noqa: E402
 from expunge.utils import atomic_write_json  # noqa: E402
 
 
 def word_table(codec: Any, rows: torch.Tensor, authors: list[int], attributions: list[torch.Tensor], excluded: set[str]) -> list[dict[str, Any]]:
     """One entry per eligible answer word of each row: author, row, word, its token count and its IG score."""
-    asked: dict[int, set[str]] = defaultdict(set)
-    for row, a in zip(rows, authors):
-        asked[a] |= prompt_words(codec, row)
+    asked = prompt_words_by_author(codec, rows, authors)
     out = []
     for i, (row, a, attr) in enumerate(zip(rows, authors, attributions)):
         for w, pos in answer_words(codec, row):

@@ -146,6 +146,14 @@ def prompt_words(codec: TextCodec, row: torch.Tensor) -> set[str]:
     return {w for w in (normalize_word(x) for x in codec.decode(ids).split()) if w}
 
 
+def prompt_words_by_author(codec: TextCodec, rows: torch.Tensor, authors: Sequence[int]) -> defaultdict[int, set[str]]:
+    """Per author, the words of the questions of its rows (``exclude_prompt_words``: never a concept word)."""
+    out: defaultdict[int, set[str]] = defaultdict(set)
+    for row, a in zip(rows, authors):
+        out[int(a)] |= prompt_words(codec, row)
+    return out
+
+
 def shared_words(codec: TextCodec, rows: torch.Tensor, authors: Sequence[int], max_author_share: float) -> set[str]:
     """Words used in the answers of more than ``max_author_share`` of the authors (template words)."""
     by_word: dict[str, set[int]] = defaultdict(set)
@@ -212,10 +220,7 @@ def find_concepts(
         for a in scores:
             for w in scores[a]:
                 scores[a][w] = float(rng.random())
-    in_prompts: dict[int, set[str]] = defaultdict(set)
-    if exclude_prompt_words:
-        for row, a in zip(forget_rows, authors):
-            in_prompts[a] |= prompt_words(codec, row)
+    in_prompts = prompt_words_by_author(codec, forget_rows, authors) if exclude_prompt_words else defaultdict(set)
     words: dict[int, list[str]] = {}
     for a in sorted(set(authors)):
         ranked = [(w, s) for w, s in sorted(scores[a].items(), key=lambda kv: (-kv[1], kv[0])) if w and w not in excluded and w not in in_prompts[a]]
