@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -137,7 +138,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "r
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="expunge", description="Machine unlearning: localize, unlearn, and prove it worked.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="Fashion-MNIST: Retrain vs Finetune vs DEL vs SalLoc (10% IID forget set)")
+    demo = sub.add_parser("demo", help="Fashion-MNIST: Retrain vs Finetune vs DEL vs SalLoc (10%% IID forget set)")
     demo.add_argument("--out", help="output folder (default runs/demo)")
     demo.add_argument("--quick", action="store_true", help="small pool and one seed: under 2 minutes on 2 CPU cores")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -185,14 +186,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _with_debug_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--debug`` before or after the subcommand, for every subcommand (also ones registered later)."""
+    debug_help = "show the full traceback of an error"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for sub in getattr(action, "choices", {}).values():
+            sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Parse, dispatch, and turn every exception into one line and an exit status (0 ok, 1 failed, 2 bad input, 130 interrupted)."""
+    parser = _with_debug_flag(build_parser())
+    args = parser.parse_args(argv)
+    args.debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("expunge: interrupted; finished records are kept, run the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ExpungeError as exc:
-        print(f"expunge: error: {exc}", file=sys.stderr)
-        return 2
+        if args.debug:
+            traceback.print_exc()
+        print(f"expunge: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # the last line of defence: no traceback unless asked for
+        if args.debug:
+            traceback.print_exc()
+        print(f"expunge: unexpected {type(exc).__name__}: {_one_line(exc)} (run again with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED_RUNS
 
 
 if __name__ == "__main__":
