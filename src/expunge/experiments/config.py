@@ -20,10 +20,11 @@ from .. import builtins  # noqa: F401  (every built-in name exists before valida
 from ..data import CORRUPTIONS, DATASETS, SPLIT_BUILDERS
 from ..errors import ConfigError
 from ..evaluate.registry import resolve_metrics
-from ..family import FAMILIES
+from ..family import FAMILIES, family_of
 from ..hparams import coerce_value, validate_params
 from ..localize import LOCALIZERS
 from ..models import MODELS
+from ..plugins import load_object
 from ..train import Recipe
 from ..unlearn import UNLEARNERS
 from .executors import EXECUTORS
@@ -56,6 +57,8 @@ class SplitConfig:
 class ModelConfig:
     name: str = "resnet_small"
     options: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None  # a trained original (safetensors, or a torch state dict read with weights_only=True): not retrained
+    factory: str | None = None  # "package.module:function" building the architecture from model.options (replaces model.name)
 
 
 @dataclass
@@ -114,6 +117,8 @@ class ExperimentConfig:
     cache_dir: str | None = "~/.cache/expunge/models"
     out: str = "runs/experiment"
     quiet: bool = False
+    oracle_checkpoints: list[str] = field(default_factory=list)  # retrained models the user has: loaded instead of trained (oracles = their count)
+    save_models: bool = False  # write each unlearned model (safetensors) next to its deletion record
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,14 +132,19 @@ class ExperimentConfig:
             (SPLIT_BUILDERS, self.split.kind, "split.kind"),
             (MODELS, self.model.name, "model.name"),
         ]
-        if self.family != "classifier":
-            checks.pop()  # other families name models in their own registries (model.options)
+        if self.family != "classifier" or self.model.factory:
+            checks.pop()  # other families name models in their own registries (model.options); a factory replaces the name
+        if self.model.factory:
+            load_object(self.model.factory, "model.factory")
+        for key, path in [("model.checkpoint", self.model.checkpoint)] + [(f"oracle_checkpoints.{i}", p) for i, p in enumerate(self.oracle_checkpoints)]:
+            if path is not None and not Path(path).expanduser().is_file():
+                raise ConfigError(f"{key}: {path} is not a file; give a .safetensors file or a torch state dict (.pt).")
+        if self.oracle_checkpoints:
+            self.oracles = len(self.oracle_checkpoints)
         for registry, value, key in checks:
             if value not in registry.names():
                 raise ConfigError(f"{key}: unknown {registry.kind} {value!r}; choose one of {registry.names()}.")
-        family = FAMILIES.get(self.family)()
-        if hasattr(family, "validate"):
-            family.validate(self)  # the family's own options (e.g. a GAN's model.options)
+        family_of(self).validate(self)  # the family's own options (e.g. a GAN's model.options)
         for i, method in enumerate(self.methods):
             validate_method(method, f"methods.{i}")
         if self.split.corruption is not None:

@@ -97,8 +97,7 @@ def prepare(config: ExperimentConfig, original_seed: int | None = None) -> Conte
     device = resolve_device(config.device)
     family = family_of(config)
     data = load_task_data(config)
-    if hasattr(family, "extras"):
-        data.extras.update(family.extras(config, data, device))
+    data.extras.update(family.extras(config, data, device))
     cache = model_cache(config)
     seeds = seeds_of(config)
     original = train_cached(cache, "original", config, family, data, seeds.original(original_seed), device)

@@ -19,6 +19,7 @@ def run_method(ctx: Context, method: MethodConfig, seed: int, keep_model: dict[s
     if keep_model is not None:
         keep_model["model"] = result.model
     record = method_record(ctx, method, seed, result, metrics)
-    if hasattr(ctx.family, "artifacts"):  # e.g. a GAN's before / after / oracle sample grid
-        record["artifacts"] = ctx.family.artifacts(ctx, f"{method.name}-seed{seed}", result.model, Path(ctx.config.out))
+    artifacts = ctx.family.artifacts(ctx, f"{method.name}-seed{seed}", result.model, Path(ctx.config.out))  # e.g. a GAN's sample grid
+    if artifacts:
+        record["artifacts"] = artifacts
     return record

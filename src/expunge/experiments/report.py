@@ -248,9 +248,7 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
     shown = [f"![{title}]({name})" for name, plot, title in figures if plot(records, out / name)]
     if shown:
         parts += ["## Plots", "", *shown, ""]
-    family = FAMILIES.get(config.get("family", "classifier"))()
-    if hasattr(family, "report_section"):  # e.g. a GAN's sample grids
-        parts += family.report_section(out)
+    parts += FAMILIES.get(config.get("family", "classifier"))().report_section(out)  # e.g. a GAN's sample grids
     failed = [r for r in records if r.get("status") == "failed"]
     if failed:
         parts += ["## Failed runs", ""] + [f"- {r['method']} seed {r['seed']}: {r['error']}" for r in failed] + [""]

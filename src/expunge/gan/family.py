@@ -15,23 +15,29 @@ and ``forget_classes`` (``config.split.classes`` for a class split, else None).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..cache import ModelCache
-from ..family import FAMILIES, FamilyData
+from ..family import FAMILIES, Family, FamilyData
 from ..hparams import validate_params
 from ..train import Recipe, epoch_batches, train
 from .models import GANOptions, build_gan
 from .report import sample_grid_path, sample_grid_section, write_sample_grid
 from .train import bce, train_gan
 
+if TYPE_CHECKING:
+    from ..experiments.config import ExperimentConfig
+    from ..experiments.context import Context
+
 
 def gan_options(config: Any) -> GANOptions:
-    """``model.options`` checked; ``model.name`` ``mlp_gan`` implies ``arch: mlp`` unless given."""
+    """``model.options`` checked (ConfigError naming the key); ``model.name`` ``mlp_gan`` implies ``arch: mlp`` unless given.
+
+    Duck-typed on ``config`` (anything with ``model.name`` / ``model.options``) so tests can check options alone."""
     model = getattr(config, "model", None)
     options = dict(getattr(model, "options", None) or {})
     if getattr(model, "name", None) == "mlp_gan":
@@ -50,22 +56,22 @@ def data_scaling(inputs: torch.Tensor, options: GANOptions, data_shape: tuple[in
 
 
 @FAMILIES.register("gan", "generative adversarial networks (DCGAN-style, optionally conditional): item and class unlearning")
-class GANFamily:
+class GANFamily(Family):
     name = "gan"
     metric_set = "gan"
+    options_type = GANOptions
 
-    def validate(self, config: Any) -> None:
-        """Check ``model.options`` when the config loads (ConfigError naming the key)."""
-        gan_options(config)
+    def options(self, config: ExperimentConfig) -> GANOptions:
+        return gan_options(config)
 
-    def build(self, config: Any, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
+    def build(self, config: ExperimentConfig, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
         options = gan_options(config)
         bundle = data.bundle
         gan = build_gan(bundle.input_shape, bundle.num_classes, options, seed=seed)
         gan.set_scaling(*data_scaling(bundle.train.inputs, options, bundle.input_shape))
         return gan.to(device)
 
-    def fit(self, model: nn.Module, config: Any, data: FamilyData, indices: np.ndarray, recipe: Recipe, device: torch.device, progress: bool = True, desc: str = "gan") -> dict[str, Any]:
+    def fit(self, model: nn.Module, config: ExperimentConfig, data: FamilyData, indices: np.ndarray, recipe: Recipe, device: torch.device, progress: bool = True, desc: str = "gan") -> dict[str, Any]:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(recipe.seed)
             batches = epoch_batches(data.bundle.train, np.asarray(indices), recipe.batch_size, recipe.seed)
@@ -83,21 +89,19 @@ class GANFamily:
         d_gen = model.score(model.generate(z, y), y)
         return bce(d_real, torch.ones_like(d_real)) + bce(d_gen, torch.ones_like(d_gen))
 
-    def artifacts(self, ctx: Any, name: str, model: nn.Module, out_dir: Path) -> dict[str, Any]:
+    def artifacts(self, ctx: Context, name: str, model: nn.Module, out_dir: Path) -> dict[str, Any]:
         """After each run: before / after / oracle sample grid (same latent codes), indexed for the report."""
-        models = {"before": ctx.original.model, "after": model, "oracle": ctx.oracles[0].model}
+        models: dict[str, Any] = {"before": ctx.original.model, "after": model, "oracle": ctx.oracles[0].model}
         path = write_sample_grid(sample_grid_path(out_dir, name), models, index_dir=out_dir, caption=name)
         return {"sample_grid": str(path)}
 
     def report_section(self, run_dir: Path) -> list[str]:
         return sample_grid_section(run_dir)
 
-    def extras(self, config: Any, data: FamilyData, device: torch.device) -> dict[str, Any]:
-        split_cfg = getattr(config, "split", None)
-        classes = getattr(split_cfg, "classes", None) if getattr(split_cfg, "kind", None) == "class" else None
-        cache_dir = getattr(config, "cache_dir", None)
+    def extras(self, config: ExperimentConfig, data: FamilyData, device: torch.device) -> dict[str, Any]:
+        classes = config.split.classes if config.split.kind == "class" else None
         return {
-            "reference_classifier": reference_classifier(data.bundle, gan_options(config), device, cache_dir, progress=not getattr(config, "quiet", False)),
+            "reference_classifier": reference_classifier(data.bundle, self.options(config), device, config.cache_dir, progress=not config.quiet),
             "forget_classes": list(classes) if classes else None,
         }
 

@@ -20,8 +20,8 @@ on the teacher-forced answer NLL (``config.recipe``: epochs, lr, batch_size, wei
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,9 +31,14 @@ from ..data.base import DatasetBundle, IndexedTensorDataset
 from ..data.registry import DATASETS
 from ..data.splits import SPLIT_BUILDERS
 from ..errors import ConfigError, DataError
-from ..family import FAMILIES, FamilyData
+from ..family import FAMILIES, Family, FamilyData
+from ..hparams import hp
+from ..train import Recipe
 from .corpus import AuthorsCorpus, build_corpus
 from .tokenizer import TextCodec, load_tokenizer
+
+if TYPE_CHECKING:
+    from ..experiments.config import ExperimentConfig
 
 
 @dataclass
@@ -105,56 +110,52 @@ def forget_authors(targets: np.ndarray, forget: np.ndarray) -> list[int]:
     return sorted(set(np.asarray(targets)[forget].tolist()))
 
 
-def _options(config: Any) -> dict[str, Any]:
-    model = getattr(config, "model", None)
-    return dict(getattr(model, "options", None) or {})
+@dataclass
+class LMOptions:
+    """``model.options`` of the lm family (checked when the config loads)."""
 
+    pretrained: str | None = hp(None, doc="a Hugging Face causal LM: a local checkpoint folder (or a cached hub name); None builds a tiny GPT-2")
+    n_layer: int = hp(2, low=1, doc="tiny GPT-2: transformer blocks")
+    n_embd: int = hp(128, low=1, doc="tiny GPT-2: embedding width (a multiple of n_head)")
+    n_head: int = hp(4, low=1, doc="tiny GPT-2: attention heads")
+    n_positions: int | None = hp(None, low=1, doc="tiny GPT-2: context length (None: the codec's max_length)")
+    dropout: float = hp(0.0, low=0.0, high=1.0, high_open=True, doc="tiny GPT-2: residual, embedding and attention dropout")
 
-def _recipe_value(recipe: Any, key: str, default: Any) -> Any:
-    return getattr(recipe, key, default) if recipe is not None else default
-
-
-MODEL_OPTIONS = {"pretrained", "n_layer", "n_embd", "n_head", "n_positions", "dropout"}
+    def __post_init__(self) -> None:
+        if self.pretrained is None and self.n_embd % self.n_head:
+            raise ConfigError(f"model.options.n_embd ({self.n_embd}) must be divisible by model.options.n_head ({self.n_head}).")
 
 
 @FAMILIES.register("lm", "causal language models (tiny GPT-2 or any HF causal LM) on QA data: authors / concept unlearning")
-class LMFamily:
+class LMFamily(Family):
     name = "lm"
     metric_set = "lm"
+    options_type = LMOptions
 
-    def build(self, config: Any, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
+    def options(self, config: ExperimentConfig) -> LMOptions:
+        return super().options(config)
+
+    def build(self, config: ExperimentConfig, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
         from .models import build_lm
 
         codec = getattr(data.bundle, "codec", None)
         if codec is None:
-            raise ConfigError("the lm family needs a tokenized dataset that carries its codec (dataset: authors).")
-        options = _options(config)
-        unknown = set(options) - MODEL_OPTIONS
-        if unknown:
-            raise ConfigError(f"model.options: unknown keys {sorted(unknown)} for the lm family; valid: {sorted(MODEL_OPTIONS)}.")
-        return build_lm(codec, seed, **options).to(device)
+            raise ConfigError(f"dataset.name: the lm family needs a tokenized QA dataset that carries its codec (authors or qa_jsonl), got {config.dataset.name!r}.")
+        return build_lm(codec, seed, **asdict(self.options(config))).to(device)
 
-    def fit(self, model: nn.Module, config: Any, data: FamilyData, indices: np.ndarray, recipe: Any, device: torch.device, progress: bool = False, desc: str = "train") -> dict[str, Any]:
+    def fit(
+        self, model: nn.Module, config: ExperimentConfig, data: FamilyData, indices: np.ndarray, recipe: Recipe, device: torch.device, progress: bool = False, desc: str = "train"
+    ) -> dict[str, Any]:
+        """AdamW on the answer NLL: the recipe's epochs, lr, batch_size, weight_decay and seed (momentum and schedule do not apply)."""
         from .models import train_lm
 
-        return train_lm(
-            model,
-            data.bundle.train.inputs,
-            indices,
-            epochs=int(_recipe_value(recipe, "epochs", 40)),
-            lr=float(_recipe_value(recipe, "lr", 3e-3)),
-            batch_size=int(_recipe_value(recipe, "batch_size", 32)),
-            seed=int(_recipe_value(recipe, "seed", 0)),
-            device=device,
-            weight_decay=float(_recipe_value(recipe, "weight_decay", 0.0)),
-            desc=desc,
-        )
+        return train_lm(model, data.bundle.train.inputs, indices, recipe.epochs, recipe.lr, recipe.batch_size, recipe.seed, device, recipe.weight_decay, desc)
 
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
         from .models import answer_nll
 
         return answer_nll(model, batch)
 
-    def extras(self, config: Any, data: FamilyData, device: torch.device) -> dict[str, Any]:
+    def extras(self, config: ExperimentConfig, data: FamilyData, device: torch.device) -> dict[str, Any]:
         bundle = data.bundle
         return {"lm_corpus": bundle.corpus, "lm_codec": bundle.codec, "lm_bundle": bundle}
