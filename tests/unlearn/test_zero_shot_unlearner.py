@@ -16,7 +16,7 @@ from expunge.hparams import validate_params
 from expunge.models import build_model
 from expunge.train import Recipe
 from expunge.unlearn import UNLEARNERS, UnlearningTask
-from expunge.zeroshot.recipes import RECIPES, recipe_for
+from expunge.zeroshot.recipes import RECIPES, get_recipe, recipe_for
 from tests.training import fit
 
 
@@ -71,11 +71,37 @@ def test_each_architecture_selects_its_documented_recipe() -> None:
     assert recipe_for(build_model("resnet_small", shape, 100)).name == "resnet-cifar100"
     assert recipe_for(build_model("cnn", shape, 10)).name == "mnist-cnn"
     assert recipe_for(build_model("mlp", shape, 10, hidden=(32,))).name == "mnist-cnn"
-    assert recipe_for(build_model("mlp", shape, 10, hidden=(32, 16))).name == "vgg16-imagenet"
+    assert recipe_for(build_model("mlp", shape, 10, hidden=(32, 16))).name == "mnist-cnn"  # expunge's MLP: FC-ReLU-FC head, never VGG by layer count
     TinyViT.__name__ = "TinyViT"
     assert recipe_for(TinyViT()).name == "vit-mufac"
     for recipe in RECIPES.values():
         assert "LRA-NPP-Unlearning" in recipe.source and recipe.k_p > recipe.k_a
+
+
+def test_an_unknown_architecture_is_an_error_naming_the_recipes_and_a_name_or_declaration_chooses() -> None:
+    custom = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 4))  # a user MLP
+    with pytest.raises(ConfigError, match="no LRA-NPP recipe is documented for Sequential") as info:
+        recipe_for(custom)
+    assert all(name in str(info.value) for name in RECIPES) and "recipe" in str(info.value)
+    for method in ("zero_shot", "lra_npp_paper", "noise_gn"):
+        with pytest.raises(ConfigError, match="no LRA-NPP recipe"):
+            UNLEARNERS.get(method)().config(0, custom) if method == "zero_shot" else get_recipe("auto", custom)
+    assert get_recipe("vgg16-imagenet", custom).name == "vgg16-imagenet"
+    assert UNLEARNERS.get("zero_shot")(recipe="mnist-cnn").config(0, custom).cut_in is True  # the MNIST path by name
+    custom.lra_npp_recipe = "resnet-cifar10"  # a user architecture declares its match
+    assert recipe_for(custom).name == "resnet-cifar10"
+    custom.lra_npp_recipe = "alexnet"
+    with pytest.raises(ConfigError, match="recipe 'alexnet' unknown"):
+        recipe_for(custom)
+
+
+def test_the_hyperparameter_choices_are_the_library_names() -> None:
+    from expunge.unlearn.zero_shot import RECIPE_CHOICES, TIE_BREAK_CHOICES
+    from expunge.zeroshot.localizer import TIE_BREAKS
+
+    assert RECIPE_CHOICES == ["auto", *RECIPES] and TIE_BREAK_CHOICES == list(TIE_BREAKS)
+    with pytest.raises(ConfigError):
+        validate_params(UNLEARNERS.get("zero_shot"), {"tie_break": "random"}, "methods.0")
 
 
 def _changed(before: nn.Module, after: nn.Module) -> dict[str, torch.Tensor]:
@@ -83,20 +109,20 @@ def _changed(before: nn.Module, after: nn.Module) -> dict[str, torch.Tensor]:
     return {n: (p.detach() != b[n].detach()) for n, p in after.named_parameters() if bool((p.detach() != b[n].detach()).any())}
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "resnet_small"])
-def test_paper_recipe_edits_the_documented_weights(name: str, trained, bundle) -> None:
+@pytest.mark.parametrize(("name", "recipe_name"), [("mlp", "vgg16-imagenet"), ("mlp", "auto"), ("cnn", "auto"), ("resnet_small", "auto")])
+def test_paper_recipe_edits_the_documented_weights(name: str, recipe_name: str, trained, bundle) -> None:
     import copy
 
     model = trained[name]
-    out = UNLEARNERS.get("lra_npp_paper")().unlearn(copy.deepcopy(model), task_for(bundle, 1))
+    out = UNLEARNERS.get("lra_npp_paper")(recipe=recipe_name).unlearn(copy.deepcopy(model), task_for(bundle, 1))
     changed = _changed(model, out)
-    recipe = recipe_for(model)
+    recipe = get_recipe(recipe_name, model)
     if recipe.name == "resnet-cifar10":  # W_fc[:, n] for every class, nothing else
         assert set(changed) == {"fc.weight"}
         cols = changed["fc.weight"].any(0)
         assert bool(changed["fc.weight"][:, cols].all())
-    elif recipe.name == "mnist-cnn":  # W_fc1[n, :] and W_out[c, n]
-        assert set(changed) <= {"fc1.weight", "fc.weight"} and "fc.weight" in changed
+    elif recipe.name == "mnist-cnn":  # W_fc1[n, :] and W_out[c, n] (MLP: the last hidden linear's rows)
+        assert set(changed) <= {"fc1.weight", "hidden.2.weight", "fc.weight"} and "fc.weight" in changed
         assert bool(changed["fc.weight"][[0, 2, 3]].sum() == 0)
     else:  # vgg: rows of the third-to-last linear and [c, n] of the second-to-last; the classifier untouched
         assert set(changed) <= {"hidden.0.weight", "hidden.2.weight"} and "fc.weight" not in changed

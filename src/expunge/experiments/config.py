@@ -25,8 +25,10 @@ from ..hparams import coerce_value, validate_params
 from ..localize import LOCALIZERS
 from ..models import MODELS
 from ..plugins import load_object
+from ..preflight import check_config_dict, read_yaml
 from ..train import Recipe
 from ..unlearn import UNLEARNERS
+from ..utils import resolve_device
 from .executors import EXECUTORS
 
 
@@ -125,6 +127,8 @@ class ExperimentConfig:
 
     def validate(self) -> ExperimentConfig:
         """Every name, hyperparameter key, type and range, checked before anything trains."""
+        check_config_dict(self.to_dict())  # the torch-free checks the command line runs first
+        resolve_device(self.device)  # a GPU that torch cannot see
         checks = [
             (FAMILIES, self.family, "family"),
             (EXECUTORS, self.executor.name, "executor.name"),
@@ -285,15 +289,7 @@ def load_config(source: str | Path | dict[str, Any] | None = None, overrides: li
     elif isinstance(source, dict):
         data = source
     else:
-        path = Path(source)
-        if not path.exists():
-            raise ConfigError(f"config file {path} not found.")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping at top level.")
+        data = read_yaml(source)
     data = apply_overrides(data, overrides or [])
     config = _coerce(data, ExperimentConfig, "")
     return config.validate()

@@ -277,6 +277,8 @@ def report_folder(folder: str | Path) -> Path:
         except json.JSONDecodeError as exc:
             parts += [f"## {path.parent.name}", "", f"**unreadable results ({exc}); re-run the experiment to regenerate them.**", ""]
             continue
+        if not isinstance(records, list) or not all(isinstance(r, dict) and "method" in r for r in records) or not isinstance(run_info, (dict, type(None))):
+            raise DataError(f"{path} is not an expunge results.json (a list of records, each with a method); regenerate it with `expunge run`, or move it out of {folder}.")
         if run_info is None:
             parts += [f"## {path.parent.name}", "", summary_table(records), ""]
             continue

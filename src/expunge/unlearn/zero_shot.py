@@ -10,6 +10,10 @@
 - ``noise_gn`` / ``noise_ln``: the authors' noise baselines: N(0, σ²) or Laplace(0, b) added to
   the same weights their recipe would zero.
 
+The recipe is chosen by name (``recipe``) or by a documented architecture match; an unknown architecture is a
+ConfigError naming the recipes. Ties in the neuron vote go to the first occurrence, as in the authors' code
+(``tie_break='relevance-sum'`` is the named variant).
+
 Every one reads only ``task.analysis_images`` (unseen images of the class, carved from the test
 split by the runner) and, for ``zero_shot``'s K_p rule, ``task.other_images``; never the training set.
 """
@@ -29,6 +33,8 @@ from ..masks import Mask
 from .base import UNLEARNERS, UnlearningTask
 from .output_mask import check_class, forget_class
 
+RECIPE_CHOICES = ["auto", "mnist-cnn", "resnet-cifar10", "resnet-cifar100", "vgg16-imagenet", "vit-mufac"]  # expunge.zeroshot.recipes.RECIPES (tested equal)
+TIE_BREAK_CHOICES = ["first-occurrence", "relevance-sum"]  # expunge.zeroshot.localizer.TIE_BREAKS (tested equal)
 # recipe edit -> (out_scope, cut_in) of expunge's neuron paths (the same weights the authors' code edits)
 RECIPE_PATHS = {"in+target": ("target", True), "all-columns": ("all", False)}
 MIN_ANALYSIS_IMAGES = 16  # benchmarks/results/zero_shot_analysis_size.json (K_p rule, 10 classes x 3 seeds): 16 leave 0.28% of a class, 8 leave 0.71% (up to 4.2%), 4 leave 8.35% (up to 69%)
@@ -68,6 +74,8 @@ class ZeroShot:
     """
 
     path: str = hp("recipe", choices=["recipe", "custom"], doc="recipe: the authors' path for this architecture (expunge.zeroshot.recipes) with K_p by the rule; custom: out_scope / cut_in below")
+    recipe: str = hp("auto", choices=RECIPE_CHOICES, doc="the authors' recipe by name; auto = the documented architecture match (an unknown architecture is an error naming the recipes)")
+    tie_break: str = hp("first-occurrence", choices=TIE_BREAK_CHOICES, doc="equal vote counts: the authors' first occurrence (image order, then rank) or relevance-sum (named variant)")
     layer: str | None = hp(None, doc="analysed layer (module name of a top-level Linear/Conv2d); None = the last linear layer")
     rule: str = hp("epsilon", choices=["epsilon", "zplus", "alphabeta"], doc="LRP rule")
     epsilon: float = hp(0.1, low=0.0, low_open=True, doc="ε of the ε-rule (the authors' 0.1)")
@@ -111,16 +119,17 @@ class ZeroShot:
                 "max_k",
                 "escalate",
                 "bn",
+                "tie_break",
             )
         }
         if model is not None and (self.path == "recipe" or self.k_p == "recipe"):
-            from ..zeroshot.recipes import linear_layers, recipe_for
+            from ..zeroshot.recipes import get_recipe, linear_layers
 
-            recipe = recipe_for(model)
+            recipe = get_recipe(self.recipe, model)
             k_a, k_p = recipe.counts(linear_layers(model)[-1][1].in_features)
             if self.path == "recipe":
                 scope, rows = RECIPE_PATHS[recipe.edit]
-                fields.update(out_scope=scope, cut_in=rows, k_a=self.k_a or k_a, layer=None)
+                fields.update(out_scope=scope, cut_in=rows, k_a=self.k_a or k_a, layer=None, voted_only=True)
             if self.k_p == "recipe":
                 fields.update(k_p=k_p)
         elif self.k_p == "recipe":
@@ -134,12 +143,12 @@ class ZeroShot:
         check_class(model, target, self.name)
         x, other = analysis_inputs(task, self.name, target)
         if self.path == "recipe":
-            from ..zeroshot.recipes import recipe_for, run_recipe
+            from ..zeroshot.recipes import get_recipe, run_recipe
 
-            recipe = recipe_for(model)
+            recipe = get_recipe(self.recipe, model)
             if recipe.edit not in RECIPE_PATHS:  # VGG / ViT paths are not neuron paths of one layer: their recipe as written
                 fixed = self.k_p if isinstance(self.k_p, int) and not isinstance(self.k_p, bool) else None
-                result = run_recipe(model.to(task.device), target, x, recipe, self.perturbation, self.scale, task.seed, self.k_a, fixed)
+                result = run_recipe(model.to(task.device), target, x, recipe, self.perturbation, self.scale, task.seed, self.k_a, fixed, self.tie_break)
                 task.notes.update(result.summary() | {"path": recipe.name})
                 return result.model
         with warnings.catch_warnings():
@@ -147,6 +156,7 @@ class ZeroShot:
             result = zero_shot_unlearn(model.to(task.device), target, x, other, self.config(task.seed, model), inplace=True)
         summary = result.summary()
         task.notes.update({k: summary[k] for k in ("k_p", "k_a", "path", "layer", "num_neurons", "perturbed_entries", "selection_met", "selection_reason", "seconds")})
+        task.notes["tie_break"] = self.tie_break
         return result.model
 
 
@@ -155,11 +165,12 @@ class ZeroShot:
 class LraNppPaper:
     """The authors' per-architecture recipe (``expunge.zeroshot.recipes``), chosen from the model unless ``recipe`` names one."""
 
-    recipe: str = hp("auto", choices=["auto", "mnist-cnn", "resnet-cifar10", "resnet-cifar100", "vgg16-imagenet", "vit-mufac"], doc="auto = the recipe matching the model")
+    recipe: str = hp("auto", choices=RECIPE_CHOICES, doc="the authors' recipe by name; auto = the documented architecture match (an unknown architecture is an error naming the recipes)")
     perturbation: str = hp("cut", choices=["cut", "gaussian", "laplace"], doc="cut (LRA-NPP), gaussian (Noise-GN) or laplace (Noise-LN) on the same weights")
     scale: float = hp(1.0, low=0.0, doc="noise std / Laplace scale (theirs: 1.0)")
     k_a: int | None = hp(None, low=1, doc="override K_a; None = the recipe's ratio of the analysed neurons")
     k_p: int | None = hp(None, low=0, doc="override K_p; None = the recipe's ratio of the analysed neurons")
+    tie_break: str = hp("first-occurrence", choices=TIE_BREAK_CHOICES, doc="equal vote counts: the authors' first occurrence (image order, then rank) or relevance-sum (named variant)")
     name: str = "lra_npp_paper"
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
@@ -171,7 +182,7 @@ class LraNppPaper:
         model = model.to(task.device)
         recipe = get_recipe(self.recipe, model)
         start = time.perf_counter()
-        result = run_recipe(model, target, x, recipe, self.perturbation, self.scale, task.seed, self.k_a, self.k_p)
+        result = run_recipe(model, target, x, recipe, self.perturbation, self.scale, task.seed, self.k_a, self.k_p, self.tie_break)
         task.notes.update(result.summary() | {"seconds": time.perf_counter() - start})
         return result.model
 

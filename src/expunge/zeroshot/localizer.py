@@ -11,13 +11,13 @@ parameter 0, so a budget mask selects whole neurons and can feed the training-ba
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..localize.base import LOCALIZERS
 from ..localize.scores import Scores
 from ..masks import Mask
@@ -37,6 +37,53 @@ class NeuronRanking:
     k_a: int
     num_images: int
     path: NeuronPath
+    first_seen: torch.Tensor | None = None  # position of each neuron's first pick (images in order, picks by rank); inf if never picked
+    tie_break: str = "first-occurrence"
+
+    @property
+    def voted(self) -> list[int]:
+        """The ranked neurons that at least one image picked (the authors' ``most_common()`` lists only these)."""
+        return [j for j in self.order if float(self.counts[j]) > 0]
+
+
+def _first_occurrence_key(counts: torch.Tensor, rel_sum: torch.Tensor, first_seen: torch.Tensor) -> Callable[[int], tuple]:
+    # neurons no image picked (first_seen = inf) follow by summed relevance; the authors' code never ranks them
+    c, f, r = counts.tolist(), first_seen.tolist(), rel_sum.tolist()
+    return lambda j: (-c[j], f[j], -r[j], j)
+
+
+def _relevance_sum_key(counts: torch.Tensor, rel_sum: torch.Tensor, first_seen: torch.Tensor) -> Callable[[int], tuple]:
+    c, r = counts.tolist(), rel_sum.tolist()
+    return lambda j: (-c[j], -r[j], j)
+
+
+# How neurons with equal vote counts are ordered: name -> sort key factory (counts, summed relevance, first pick).
+TIE_BREAKS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Callable[[int], tuple]]] = {
+    "first-occurrence": _first_occurrence_key,  # the authors' Counter.most_common order
+    "relevance-sum": _relevance_sum_key,  # named variant: larger summed relevance first
+}
+
+
+def check_tie_break(tie_break: str) -> str:
+    if tie_break not in TIE_BREAKS:
+        raise ConfigError(f"tie_break {tie_break!r} unknown; choose one of {sorted(TIE_BREAKS)} ('first-occurrence' is the authors').")
+    return tie_break
+
+
+def vote_order(picks: Sequence[Sequence[int]], num_neurons: int, relevance_sum: torch.Tensor | None = None, tie_break: str = "first-occurrence") -> tuple[list[int], torch.Tensor, torch.Tensor]:
+    """(order, counts, first_seen) of per-image picks given in image order, each image's picks most relevant first."""
+    check_tie_break(tie_break)
+    count = [0] * num_neurons
+    first = [float("inf")] * num_neurons
+    position = 0
+    for row in picks:
+        for j in row:
+            count[j] += 1
+            first[j] = min(first[j], position)
+            position += 1
+    counts, first_seen = torch.tensor(count, dtype=torch.float32), torch.tensor(first, dtype=torch.float64)
+    rel = relevance_sum if relevance_sum is not None else torch.zeros(num_neurons)
+    return sorted(range(num_neurons), key=TIE_BREAKS[tie_break](counts, rel, first_seen)), counts, first_seen
 
 
 def _batches(images: torch.Tensor | Iterable, batch_size: int) -> Iterable[torch.Tensor]:
@@ -60,25 +107,26 @@ def rank_neurons(
     bn: str = "fold",
     backend: str = "native",
     batch_size: int = 64,
+    tie_break: str = "first-occurrence",
 ) -> NeuronRanking:
-    """Count, over the images, how often each neuron is in an image's top-K_a relevances."""
+    """Count, over the images, how often each neuron is in an image's top-K_a relevances (ties: ``TIE_BREAKS``)."""
+    check_tie_break(tie_break)
     path = neuron_path(model, layer, bn)
     k_a = k_a or default_k_a(path.num_neurons)
     device = next(model.parameters()).device
-    counts = torch.zeros(path.num_neurons)
     rel_sum = torch.zeros(path.num_neurons)
-    n = 0
+    picks: list[list[int]] = []
     for x in _batches(images, batch_size):
         result = relevance(model, x.to(device), path.layer, rule, epsilon, alpha, beta, bn, backend=backend)
         r = result.neurons.float().cpu()
-        top = r.topk(min(k_a, r.shape[1]), dim=1).indices
-        counts += torch.bincount(top.reshape(-1), minlength=path.num_neurons).float()
+        # the authors sort each image's relevances descending with Python's stable sort: equal values keep index order
+        top = torch.sort(r, dim=1, descending=True, stable=True).indices[:, : min(k_a, r.shape[1])]
+        picks += top.tolist()
         rel_sum += r.sum(dim=0)
-        n += len(x)
-    if n == 0:
+    if not picks:
         raise DataError("the relevance analysis received no images; pass a few unseen images of the class to forget.")
-    order = sorted(range(path.num_neurons), key=lambda j: (-float(counts[j]), -float(rel_sum[j]), j))
-    return NeuronRanking(order, counts, rel_sum, int(k_a), n, path)
+    order, counts, first_seen = vote_order(picks, path.num_neurons, rel_sum, tie_break)
+    return NeuronRanking(order, counts, rel_sum, int(k_a), len(picks), path, first_seen, tie_break)
 
 
 class NeuronScores(Scores):
@@ -114,9 +162,18 @@ class RelevanceLocalizer:
     default_granularity = "param"
 
     def __init__(
-        self, layer: str | None = None, k_a: int | None = None, rule: str = "epsilon", epsilon: float = 0.1, alpha: float = 2.0, beta: float = 1.0, bn: str = "fold", backend: str = "native"
+        self,
+        layer: str | None = None,
+        k_a: int | None = None,
+        rule: str = "epsilon",
+        epsilon: float = 0.1,
+        alpha: float = 2.0,
+        beta: float = 1.0,
+        bn: str = "fold",
+        backend: str = "native",
+        tie_break: str = "first-occurrence",
     ) -> None:
-        self.options = dict(layer=layer, k_a=k_a, rule=rule, epsilon=epsilon, alpha=alpha, beta=beta, bn=bn, backend=backend)
+        self.options = dict(layer=layer, k_a=k_a, rule=rule, epsilon=epsilon, alpha=alpha, beta=beta, bn=bn, backend=backend, tie_break=check_tie_break(tie_break))
 
     def fit(self, model: nn.Module, loss_fn: LossFn | None, data: Iterable | torch.Tensor) -> NeuronScores:
         """``loss_fn`` is unused: LRP explains the predicted logit, no loss is needed."""
@@ -134,4 +191,4 @@ def ranking_summary(ranking: NeuronRanking, top: int = 10) -> list[dict[str, flo
     return [{"neuron": j, "count": float(ranking.counts[j]), "relevance": float(ranking.relevance_sum[j])} for j in ranking.order[:top]]
 
 
-__all__: Sequence[str] = ["NeuronRanking", "NeuronScores", "RelevanceLocalizer", "rank_neurons", "ranking_summary"]
+__all__: Sequence[str] = ["TIE_BREAKS", "NeuronRanking", "NeuronScores", "RelevanceLocalizer", "rank_neurons", "ranking_summary", "vote_order"]

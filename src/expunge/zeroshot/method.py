@@ -22,7 +22,7 @@ from torch import nn
 from ..errors import ConfigError, DataError
 from ..masks import Mask
 from ..utils import eval_mode
-from .localizer import NeuronRanking, rank_neurons, ranking_summary
+from .localizer import NeuronRanking, check_tie_break, rank_neurons, ranking_summary
 from .perturb import OUT_SCOPES, PERTURBATIONS, perturb
 from .select import KpRule, Selection, auto_kp, fixed_kp
 
@@ -56,6 +56,8 @@ class ZeroShotConfig:
     confidence: str = "max"  # the rule bounds the max (every analysis image) or the mean target confidence
     max_k: int | None = None
     escalate: bool = True  # with k_p="auto": move to a more invasive path (PATH_LADDER) when this one cannot remove the class
+    tie_break: str = "first-occurrence"  # equal vote counts: the authors' first occurrence, or "relevance-sum" (localizer.TIE_BREAKS)
+    voted_only: bool = False  # a fixed K_p takes only neurons some image voted for (the authors' most_common(); set by the recipe path)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -67,6 +69,7 @@ class ZeroShotConfig:
         valid_fraction = isinstance(self.k_p, float) and 0.0 < self.k_p < 1.0
         if not (self.k_p == "auto" or valid_count or valid_fraction):
             raise ConfigError(f"k_p must be 'auto', a non-negative integer or a fraction in (0, 1) of the analysed neurons, got {self.k_p!r}.")
+        check_tie_break(self.tie_break)
 
     def fixed_k_p(self, num_neurons: int) -> int:
         """The fixed K_p for a layer of ``num_neurons`` (a fraction is rounded, at least 1)."""
@@ -165,7 +168,7 @@ def zero_shot_unlearn(
         other_images = (other_images[0].to(device), other_images[1])
     model = model if inplace else copy.deepcopy(model)
     with eval_mode(model):
-        ranking = rank_neurons(model, x, config.layer, config.k_a, config.rule, config.epsilon, config.alpha, config.beta, config.bn)
+        ranking = rank_neurons(model, x, config.layer, config.k_a, config.rule, config.epsilon, config.alpha, config.beta, config.bn, tie_break=config.tie_break)
         t_rank = time.perf_counter()
         if config.out_scope == "auto":
             config = replace(config, out_scope="target" if ranking.path.out_is_classifier else "all")
@@ -174,7 +177,7 @@ def zero_shot_unlearn(
             selection, config = _select_with_escalation(model, ranking, target_class, x, other_images, config)
             path_name = path_label(config.out_scope, config.cut_in)
         else:
-            selection = fixed_kp(ranking.order, config.fixed_k_p(ranking.path.num_neurons))
+            selection = fixed_kp(ranking.voted if config.voted_only else ranking.order, config.fixed_k_p(ranking.path.num_neurons))
         t_select = time.perf_counter()
         neurons = ranking.order[: selection.k_p]
         mask = ranking.path.mask(model, neurons, target_class, config.out_scope, config.cut_in, config.cut_bias)

@@ -23,20 +23,21 @@ The VGG path is reproduced as written although it edits layers other than the on
 FC's row c). K_a and K_p are kept as *fractions* of the analysed neurons, so a model narrower
 than theirs edits the same share.
 
-Mapping of expunge's models (``recipe_for``):
-- ``ResNet`` (resnet_small, resnet18: conv stages, GAP, one ``fc``) -> their ResNet-50 recipe,
-  the CIFAR-10 constants for <= 10 classes, the CIFAR-100 constants above.
-- ``ClassicCNN`` (cnn: conv-conv-FC-FC) and any model ending in exactly two ``nn.Linear`` (an MLP
-  with one hidden layer) -> their MNIST CNN recipe (the same conv-conv-FC-FC shape).
-- a model ending in three or more ``nn.Linear`` (an MLP with >= 2 hidden layers: FC-FC-FC like
-  VGG's classifier) -> their VGG-16 recipe, on the last three linear layers.
-- a model whose class name contains ``ViT`` / ``VisionTransformer`` -> their ViT recipe.
-- anything else with one linear head -> the ResNet recipe (a single FC on pooled features).
+Choosing a recipe (``recipe_for``): by name (``recipe=...`` on ``zero_shot`` / ``lra_npp_paper``), or by
+one of these documented architecture matches, checked in order (``ARCHITECTURE_MATCHES``):
+- a model with a ``lra_npp_recipe`` attribute naming a recipe (how a user architecture declares its match);
+- expunge's ``ResNet`` (resnet_small, resnet18: conv stages, GAP, one ``fc``) -> their ResNet-50 recipe,
+  the CIFAR-10 constants for <= 10 classes, the CIFAR-100 constants above;
+- expunge's ``ClassicCNN`` (cnn: conv-conv-FC-FC) and ``MLP`` (hidden FC layers, then FC) -> their MNIST
+  CNN recipe: the same FC-ReLU-FC head, the hidden FC's rows and the target column of the classifier;
+- a model whose class name contains ``ViT`` or ``VisionTransformer`` -> their ViT recipe.
+Anything else is a ``ConfigError`` that names the recipes: the layer count of an unknown model says
+nothing about which of the authors' paths fits it (an MLP once got the VGG-16 / ImageNet recipe that way).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -84,25 +85,54 @@ def linear_layers(model: nn.Module) -> list[tuple[str, nn.Linear]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
 
 
-def recipe_for(model: nn.Module, num_classes: int | None = None) -> PaperRecipe:
-    """The authors' recipe matching ``model``'s architecture (module doc, 'Mapping')."""
+def _is_resnet(model: nn.Module) -> bool:
     from ..models.resnet import ResNet
-    from ..models.simple import ClassicCNN
 
+    return isinstance(model, ResNet)
+
+
+def _is_fc_head(model: nn.Module) -> bool:
+    from ..models.simple import MLP, ClassicCNN
+
+    return isinstance(model, (ClassicCNN, MLP))
+
+
+def _is_vit(model: nn.Module) -> bool:
+    name = type(model).__name__
+    return "ViT" in name or "VisionTransformer" in name
+
+
+def _declared(model: nn.Module) -> bool:
+    return isinstance(getattr(model, "lra_npp_recipe", None), str)
+
+
+def _resnet_recipe(model: nn.Module, classes: int) -> str:
+    return "resnet-cifar10" if classes <= 10 else "resnet-cifar100"
+
+
+# Documented architecture matches, checked in order: (what matches, test, recipe name for the model and its class count).
+ARCHITECTURE_MATCHES: list[tuple[str, Callable[[nn.Module], bool], Callable[[nn.Module, int], str]]] = [
+    ("a `lra_npp_recipe` attribute on the model", _declared, lambda m, c: str(m.lra_npp_recipe)),
+    ("expunge's ResNet (resnet_small, resnet18)", _is_resnet, _resnet_recipe),
+    ("expunge's ClassicCNN (cnn) and MLP (mlp)", _is_fc_head, lambda m, c: "mnist-cnn"),
+    ("a class name containing 'ViT' or 'VisionTransformer'", _is_vit, lambda m, c: "vit-mufac"),
+]
+
+
+def recipe_for(model: nn.Module, num_classes: int | None = None) -> PaperRecipe:
+    """The authors' recipe for ``model`` by a documented match (module doc); an unknown architecture is an error."""
     linears = linear_layers(model)
     if not linears:
         raise ConfigError(f"{type(model).__name__} has no nn.Linear classifier; LRA-NPP analyses the input of the last linear layer.")
     classes = num_classes if num_classes is not None else linears[-1][1].out_features
-    name = type(model).__name__
-    if "ViT" in name or "VisionTransformer" in name:
-        return RECIPES["vit-mufac"]
-    if isinstance(model, ResNet):
-        return RECIPES["resnet-cifar10" if classes <= 10 else "resnet-cifar100"]
-    if isinstance(model, ClassicCNN) or len(linears) == 2:
-        return RECIPES["mnist-cnn"]
-    if len(linears) >= 3:
-        return RECIPES["vgg16-imagenet"]
-    return RECIPES["resnet-cifar10" if classes <= 10 else "resnet-cifar100"]
+    for _, matches, choose in ARCHITECTURE_MATCHES:
+        if matches(model):
+            return get_recipe(choose(model, classes), model)
+    known = "; ".join(what for what, _, _ in ARCHITECTURE_MATCHES)
+    raise ConfigError(
+        f"no LRA-NPP recipe is documented for {type(model).__name__}: set the method's hyperparameter recipe to one of {sorted(RECIPES)} "
+        f"(docs/methods/zero-shot.md describes which weights each edits), or give the model a lra_npp_recipe attribute. Matched automatically: {known}."
+    )
 
 
 def get_recipe(name: str, model: nn.Module) -> PaperRecipe:
@@ -114,24 +144,28 @@ def get_recipe(name: str, model: nn.Module) -> PaperRecipe:
 
 
 # ---- ViT relevance: |activation x gradient| at the head input ---------------------------------------
-def grad_x_act_ranking(model: nn.Module, images: torch.Tensor, k_a: int) -> list[int]:
-    """Neurons of the last linear layer's input, by how often they are in an image's top-K_a |a · ∂z_pred/∂a|."""
+def grad_x_act_ranking(model: nn.Module, images: torch.Tensor, k_a: int, tie_break: str = "first-occurrence") -> list[int]:
+    """Neurons of the last linear layer's input picked by some image's top-K_a |a · ∂z_pred/∂a|, most votes first."""
+    from .localizer import vote_order
+
     _, head = linear_layers(model)[-1]
     store: dict[str, torch.Tensor] = {}
     handle = head.register_forward_hook(lambda m, args, out: store.__setitem__("a", args[0]))
-    counter: Counter = Counter()
+    picks: list[list[int]] = []
+    rel_sum = torch.zeros(head.in_features)
     try:
         with eval_mode(model), torch.enable_grad():
             for x in images:
                 logits = model(x[None])
                 a = store["a"]
                 (g,) = torch.autograd.grad(logits[0, logits[0].argmax()], a)
-                rel = (a * g)[0].abs().flatten(1).sum(1) if a.ndim > 2 else (a * g)[0].abs()
-                counter.update(rel.topk(min(k_a, rel.numel())).indices.tolist())
+                rel = ((a * g)[0].abs().flatten(1).sum(1) if a.ndim > 2 else (a * g)[0].abs()).detach().cpu()
+                picks.append(torch.sort(rel, descending=True, stable=True).indices[: min(k_a, rel.numel())].tolist())
+                rel_sum[: rel.numel()] += rel
     finally:
         handle.remove()
-    ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [n for n, _ in ranked]
+    order, counts, _ = vote_order(picks, head.in_features, rel_sum, tie_break)
+    return [j for j in order if float(counts[j]) > 0]
 
 
 # ---- the VGG path ------------------------------------------------------------------------------
@@ -160,7 +194,7 @@ def head_target_mask(model: nn.Module, neurons: list[int], target_class: int) ->
     return Mask(entries, {"recipe": "vit-mufac"})
 
 
-__all__ = ["CONFIG_SOURCE", "RECIPES", "SOURCE", "PaperRecipe", "get_recipe", "grad_x_act_ranking", "head_target_mask", "linear_layers", "recipe_for", "vgg_mask"]
+__all__ = ["ARCHITECTURE_MATCHES", "CONFIG_SOURCE", "RECIPES", "SOURCE", "PaperRecipe", "get_recipe", "grad_x_act_ranking", "head_target_mask", "linear_layers", "recipe_for", "vgg_mask"]
 
 
 # ---- running a recipe ------------------------------------------------------------------------------
@@ -174,6 +208,7 @@ class RecipeResult:
     num_neurons: int
     mask: Mask
     seconds: float
+    tie_break: str = "first-occurrence"
 
     def summary(self) -> dict[str, object]:
         return {
@@ -185,14 +220,29 @@ class RecipeResult:
             "num_neurons": self.num_neurons,
             "perturbed_entries": self.mask.num_selected(),
             "seconds": self.seconds,
+            "tie_break": self.tie_break,
+            "edited_neurons": len(self.neurons),
             "neurons": self.neurons[:20],
         }
 
 
 def run_recipe(
-    model: nn.Module, target_class: int, images: torch.Tensor, recipe: PaperRecipe, perturbation: str = "cut", scale: float = 1.0, seed: int = 0, k_a: int | None = None, k_p: int | None = None
+    model: nn.Module,
+    target_class: int,
+    images: torch.Tensor,
+    recipe: PaperRecipe,
+    perturbation: str = "cut",
+    scale: float = 1.0,
+    seed: int = 0,
+    k_a: int | None = None,
+    k_p: int | None = None,
+    tie_break: str = "first-occurrence",
 ) -> RecipeResult:
-    """Apply ``recipe`` to ``model`` in place: rank the classifier-input neurons, edit the top K_p's weights."""
+    """Apply ``recipe`` to ``model`` in place: rank the classifier-input neurons, edit the top K_p's weights.
+
+    As in the authors' code, only neurons some image voted for are edited, ties in the vote going to the
+    first occurrence (``tie_break="relevance-sum"`` is the named variant).
+    """
     import time
 
     from .localizer import rank_neurons
@@ -204,10 +254,10 @@ def run_recipe(
     k_a, k_p = k_a or scaled_a, k_p if k_p is not None else scaled_p
     with eval_mode(model):
         if recipe.relevance == "grad-x-act":
-            order = grad_x_act_ranking(model, images, k_a)
+            order = grad_x_act_ranking(model, images, k_a, tie_break)
         else:
-            ranking = rank_neurons(model, images, None, k_a)
-            order, num_neurons = ranking.order, ranking.path.num_neurons
+            ranking = rank_neurons(model, images, None, k_a, tie_break=tie_break)
+            order, num_neurons = ranking.voted, ranking.path.num_neurons
         neurons = order[:k_p]
         if recipe.edit == "in+target":
             mask = ranking.path.mask(model, neurons, target_class, "target", True, False)
@@ -218,7 +268,7 @@ def run_recipe(
         else:
             mask = head_target_mask(model, neurons, target_class)
         perturb(model, mask, perturbation, scale, seed)
-    return RecipeResult(model, recipe, list(neurons), int(k_a), int(k_p), int(num_neurons), mask, time.perf_counter() - start)
+    return RecipeResult(model, recipe, list(neurons), int(k_a), int(k_p), int(num_neurons), mask, time.perf_counter() - start, tie_break)
 
 
 __all__ += ["RecipeResult", "run_recipe"]

@@ -76,7 +76,7 @@ def fixed_kp(ranking: Sequence[int], k_p: int) -> Selection:
     if k_p < 0:
         raise ConfigError(f"K_p must be >= 0, got {k_p}.")
     k = min(int(k_p), len(ranking))
-    return Selection(k, True, f"fixed K_p={k_p}" + (f" (capped at the {len(ranking)} ranked neurons)" if k < k_p else ""))
+    return Selection(k, True, f"fixed K_p={k_p}" + (f" (capped at the {len(ranking)} neurons the images voted for)" if k < k_p else ""))
 
 
 def default_k_a(num_neurons: int) -> int:
