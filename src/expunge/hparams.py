@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Sequence
@@ -39,6 +40,8 @@ class Range:
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}; NaN and infinity are never valid settings.")
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             raise ConfigError(f"{key} must be {'>' if self.low_open else '>='} {self.low}, got {value!r}.")
         if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
@@ -125,6 +128,8 @@ def coerce_value(value: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number, got {value!r}.")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}; NaN and infinity are never valid settings.")
         return float(value)
     if annotation is int:
         if isinstance(value, float) and value.is_integer():

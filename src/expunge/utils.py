@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import ConfigError
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed python, numpy and torch; return a torch generator seeded the same way."""
@@ -27,16 +29,24 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, then Apple MPS, then the CPU."""
+    """``auto`` picks CUDA when present, then Apple MPS, then the CPU; an absent device is a ConfigError on ``device``."""
     if isinstance(device, torch.device):
         return device
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+        return torch.device("mps") if mps else torch.device("cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device: {device!r} is not a device ({exc}); use auto, cpu, cuda, cuda:N or mps.") from exc
+    cuda_count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    absent = (chosen.type == "cuda" and (chosen.index or 0) >= cuda_count) or (chosen.type == "mps" and not mps)
+    if chosen.type not in ("cpu", "cuda", "mps") or absent:
+        available = ["cpu"] + [f"cuda:{i}" for i in range(cuda_count)] + (["mps"] if mps else [])
+        raise ConfigError(f"device: {device} is not available on this machine (available: {', '.join(available)}); use device=auto to pick the best one.")
+    return chosen
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:

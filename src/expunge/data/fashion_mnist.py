@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +87,14 @@ def download(target: Path | None = None) -> Path:
 def read_idx(path: Path) -> np.ndarray:
     """Read an idx file (gzipped or not): magic, dims, then unsigned bytes."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (EOFError, OSError, zlib.error) as exc:  # a cut-off or damaged .gz: name the file and the fix
+        raise DataError(
+            f"{path} is truncated or damaged ({type(exc).__name__}: {exc}); reinstall it with "
+            "`sudo apt-get install --reinstall dataset-fashion-mnist`, or delete it and re-download (dataset.options.download_if_missing=true)."
+        ) from exc
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DataError(f"{path} is not an unsigned-byte idx file; re-install or re-download it.")
     ndim = data[3]

@@ -8,6 +8,7 @@ short); examples outside the pool are simply unused.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ import numpy as np
 from ..errors import DataError
 from ..registry import Registry
 from ..utils import atomic_write_text
+
+log = logging.getLogger("expunge.splits")
 
 SPLIT_BUILDERS: Registry = Registry("forget-set builder", entry_point_group="expunge.forget_sets")
 PARTS = ("forget", "retain", "validation", "test")
@@ -111,11 +114,13 @@ def validate_indices(indices: np.ndarray, size: int, name: str) -> None:
 def _pool_and_validation(targets: np.ndarray, rng: np.random.Generator, pool_size: int | None, validation_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """A class-stratified random training pool, and a validation part carved out of it."""
     n = len(targets)
+    if pool_size is not None and pool_size > n:
+        log.warning("split.train_size=%d exceeds the %d training examples; using all %d (set split.train_size=null to say so)", pool_size, n, n)
     if pool_size is None or pool_size >= n:
         pool = rng.permutation(n)
     else:
         if pool_size < 2:
-            raise DataError(f"train_size={pool_size} is too small; use at least a few examples per class.")
+            raise DataError(f"split.train_size={pool_size} is too small; use at least a few examples per class.")
         pool = _stratified_sample(targets, pool_size, rng)
     n_val = int(round(validation_fraction * len(pool)))
     return np.sort(pool[n_val:]), np.sort(pool[:n_val])
@@ -131,16 +136,16 @@ def _stratified_sample(targets: np.ndarray, size: int, rng: np.random.Generator)
 
 def _check_fraction(fraction: float) -> None:
     if not 0.0 < fraction < 1.0:
-        raise DataError(f"forget fraction must lie in (0, 1), got {fraction}; e.g. 0.1 forgets 10% of the training pool.")
+        raise DataError(f"split.fraction must lie in (0, 1), got {fraction}; e.g. 0.1 forgets 10% of the training pool.")
 
 
 def _check_classes(classes: Sequence[int] | None, targets: np.ndarray, kind: str) -> list[int]:
     if not classes:
-        raise DataError(f"the {kind} forget set needs `classes`, e.g. classes=[2, 5].")
+        raise DataError(f"the {kind} forget set needs split.classes, e.g. split.classes=[2, 5].")
     present = set(np.unique(targets).tolist())
     missing = [c for c in classes if c not in present]
     if missing:
-        raise DataError(f"classes {missing} do not occur in the training pool (classes present: {sorted(present)}).")
+        raise DataError(f"split.classes {missing} do not occur in the training pool (classes present: {sorted(present)}).")
     return [int(c) for c in classes]
 
 
@@ -149,7 +154,7 @@ def iid_split(targets: np.ndarray, pool: np.ndarray, rng: np.random.Generator, f
     _check_fraction(fraction)
     count = int(fraction * len(pool))
     if count == 0:
-        raise DataError(f"fraction={fraction} of a pool of {len(pool)} is zero examples; raise the fraction.")
+        raise DataError(f"split.fraction={fraction} of a pool of {len(pool)} is zero examples; raise split.fraction or split.train_size.")
     return rng.choice(pool, count, replace=False)
 
 
@@ -160,7 +165,7 @@ def non_iid_split(targets: np.ndarray, pool: np.ndarray, rng: np.random.Generato
     count = int(fraction * len(pool))
     candidates = pool[np.isin(targets[pool], chosen)]
     if count >= len(candidates):
-        raise DataError(f"non_iid needs {count} examples but classes {chosen} hold only {len(candidates)} in the pool; lower the fraction or add classes.")
+        raise DataError(f"split.kind=non_iid needs {count} examples but split.classes {chosen} hold only {len(candidates)} in the pool; lower split.fraction or add classes.")
     return rng.choice(candidates, count, replace=False)
 
 

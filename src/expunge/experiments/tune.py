@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..evaluate import deltas
 from ..family import FamilyData
 from ..utils import atomic_write_json, atomic_write_text, environment_info
-from .config import ExperimentConfig, MethodConfig, set_path
+from .config import ExperimentConfig, MethodConfig, set_path, validate_method
 from .context import Context, context_for
 from .frontier import parse_budgets, plan_method, task_sizes
 from .method_runs import run_method
@@ -54,6 +54,17 @@ def parse_space(items: list[str]) -> dict[str, list[Any]]:
             raise ConfigError(f"search-space entry {item!r} must look like PATH=KIND:ARG[:ARG...] with KIND one of {sorted(SAMPLERS)}, e.g. hyperparams.lr=loguniform:0.01:0.3.")
         space[path.strip()] = [kind, *(yaml.safe_load(v) for v in values)]
     return space
+
+
+def check_space(space: dict[str, list[Any]], base: dict[str, Any]) -> None:
+    """Every search-space path exists on the method and one drawn setting validates, before any model trains."""
+    method_data = copy.deepcopy(base)
+    fields = {f.name for f in dataclasses.fields(MethodConfig)}
+    for path, value in sample(space, np.random.default_rng(0)).items():
+        if path.split(".")[0] not in fields:
+            raise ConfigError(f"--space {path}: {path.split('.')[0]!r} is not a method key; use one of {sorted(fields)}, e.g. hyperparams.lr.")
+        set_path(method_data, path.split("."), value, f"--space {path}")
+    validate_method(MethodConfig(**method_data), "--space")
 
 
 def validation_context(ctx: Context) -> Context:
@@ -96,6 +107,8 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
     are fixed by the frontier's budget rule and taken out of the search space, so every trial
     costs what the budget allows; results go to ``tune-<method>@<budget>.json``.
     """
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ConfigError(f"--trials must be a positive number of trials, got {trials!r}; e.g. --trials 8.")
     if not objective or not isinstance(objective, str):
         raise ConfigError(f"objective must name a record key to minimise, e.g. one of {OBJECTIVES}.")
     matches = [m for m in config.methods if m.name == method_name]
@@ -105,6 +118,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
     if space is None:
         defaults = DEFAULT_SPACES.get(base["unlearner"], GENERIC_SPACE)
         space = {k: v for k, v in defaults.items() if k != "alpha" or base.get("localizer")}
+    check_space(space, base)
     ctx = validation_context(context_for(config))
     budget_info = None
     if budget is not None:
