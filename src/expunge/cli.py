@@ -28,7 +28,16 @@ def _run(config_source: str | Path, overrides: list[str]) -> int:
     records = run_experiment(config)
     print(console_table(records))
     print(f"\nwrote {Path(config.out) / 'results.json'} and {Path(config.out) / 'report.md'}")
-    return 0
+    ok = {r["method"] for r in records if r.get("status", "ok") == "ok"}
+    return failed_status(sorted({r["method"] for r in records} - ok), Path(config.out) / "records")
+
+
+def failed_status(methods: list[str], where: Path) -> int:
+    """Exit status 1 with one summary line when some method has no successful run, so scripts and CI can tell."""
+    if not methods:
+        return 0
+    print(f"expunge: {len(methods)} method(s) had no successful run: {', '.join(methods)} (errors in {where})", file=sys.stderr)
+    return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -94,7 +103,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     result = json.loads(path.read_text())
     print(pareto_table(result["points"], QUALITIES + (POOL_QUALITIES if args.pool else [])))
     print(f"\nwrote {path}, {path.parent / 'frontier.md'} and {path.parent / 'frontier.png'}")
-    return 0
+    return failed_status(sorted(p["method"] for p in result["points"] if not p.get("n")), path)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -218,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"expunge: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except Exception as exc:  # the last line of defence: no traceback unless asked for
         if args.debug:
             traceback.print_exc()
