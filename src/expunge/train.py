@@ -14,7 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .cost import count as count_passes
-from .errors import ConfigError, ExpungeError
+from .errors import ConfigError, DeterministicError
 from .masked_update import MaskedUpdate
 from .masks import Mask
 from .seeds import Seeds
@@ -23,7 +23,7 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 LossFn = Callable[[nn.Module, Batch], torch.Tensor]
 
 
-class TrainingDiverged(ExpungeError, RuntimeError):
+class TrainingDiverged(DeterministicError, RuntimeError):
     """The loss became NaN or infinite; the run is recorded as failed."""
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DeterministicError
 from ..registry import Registry
 
 log = logging.getLogger("expunge.executors")
@@ -47,6 +47,9 @@ def _attempt(job: Job, retries: int) -> JobResult:
     for attempt in range(1, retries + 2):
         try:
             return JobResult(job.key, True, job.fn(*job.args, **job.kwargs), attempts=attempt)
+        except DeterministicError as exc:  # a config error, bad data or a divergence fails the same way again
+            log.warning("job %s failed (not retried: %s is deterministic): %s", job.key, type(exc).__name__, exc)
+            return JobResult(job.key, False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(), attempts=attempt)
         except Exception as exc:  # recorded, retried, then reported as failed
             last_exc, tb = exc, traceback.format_exc()
             log.warning("job %s failed (attempt %d of %d): %s", job.key, attempt, retries + 1, exc)

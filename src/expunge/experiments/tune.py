@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from ..data import ForgetSplit
-from ..errors import ConfigError
+from ..errors import ConfigError, RunsFailed
 from ..evaluate import deltas
 from ..family import FamilyData
 from ..utils import atomic_write_json, atomic_write_text, environment_info
@@ -158,7 +158,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
             results.append({"trial": trial, "params": params, "objective": float("inf"), "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     ok = [r for r in results if r["status"] == "ok"]
     if not ok:
-        raise ConfigError(f"every tuning trial of {method_name} failed; first error: {results[0]['error']}")
+        raise RunsFailed(f"every tuning trial of {method_name} failed; first error: {results[0]['error']}")
     best = min(ok, key=lambda r: r["objective"])
     best_method = copy.deepcopy(base)
     for path, value in best["params"].items():
