@@ -20,12 +20,12 @@ def preset_path(name: str) -> Path:
     return Path(str(resources.files("expunge") / "configs" / PRESETS[name]))
 
 
-def _run(config_source: str | Path, overrides: list[str]) -> int:
+def _run(config_source: str | Path, overrides: list[str], overwrite: bool = False) -> int:
     from .experiments import load_config, run_experiment
     from .experiments.report import console_table
 
     config = load_config(config_source, overrides)
-    records = run_experiment(config)
+    records = run_experiment(config, overwrite=overwrite)
     print(console_table(records))
     print(f"\nwrote {Path(config.out) / 'results.json'} and {Path(config.out) / 'report.md'}")
     ok = {r["method"] for r in records if r.get("status", "ok") == "ok"}
@@ -54,12 +54,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.quick:
         overrides += ["split.train_size=2000", "recipe.epochs=8"] if args.zero_shot else []
     preset = "zero-shot" if args.zero_shot else ("demo-quick" if args.quick else "demo")
-    return _run(preset_path(preset), overrides)
+    return _run(preset_path(preset), overrides, args.overwrite)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + (["quiet=true"] if args.quiet else [])
-    return _run(args.config, overrides)
+    return _run(args.config, overrides, args.overwrite)
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
@@ -144,6 +144,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool, "tune": cmd_tune, "frontier": cmd_frontier}
 
 
+OVERWRITE_HELP = "out holds finished records of another config: move them aside into out/replaced-<UTC time>/ and run (never deletes)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="expunge", description="Machine unlearning: localize, unlearn, and prove it worked.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="output folder (default runs/demo)")
     demo.add_argument("--quick", action="store_true", help="small pool and one seed: under 2 minutes on 2 CPU cores")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     demo.add_argument("--zero-shot", action="store_true", help="class removal without training data: LRP + path perturbation vs retraining")
     demo.add_argument("--forget-class", type=int, default=3, help="class to remove with --zero-shot (default 3, Dress)")
     demo.add_argument("--seed", type=int, default=None, help="training, split and unlearning seed (default: the preset's, 0)")
@@ -159,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="YAML config (see src/expunge/configs/)")
     run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. methods.1.alpha=0.1 split.kind=non_iid")
     run.add_argument("--quiet", action="store_true")
+    run.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     sub.add_parser("list", help="list datasets, forget-set builders, models, localizers and unlearners")
     pool = sub.add_parser("pool", help="N originals, N (2N with the ceiling) oracles, N replicates per method; ε-score, LiRA, JS")
     pool.add_argument("config")

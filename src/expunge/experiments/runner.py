@@ -25,7 +25,7 @@ from .model_pool import model_cache, train_cached
 from .prepare_data import load_task_data
 from .records import failed_record, provenance, public_info, retrain_records, run_hash, run_key
 from .report import write_report
-from .store import RecordStore
+from .store import OutFolder, RecordStore, experiment_hash
 
 log = logging.getLogger("expunge.runner")
 
@@ -60,8 +60,18 @@ def train_pool(config: ExperimentConfig, executor: Any) -> None:
         raise ExpungeError("could not train the model pool: " + "; ".join(f"{r.key}: {r.error}" for r in failed))
 
 
-def run_experiment(config: ExperimentConfig, executor: Any | None = None) -> list[dict[str, Any]]:
-    """Run (or resume) every method x seed; write results.json, run.json and report.md."""
+def run_experiment(config: ExperimentConfig, executor: Any | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
+    """Run (or resume) every method x seed; write results.json, run.json and report.md.
+
+    The out folder is claimed first (``OutFolder.claim``): finished records of another config are
+    never replaced (``overwrite`` moves them aside), and another config running there is refused.
+    """
+    planned = [(run_key(m, run), run_hash(config, m, run)) for m in config.methods for run in config.seeds]
+    with OutFolder(config.out).claim(experiment_hash(config.to_dict()), planned, overwrite):
+        return _run_claimed(config, executor)
+
+
+def _run_claimed(config: ExperimentConfig, executor: Any | None) -> list[dict[str, Any]]:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -1,0 +1,82 @@
+"""``expunge study list | run NAME_OR_FILE [scale=smoke] [key=value ...] [--out DIR] | report DIR``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Every shipped study: name, one line, and its cell count at each scale."""
+    from .study_plan import load_study, scale_axes, shipped_studies
+
+    for name in shipped_studies():
+        spec = load_study(name)
+        counts = []
+        for scale in spec.scales:
+            n = 1
+            for values in scale_axes(spec, scale).values():
+                n *= len(values)
+            counts.append(f"{scale}: {n} cell{'s' if n != 1 else ''}")
+        print(f"{name:22s} [{spec.kind}] {spec.description}")
+        print(f"{'':22s} {'; '.join(counts)}")
+    return 0
+
+
+def split_tokens(tokens: list[str]) -> tuple[str, list[str]]:
+    """``scale=NAME`` picks the scale (default smoke); every other token is a key=value cell override."""
+    scale, overrides = "smoke", []
+    for token in tokens:
+        if "=" not in token:
+            raise ConfigError(f"{token!r} is not key=value; e.g. scale=published or recipe.epochs=5.")
+        if token.startswith("scale="):
+            scale = token.split("=", 1)[1]
+        else:
+            overrides.append(token)
+    return scale, overrides
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .study import run_study
+
+    scale, overrides = split_tokens(list(args.overrides))
+    if args.quiet:
+        overrides.append("quiet=true")
+    path = run_study(args.study, scale, args.out, overrides)
+    print((path.parent / "study.md").read_text())
+    print(f"wrote {path}, {path.parent / 'study.md'} and {path.parent / 'summary.json'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .study_summary import write_summary
+
+    path = write_summary(Path(args.study_dir))
+    print(path.read_text())
+    print(f"wrote {path}")
+    return 0
+
+
+SUBCOMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report}
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    return SUBCOMMANDS[args.study_command](args)
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``expunge study`` on the top-level subparsers (cli.py calls this once)."""
+    study = sub.add_parser("study", help="studies: every published table as a preset (base config x axes x scale); list, run, report")
+    inner = study.add_subparsers(dest="study_command", required=True)
+    inner.add_parser("list", help="shipped studies with their scales and cell counts")
+    run = inner.add_parser("run", help="run (or resume) a study: NAME_OR_FILE [scale=smoke] [key=value ...]")
+    run.add_argument("study", help="a shipped study name (expunge study list) or a study YAML file")
+    run.add_argument("overrides", nargs="*", help="scale=smoke|published|..., then key=value overrides applied to every cell")
+    run.add_argument("--out", default=None, help="study folder (default runs/study-NAME-SCALE)")
+    run.add_argument("--quiet", action="store_true")
+    report = inner.add_parser("report", help="rewrite study.md and summary.json from a study folder's stored results")
+    report.add_argument("study_dir")
+    return study

@@ -1,0 +1,217 @@
+"""The study summary: per group of cells, each method's mean ± std beside the baselines and the oracle noise floor, and the targets.
+
+Cells are grouped by the axes the study does not aggregate; inside a group every ok record of
+every cell is pooled (unlearning seeds, and the cells of aggregated axes). Rows: ``original``
+(doing nothing: the original scored like a method, its Δs to the oracles), the trivial
+baselines the study names, the methods, and ``retrain`` (each oracle against the others, the
+noise floor). Target rules (``expunge.evaluate.targets``) are applied to each group's rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..evaluate.gaps import deltas
+from ..evaluate.targets import check_target
+from ..utils import atomic_write_json, atomic_write_text
+from .study_plan import OUTPUTS, parse_study
+
+EXAMPLE_COLUMNS = ("avg_gap", "max_gap", "delta_forget", "delta_retain", "delta_test", "delta_mia", "avg_gap_auc", "relative_passes", "relative_time")
+POOL_COLUMNS = ("epsilon_score", "forgetting_quality", "utility_ratio", "lira_auc", "js_forget")
+BOOKKEEPING = {"seed", "alpha", "seconds", "cpu_seconds", "passes", "forward_passes", "localize_seconds", "unlearn_seconds", "attempts", "oracle_train_seconds_median", "mask_fraction"}
+ORACLE_ROWS = ("retrain", "oracle-vs-oracle ceiling")
+
+
+def _records_run(folder: Path, output: Path) -> list[dict[str, Any]]:
+    data = json.loads(output.read_text())
+    records = data["records"] if isinstance(data, dict) else data
+    records = [dict(r) for r in records]
+    run = folder / "run.json"
+    if run.exists():
+        info = json.loads(run.read_text())
+        oracles = [o["metrics"] for o in info.get("oracles", [])]
+        original = info.get("original", {}).get("metrics")
+        if original and oracles:
+            records.append({"method": "original", "status": "ok", **original, **deltas(original, oracles)})
+        pool = info.get("original", {}).get("info", {}).get("spec_hash")
+        for r in records:
+            if r["method"] in ("original", *ORACLE_ROWS):
+                r["_pool"] = pool  # cells sharing an original repeat these rows: counted once per pool
+    return records
+
+
+def _unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop repeats of the original's and the oracles' rows (same pool, same seed) across cells."""
+    seen, out = set(), []
+    for r in records:
+        key = (r["method"], r.get("_pool"), r.get("seed")) if r.get("_pool") else None
+        if key is not None and key in seen:
+            continue
+        seen.add(key)
+        out.append(r)
+    return out
+
+
+def _records_pool(folder: Path, output: Path) -> list[dict[str, Any]]:
+    pool = json.loads(output.read_text())
+    out = []
+    for name, side in pool.get("sides", {}).items():
+        if "error" in side:
+            out.append({"method": name, "status": "failed", "error": side["error"]})
+            continue
+        flat = {k: (v["mean"] if isinstance(v, dict) and "mean" in v else v) for k, v in side.items() if k not in ("label", "per_example_epsilon", "variance_split")}
+        out.append({"method": name, "status": "ok", **flat})
+    return out
+
+
+READERS = {"run": _records_run, "frontier": _records_run, "pool": _records_pool}
+
+
+def _stats(values: Iterable[Any]) -> dict[str, float | int | None]:
+    arr = np.asarray([float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))], dtype=float)
+    if arr.size == 0:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else None, "n": int(arr.size)}
+
+
+def default_columns(kind: str, records: Sequence[dict[str, Any]]) -> list[str]:
+    present = {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    preferred = POOL_COLUMNS if kind == "pool" else EXAMPLE_COLUMNS
+    columns = [c for c in preferred if c in present]
+    if columns:
+        return columns
+    oracle = next((r for r in records if r.get("method") in ORACLE_ROWS), records[0] if records else {})
+    return [k for k, v in oracle.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in BOOKKEEPING][:8]
+
+
+def group_rows(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """method -> {column: {mean, std, n}, "runs", "failed", "errors"}; every numeric column is kept for the targets."""
+    rows: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(r["method"] for r in records):
+        mine = [r for r in records if r["method"] == name]
+        ok = [r for r in mine if r.get("status", "ok") == "ok"]
+        keys = set(columns) | {k for r in ok for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        row: dict[str, Any] = {k: _stats(r.get(k) for r in ok) for k in sorted(keys)}
+        row["runs"] = {"ok": len(ok), "failed": len(mine) - len(ok)}
+        row["errors"] = sorted({str(r.get("error"))[:200] for r in mine if r.get("status") == "failed"})
+        rows[name] = row
+    return rows
+
+
+def _fmt(entry: dict[str, Any] | None) -> str:
+    if not entry or entry.get("mean") is None:
+        return "–"
+    mean, std = entry["mean"], entry.get("std")
+    digits = 3 if abs(mean) < 10 else 1
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def _role(name: str, baselines: Sequence[str]) -> str:
+    if name == "original":
+        return "do nothing"
+    if name in ORACLE_ROWS:
+        return "oracle noise floor"
+    return "trivial baseline" if name in baselines else "method"
+
+
+def _order(names: Iterable[str], baselines: Sequence[str]) -> list[str]:
+    names = list(names)
+    first = [n for n in names if n == "original"] + [n for n in baselines if n in names]
+    last = [n for n in names if n in ORACLE_ROWS]
+    return first + [n for n in names if n not in first and n not in last] + last
+
+
+def group_table(rows: dict[str, dict[str, Any]], columns: Sequence[str], baselines: Sequence[str]) -> list[str]:
+    header = ["row", "role", "runs", *columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in _order(rows, baselines):
+        row = rows[name]
+        runs = f"{row['runs']['ok']}" + (f" ({row['runs']['failed']} failed)" if row["runs"]["failed"] else "")
+        lines.append("| " + " | ".join([name, _role(name, baselines), runs, *(_fmt(row.get(c)) for c in columns)]) + " |")
+    return lines
+
+
+def summarize_study(folder: str | Path) -> dict[str, Any]:
+    """Read study.json and every finished cell's output; return the summary (pure: nothing is recomputed)."""
+    folder = Path(folder)
+    store = json.loads((folder / "study.json").read_text())
+    spec = parse_study({k: v for k, v in store["study"].items() if k not in ("source", "base_source")}, store["study"].get("source", "<stored>"))
+    grouping = [a for a in spec.axes if a not in spec.aggregate]
+    groups: dict[str, dict[str, Any]] = {}
+    failed_cells = []
+    for cell_id, cell in store["cells"].items():
+        key = ", ".join(f"{a}={cell.get('axes', {}).get(a)}" for a in grouping) or "all"
+        group = groups.setdefault(key, {"key": {a: cell.get("axes", {}).get(a) for a in grouping}, "cells": [], "records": []})
+        group["cells"].append(cell_id)
+        if cell.get("status") != "ok":
+            failed_cells.append({"cell": cell_id, "status": cell.get("status"), "error": cell.get("error")})
+            continue
+        cell_folder = folder / "cells" / cell_id
+        group["records"] += READERS[spec.kind](cell_folder, cell_folder / OUTPUTS[spec.kind])
+    all_records = [r for g in groups.values() for r in g["records"]]
+    columns = spec.columns or default_columns(spec.kind, all_records)
+    summary_groups = []
+    for label, group in groups.items():
+        rows = group_rows(_unique(group["records"]), columns)
+        targets = [check_target(rows, t).to_dict() for t in spec.targets] if rows else []
+        summary_groups.append({"label": label, "key": group["key"], "cells": group["cells"], "rows": rows, "targets": targets})
+    statuses = [c.get("status") for c in store["cells"].values()]
+    return {
+        "study": spec.name,
+        "description": spec.description,
+        "kind": spec.kind,
+        "scale": store["scale"],
+        "aggregated_axes": spec.aggregate,
+        "columns": columns,
+        "baselines": spec.baselines,
+        "cells": {"total": len(statuses), "ok": statuses.count("ok"), "failed": statuses.count("failed"), "other": len(statuses) - statuses.count("ok") - statuses.count("failed")},
+        "failed_cells": failed_cells,
+        "groups": summary_groups,
+        "published": spec.published,
+        "seconds": sum(s.get("seconds", 0.0) for s in store.get("sessions", [])),
+    }
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    cells = summary["cells"]
+    lines = [
+        f"# Study {summary['study']} (scale {summary['scale']})",
+        "",
+        summary["description"],
+        "",
+        f"{cells['total']} cells: {cells['ok']} ok, {cells['failed']} failed, {cells['other']} not finished. "
+        f"Means ± std (ddof 1) over every ok run of a group"
+        + (f" (pooled over the axes {', '.join(summary['aggregated_axes'])})" if summary["aggregated_axes"] else "")
+        + "; `original` is doing nothing, `retrain` each oracle against the others (the noise floor).",
+        "",
+    ]
+    for group in summary["groups"]:
+        lines += [f"## {group['label']}", "", *group_table(group["rows"], summary["columns"], summary["baselines"]), ""]
+        if group["targets"]:
+            lines += ["Targets:", ""]
+            lines += [_target_line(t) for t in group["targets"]]
+            lines.append("")
+    if summary["failed_cells"]:
+        lines += ["## Cells not finished", ""] + [f"- {c['cell']}: {c['status']}" + (f": {c['error']}" if c.get("error") else "") for c in summary["failed_cells"]] + [""]
+    return "\n".join(lines)
+
+
+def _target_line(t: dict[str, Any]) -> str:
+    from ..evaluate.targets import TargetResult
+
+    return TargetResult(**t).line()
+
+
+def write_summary(folder: str | Path) -> Path:
+    """study.md and summary.json beside study.json."""
+    folder = Path(folder)
+    summary = summarize_study(folder)
+    atomic_write_json(folder / "summary.json", summary)
+    atomic_write_text(folder / "study.md", summary_markdown(summary))
+    return folder / "study.md"
