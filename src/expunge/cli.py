@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ExpungeError
+from .studies import add_parser as add_study_parser
+from .studies import cmd_study
 
 PRESETS = {"demo": "demo.yaml", "demo-quick": "demo-quick.yaml", "zero-shot": "zero-shot.yaml", "cifar10-resnet18": "cifar10-resnet18.yaml"}
 
@@ -141,7 +143,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool, "tune": cmd_tune, "frontier": cmd_frontier}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool, "tune": cmd_tune, "frontier": cmd_frontier, "study": cmd_study}
 
 
 OVERWRITE_HELP = "out holds finished records of another config: move them aside into out/replaced-<UTC time>/ and run (never deletes)"
@@ -197,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     frontier.add_argument("--quiet", action="store_true")
     report = sub.add_parser("report", help="Markdown report + PNG plots over every results.json / pool.json below a folder")
     report.add_argument("runs_dir")
+    add_study_parser(sub)
     return parser
 
 

@@ -1,10 +1,9 @@
-"""``expunge study list | run NAME_OR_FILE [scale=smoke] [key=value ...] [--out DIR] | report DIR``."""
+"""``expunge study list | run NAME_OR_FILE [scale=smoke] [key=value ...] [--out DIR] | report DIR`` (the parser lives in ``expunge.studies``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError
 
@@ -61,22 +60,3 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report}
-
-
-def cmd_study(args: argparse.Namespace) -> int:
-    return SUBCOMMANDS[args.study_command](args)
-
-
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Register ``expunge study`` on the top-level subparsers (cli.py calls this once)."""
-    study = sub.add_parser("study", help="studies: every published table as a preset (base config x axes x scale); list, run, report")
-    inner = study.add_subparsers(dest="study_command", required=True)
-    inner.add_parser("list", help="shipped studies with their scales and cell counts")
-    run = inner.add_parser("run", help="run (or resume) a study: NAME_OR_FILE [scale=smoke] [key=value ...]")
-    run.add_argument("study", help="a shipped study name (expunge study list) or a study YAML file")
-    run.add_argument("overrides", nargs="*", help="scale=smoke|published|..., then key=value overrides applied to every cell")
-    run.add_argument("--out", default=None, help="study folder (default runs/study-NAME-SCALE)")
-    run.add_argument("--quiet", action="store_true")
-    report = inner.add_parser("report", help="rewrite study.md and summary.json from a study folder's stored results")
-    report.add_argument("study_dir")
-    return study

@@ -1,0 +1,31 @@
+"""`expunge study list | run | report` end to end on a tiny study file."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from expunge.cli import main
+from tests.experiments.test_study import tiny_study
+
+
+def test_study_cli_run_report_and_list(tmp_path, capsys) -> None:
+    study = tiny_study(tmp_path)
+    study["axes"] = {"lr": {"key": "methods.0.hyperparams.lr", "values": [0.05]}}
+    study["base"]["seeds"] = [0]
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(study))
+    out = tmp_path / "study"
+    assert main(["study", "run", str(path), "scale=smoke", "recipe.epochs=1", "--out", str(out), "--quiet"]) == 0
+    stored = json.loads((out / "study.json").read_text())
+    assert stored["scale"] == "smoke" and stored["overrides"][0] == "recipe.epochs=1"
+    assert json.loads((out / "cells" / "lr-0.05" / "run.json").read_text())["config"]["recipe"]["epochs"] == 1
+    (out / "study.md").unlink()
+    assert main(["study", "report", str(out)]) == 0
+    assert "finetune" in (out / "study.md").read_text()
+    capsys.readouterr()
+    assert main(["study", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "demo" in listing and "smoke:" in listing and "published:" in listing
+    assert main(["study", "run", "no-such-study"]) == 2
