@@ -29,3 +29,6 @@ def test_study_cli_run_report_and_list(tmp_path, capsys) -> None:
     listing = capsys.readouterr().out
     assert "demo" in listing and "smoke:" in listing and "published:" in listing
     assert main(["study", "run", "no-such-study"]) == 2
+    study["axes"] = {"split": {"bad": {"split.kind": "class", "split.classes": [7]}}}
+    path.write_text(yaml.safe_dump(study))
+    assert main(["study", "run", str(path), "--out", str(tmp_path / "bad"), "--quiet"]) == 1  # recorded, and the status says so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -47,7 +48,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = run_study(args.study, scale, args.out, overrides)
     print((path.parent / "study.md").read_text())
     print(f"wrote {path}, {path.parent / 'study.md'} and {path.parent / 'summary.json'}")
-    return 0
+    cells = json.loads((path.parent / "summary.json").read_text())["cells"]
+    return 0 if cells["ok"] == cells["total"] else 1  # a failed cell is recorded, and the exit status says so
 
 
 def cmd_report(args: argparse.Namespace) -> int:

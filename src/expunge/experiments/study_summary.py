@@ -192,6 +192,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "",
     ]
     for group in summary["groups"]:
+        if not group["rows"]:
+            lines += [f"## {group['label']}", "", "No finished cell in this group (see below).", ""]
+            continue
         lines += [f"## {group['label']}", "", *group_table(group["rows"], summary["columns"], summary["baselines"]), ""]
         if group["targets"]:
             lines += ["Targets:", ""]
