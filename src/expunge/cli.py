@@ -143,7 +143,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"demo": cmd_demo, "run": cmd_run, "list": cmd_list, "report": cmd_report, "pool": cmd_pool, "tune": cmd_tune, "frontier": cmd_frontier, "study": cmd_study}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "list": cmd_list,
+    "report": cmd_report,
+    "pool": cmd_pool,
+    "tune": cmd_tune,
+    "frontier": cmd_frontier,
+    "study": cmd_study,
+}
 
 
 OVERWRITE_HELP = "out holds finished records of another config: move them aside into out/replaced-<UTC time>/ and run (never deletes)"

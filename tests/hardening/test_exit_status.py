@@ -13,7 +13,7 @@ from expunge.train import TrainingDiverged
 
 def _fake_run(monkeypatch, tmp_path, records):
     monkeypatch.setattr(experiments, "load_config", lambda source, overrides: SimpleNamespace(out=str(tmp_path)))
-    monkeypatch.setattr(experiments, "run_experiment", lambda config: records)
+    monkeypatch.setattr(experiments, "run_experiment", lambda config, overwrite=False: records)
 
 
 def test_run_exits_1_naming_the_methods_without_a_successful_run(monkeypatch, tmp_path, capsys):
