@@ -52,6 +52,12 @@ class Family(ABC):
     metric_set: ClassVar[str] = "example"  # the METRIC_SETS entry used when the config names none
     options_type: ClassVar[type | None] = None  # a dataclass of the family's model.options (typed, checked at load)
 
+    def lineage(self) -> tuple[str, ...]:
+        """This family's name and those of the families it subclasses: a subclass of ``ClassifierFamily``
+        runs every component declared for ``classifier`` (what ``expunge.compat`` checks against)."""
+        names = [c.name for c in type(self).__mro__ if isinstance(c, type) and issubclass(c, Family) and c.name]
+        return tuple(dict.fromkeys(names))
+
     def metric_set_for(self, config: ExperimentConfig) -> str:
         """The default metric set for this config (override when it depends on e.g. the split kind)."""
         return self.metric_set

@@ -2,6 +2,12 @@
 
 Third-party packages can add entries through the entry-point group ``expunge.<kind>``
 (for example ``expunge.unlearners``), loaded lazily on the first lookup miss.
+
+Components that run on models (unlearners, localizers, metrics) declare the model families
+they support: ``register(name, summary, families=("gan",))`` or a ``families`` attribute on
+the registered object (plugins). Undeclared entries are classifier-only (``DEFAULT_FAMILIES``);
+``ANY_FAMILY`` ("*") means every family. ``expunge.compat`` checks a config against these
+declarations when it loads.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from .errors import RegistryError
 
 T = TypeVar("T")
 
+ANY_FAMILY = "*"
+DEFAULT_FAMILIES: tuple[str, ...] = ("classifier",)
+
 
 class Registry(Generic[T]):
     """A named collection of factories with a one-line description each."""
@@ -23,15 +32,18 @@ class Registry(Generic[T]):
         self.entry_point_group = entry_point_group
         self._items: dict[str, T] = {}
         self._summaries: dict[str, str] = {}
+        self._families: dict[str, tuple[str, ...]] = {}
         self._plugins_loaded = False
 
-    def register(self, name: str, summary: str = "") -> Callable[[T], T]:
-        """Decorator: ``@REGISTRY.register("del", "one line, with the paper")``."""
+    def register(self, name: str, summary: str = "", families: tuple[str, ...] | None = None) -> Callable[[T], T]:
+        """Decorator: ``@REGISTRY.register("del", "one line, with the paper", families=("classifier", "gan"))``."""
 
         def decorator(obj: T) -> T:
             if name in self._items:
                 raise RegistryError(f"{self.kind} {name!r} is registered twice; pick another name.")
             self._items[name] = obj
+            if families is not None:
+                self._families[name] = tuple(families)
             doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
             self._summaries[name] = summary or (doc[0] if doc else "")
             return obj
@@ -58,6 +70,20 @@ class Registry(Generic[T]):
     def summary(self, name: str) -> str:
         self.get(name)
         return self._summaries.get(name, "")
+
+    def families(self, name: str) -> tuple[str, ...]:
+        """The model families ``name`` supports: declared at registration, else its ``families`` attribute, else classifier only."""
+        obj = self.get(name)
+        declared = self._families.get(name, getattr(obj, "families", None))
+        return tuple(declared) if declared is not None else DEFAULT_FAMILIES
+
+    def supports(self, name: str, family: str) -> bool:
+        families = self.families(name)
+        return ANY_FAMILY in families or family in families
+
+    def names_for(self, family: str) -> list[str]:
+        """The entries that support ``family`` (the valid choices a family-mismatch error names)."""
+        return [n for n in self.names() if self.supports(n, family)]
 
     def names(self) -> list[str]:
         self._load_plugins()

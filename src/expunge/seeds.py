@@ -52,6 +52,16 @@ class Seeds:
         return run + 17
 
     @staticmethod
+    def relearn_draw(evaluation: int, k: int, draw: int) -> int:
+        """Which k examples per class draw ``draw`` of the relearning attack uses (a stream per k)."""
+        return evaluation + 1000 * k + 7919 * draw
+
+    @staticmethod
+    def relearn_attack(evaluation: int, draw: int) -> int:
+        """The relearning attack's own randomness (row reset, data order) in draw ``draw``; shared across k."""
+        return evaluation + 7919 * draw
+
+    @staticmethod
     def shuffle(seed: int, epoch: int) -> int:
         """The data order of one epoch depends only on (seed, epoch): reproducible and resumable."""
         return seed * 100_003 + epoch

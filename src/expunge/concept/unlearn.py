@@ -226,8 +226,8 @@ class ConceptPoison:
         pool = np.concatenate([task.split.forget, task.split.retain])
         targets = task.train_set.targets
         bank = ConceptBank.load(self.bank_path) if self.bank_path else None
-        gen = torch.Generator().manual_seed(task.seed * 7919 + 11)
-        rng = np.random.default_rng(task.seed * 7919 + 13)
+        gen = torch.Generator().manual_seed(task.stream(11))
+        rng = np.random.default_rng(task.stream(13))
         retain = task.split.retain
         if self.retain_fraction < 1.0:
             retain = np.sort(rng.choice(retain, max(1, int(round(self.retain_fraction * len(retain)))), replace=False))
@@ -260,7 +260,7 @@ class ConceptPoison:
             parts_x.append(self.poisoned_inputs(model, task, analysis, forget, pool))
             parts_y.append(poison_labels(targets[torch.as_tensor(forget)], num_classes, self.labelling, analysis.donor, forget_classes, gen))
         data = IndexedTensorDataset(torch.cat(parts_x), torch.cat(parts_y))
-        batches = epoch_batches(data, np.arange(len(data)), self.batch_size, task.seed * 7919 + 17)
+        batches = epoch_batches(data, np.arange(len(data)), self.batch_size, task.stream(17))
         recipe = Recipe(epochs=self.epochs, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, batch_size=self.batch_size, schedule="cosine", min_lr_factor=0.1, seed=task.seed)
         if self.scope == "head":
             with head_only(model) as (head_mask, head):
@@ -337,7 +337,7 @@ class ConceptPatch(ConceptPoison):
         donor_concept = pick([c for c in donor_top if c not in target_top] + donor_top)
         targets = data.targets.numpy()
         donor_pool = pool[targets[pool] == analysis.donor]
-        rng = np.random.default_rng(task.seed * 7919 + 19)
+        rng = np.random.default_rng(task.stream(19))
         donors = rng.choice(donor_pool, len(forget), replace=True)
         hw = tuple(x.shape[-2:])
         t_peaks = peaks(bank, embed(model, x, layer, task.device, spatial=True), target_concept, hw)

@@ -58,6 +58,7 @@ from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..hparams import hp
+from ..seeds import Seeds
 from ..utils import eval_mode
 from .accuracy import Outputs
 from .registry import METRICS, EvalContext, register_set
@@ -486,10 +487,10 @@ class Relearn:
             draws: dict[str, list[float]] = {}
             for k in self.ks:
                 for r in range(self.repeats):  # draw 0 is the single-draw attack (same examples and seed as repeats=1)
-                    seed = ctx.seed + 1000 * int(k) + 7919 * r
+                    seed = Seeds.relearn_draw(ctx.seed, int(k), r)
                     idx = relearn_examples(ctx, int(k), seed)
                     x, y = ctx.train_set.inputs[torch.as_tensor(idx)], ctx.train_set.targets[torch.as_tensor(idx)]
-                    attack_seed = ctx.seed + 7919 * r
+                    attack_seed = Seeds.relearn_attack(ctx.seed, r)
                     for variant in self.variants:
                         if variant == "head":  # the body is frozen (eval mode): train a copy of the classifier on cached features
                             features = torch.as_tensor(p.pool_features["penultimate"][np.searchsorted(p.pool, idx)])

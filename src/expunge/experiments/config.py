@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .. import builtins  # noqa: F401  (every built-in name exists before validation)
+from ..compat import check_family_support
 from ..data import CORRUPTIONS, DATASETS, SPLIT_BUILDERS
 from ..errors import ConfigError
 from ..evaluate.registry import resolve_metrics
@@ -167,6 +168,7 @@ class ExperimentConfig:
         if len(set(names)) != len(names):
             raise ConfigError(f"method names must be unique, got {names}.")
         resolve_metrics(self.evaluation.metrics or None, "example")
+        check_family_support(self)  # unlearners, localizers and metrics must support this family (expunge.compat)
         if self.evaluation.confidence not in ("exact", "official"):
             raise ConfigError(f"evaluation.confidence must be exact or official, got {self.evaluation.confidence!r}.")
         return self

@@ -127,7 +127,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
 
 
-@METRICS.register("gan_class_share", "share of generated samples the reference classifier assigns to the forgotten classes")
+@METRICS.register("gan_class_share", "share of generated samples the reference classifier assigns to the forgotten classes", families=("gan",))
 @dataclass
 class ClassShare:
     n_samples: int = hp(2000, low=10, doc="generated samples classified")
@@ -143,7 +143,7 @@ class ClassShare:
         return {"forgotten_class_share": float(np.isin(pred, gone).mean() * 100.0)}
 
 
-@METRICS.register("gan_nn_distance", "distance of each forget item to its nearest generated sample, against held-out images")
+@METRICS.register("gan_nn_distance", "distance of each forget item to its nearest generated sample, against held-out images", families=("gan",))
 @dataclass
 class NNDistance:
     n_samples: int = hp(2000, low=10, doc="generated samples searched")
@@ -168,7 +168,7 @@ class NNDistance:
         return {"forget_nn_dist": f, "heldout_nn_dist": h, "nn_dist_ratio": f / h if h else float("nan")}
 
 
-@METRICS.register("gan_membership", "discriminator-score membership inference: forget items vs class-matched held-out images")
+@METRICS.register("gan_membership", "discriminator-score membership inference: forget items vs class-matched held-out images", families=("gan",))
 @dataclass
 class DiscriminatorMIA:
     max_items: int = hp(2000, low=1, doc="forget items scored (a random subset beyond this)")
@@ -182,7 +182,7 @@ class DiscriminatorMIA:
         return {"forget_mia_auc": auc(fs, hs), "forget_d_real": _mean_prob(fs), "heldout_d_real": _mean_prob(hs)}
 
 
-@METRICS.register("gan_frechet", "Fréchet distance on the reference classifier's features (generated vs real retained-class test images)")
+@METRICS.register("gan_frechet", "Fréchet distance on the reference classifier's features (generated vs real retained-class test images)", families=("gan",))
 @dataclass
 class Frechet:
     n_samples: int = hp(2000, low=20, doc="generated samples (and at most as many real test images)")
@@ -201,7 +201,7 @@ class Frechet:
         return {"frechet_distance": frechet_distance(penultimate_features(clf, x, ctx.device), real)}
 
 
-@METRICS.register("gan_downstream", "accuracy on real test images of a classifier trained only on generated samples")
+@METRICS.register("gan_downstream", "accuracy on real test images of a classifier trained only on generated samples", families=("gan",))
 @dataclass
 class Downstream:
     n_samples: int = hp(5000, low=20, doc="generated training examples")

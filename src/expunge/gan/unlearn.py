@@ -79,7 +79,7 @@ def retain_stream(task: UnlearningTask, batch_size: int, offset: int) -> Any:
 # --------------------------------------------------------------------------- baselines
 
 
-@UNLEARNERS.register("gan_retrain", "GAN retrained from scratch on the retained data (the oracle)")
+@UNLEARNERS.register("gan_retrain", "GAN retrained from scratch on the retained data (the oracle)", families=("gan",))
 @dataclass
 class GANRetrain:
     """A fresh GAN (``task.fresh_model``) trained on the retain set with the pretraining recipe."""
@@ -97,7 +97,7 @@ class GANRetrain:
         return fresh
 
 
-@UNLEARNERS.register("gan_finetune", "GAN finetuned on the retained data only (catastrophic-forgetting baseline)")
+@UNLEARNERS.register("gan_finetune", "GAN finetuned on the retained data only (catastrophic-forgetting baseline)", families=("gan",))
 @dataclass
 class GANFinetune:
     steps: int = hp(80, low=1, doc="GAN steps on retained batches")
@@ -116,7 +116,7 @@ class GANFinetune:
         return gan
 
 
-@UNLEARNERS.register("gan_redaction", "data redaction (Kong & Chaudhuri 2023): forget images join D's fake side, no substitutes")
+@UNLEARNERS.register("gan_redaction", "data redaction (Kong & Chaudhuri 2023): forget images join D's fake side, no substitutes", families=("gan",))
 @dataclass
 class GANRedaction:
     steps: int = hp(80, low=1, doc="GAN steps, each on a retained batch plus a forget batch labelled fake")
@@ -155,7 +155,7 @@ def nearest_indices(queries: torch.Tensor, bank: torch.Tensor, chunk: int = 1024
     return torch.cat([torch.cdist(q[i : i + chunk], b).argmin(1) for i in range(0, len(q), chunk)])
 
 
-@UNLEARNERS.register("gan_cascade", "cascaded GAN unlearning (Sun et al. 2023): substitution + fake label, unlearning/learning stages")
+@UNLEARNERS.register("gan_cascade", "cascaded GAN unlearning (Sun et al. 2023): substitution + fake label, unlearning/learning stages", families=("gan",))
 @dataclass
 class GANCascade:
     """Every option the paper leaves open is a hyperparameter; defaults are the measured best (docs/methods/gan.md)."""

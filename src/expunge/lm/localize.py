@@ -80,6 +80,6 @@ class TransformerDEL:
         return Scores(values, "param", metadata={"localizer": "lm_del", "scope": self.scope})
 
 
-@LOCALIZERS.register("lm_del", "DEL for transformers: |θ·g| of the forget NLL per neuron of the attention/MLP projections")
+@LOCALIZERS.register("lm_del", "DEL for transformers: |θ·g| of the forget NLL per neuron of the attention/MLP projections", families=("lm",))
 def lm_del_localizer(**options: object) -> TransformerDEL:
     return TransformerDEL(**options)  # type: ignore[arg-type]

@@ -139,11 +139,11 @@ class LMSettings:
         # Everything random inside the run (peft's LoRA init, LoRA and model dropout) draws from torch's global
         # RNG. Seed it from the task's seed inside a fork, so that a run depends on its seed only (not on what
         # ran before it) and the caller's global RNG is left as it was.
-        with _seeded_rng(task.seed * 7919 + 12, device):
+        with _seeded_rng(task.stream(12), device):
             net, params, apply = self._prepare(model, mask)
             net.train()
             retain_inputs = task.train_set.inputs[torch.as_tensor(task.split.retain)]
-            gen = torch.Generator().manual_seed(task.seed * 7919 + 11)
+            gen = torch.Generator().manual_seed(task.stream(11))
             per_pass = -(-len(forget_rows) // self.batch_size)
             total = self.epochs * per_pass
             with_retain = use_retain and self.retain_weight > 0 and len(retain_inputs) > 0
@@ -409,7 +409,7 @@ class _ConceptRun:
     retain_term: RetainTerm
 
 
-@UNLEARNERS.register("lm_concept", "concept unlearning for LMs: IG concept words masked in forget answers, then LoRA (arXiv 2405.15662)")
+@UNLEARNERS.register("lm_concept", "concept unlearning for LMs: IG concept words masked in forget answers, then LoRA (arXiv 2405.15662)", families=("lm",))
 @dataclass
 class ConceptUnlearning(LMSettings):
     """IG top-k concept words per forget author → replaced in forget answers → fine-tune on masked-forget + retain.
@@ -663,7 +663,7 @@ class ConceptUnlearning(LMSettings):
         return self._run(model, task, run.mask, stacked, parity_loss, self.name)
 
 
-@UNLEARNERS.register("lm_grad_ascent", "gradient ascent on the forget answers' NLL (TOFU / OpenUnlearning GradAscent)")
+@UNLEARNERS.register("lm_grad_ascent", "gradient ascent on the forget answers' NLL (TOFU / OpenUnlearning GradAscent)", families=("lm",))
 @dataclass
 class LMGradAscent(LMSettings):
     """Unbounded ascent: on the 20-author test corpus 5 passes at 1e-3 already destroy retain answers too."""
@@ -676,7 +676,7 @@ class LMGradAscent(LMSettings):
         return self._run(model, task, mask, _forget_rows(task), lambda net, f, r: -answer_nll(net, f), self.name, use_retain=False)
 
 
-@UNLEARNERS.register("lm_grad_diff", "gradient difference: −NLL(forget) + λ·NLL(retain) (TOFU / OpenUnlearning GradDiff)")
+@UNLEARNERS.register("lm_grad_diff", "gradient difference: −NLL(forget) + λ·NLL(retain) (TOFU / OpenUnlearning GradDiff)", families=("lm",))
 @dataclass
 class LMGradDiff(LMSettings):
     epochs: int = hp(30, low=1, doc="passes over the forget set")
@@ -687,7 +687,7 @@ class LMGradDiff(LMSettings):
         return self._run(model, task, mask, _forget_rows(task), lambda net, f, r: -answer_nll(net, f) + self._retain_term(net, r), self.name)
 
 
-@UNLEARNERS.register("lm_npo", "NPO: −(2/β)·log σ(−β·log(π_θ/π_ref)) on forget + λ·NLL(retain) (Zhang et al. 2024)")
+@UNLEARNERS.register("lm_npo", "NPO: −(2/β)·log σ(−β·log(π_θ/π_ref)) on forget + λ·NLL(retain) (Zhang et al. 2024)", families=("lm",))
 @dataclass
 class LMNPO(LMSettings):
     epochs: int = hp(30, low=1, doc="passes over the forget set")
@@ -707,7 +707,7 @@ class LMNPO(LMSettings):
         return self._run(model, task, mask, _forget_rows(task), loss, self.name)
 
 
-@UNLEARNERS.register("lm_idk", "fine-tune on forget questions answered 'I don't know' + retain (TOFU IDK)")
+@UNLEARNERS.register("lm_idk", "fine-tune on forget questions answered 'I don't know' + retain (TOFU IDK)", families=("lm",))
 @dataclass
 class LMIdk(LMSettings):
     epochs: int = hp(30, low=1, doc="passes over the forget set")
@@ -719,7 +719,7 @@ class LMIdk(LMSettings):
         return self._run(model, task, mask, rows, lambda net, f, r: answer_nll(net, f) + self._retain_term(net, r), self.name)
 
 
-@UNLEARNERS.register("lm_retrain", "retrain a fresh LM on the retain set within a budget of example passes (the retrain-at-equal-cost baseline)")
+@UNLEARNERS.register("lm_retrain", "retrain a fresh LM on the retain set within a budget of example passes (the retrain-at-equal-cost baseline)", families=("lm",))
 @dataclass
 class LMRetrain:
     """Ignores the given model: trains a fresh one (``task.fresh_model``) on the retain answers, AdamW as the
@@ -739,7 +739,7 @@ class LMRetrain:
         if len(retain) == 0:
             raise DataError("the retain set is empty; there is nothing to retrain on.")
         epochs = max(1, round(self.passes_per_forget_example * len(task.split.forget) / len(retain)))
-        with _seeded_rng(task.seed * 7919 + 12, task.device):
+        with _seeded_rng(task.stream(12), task.device):
             fresh = task.fresh_model(task.seed).to(task.device)
             info = train_lm(fresh, task.train_set.inputs, retain, epochs, self.lr, self.batch_size, task.seed, task.device, desc=self.name)
         task.notes.update(epochs=epochs, steps=info["steps"], unlearn_seconds=info["train_seconds"], peak_memory_mb=info["peak_memory_mb"], final_loss=info["final_loss"])

@@ -116,19 +116,19 @@ class GradientOptions:
     channel_rule: str = hp("del_code", choices=CHANNEL_RULES, doc="how h is counted per row (see scores.top_h_count)")
 
 
-@LOCALIZERS.register("del", "DEL: |θ·g| of the forget loss, per-channel top-h mean, global top-α (arXiv 2412.02432)")
+@LOCALIZERS.register("del", "DEL: |θ·g| of the forget loss, per-channel top-h mean, global top-α (arXiv 2412.02432)", families=("classifier", "gan"))
 @options(GradientOptions)
 def del_localizer(**options: object) -> GradientLocalizer:
     return GradientLocalizer(**{"criterion": "weighted_grad", "granularity": "channel", **options})  # type: ignore[arg-type]
 
 
-@LOCALIZERS.register("salloc", "SalLoc: |g| of the forget loss per parameter, global top-α (SalUn, arXiv 2310.12508)")
+@LOCALIZERS.register("salloc", "SalLoc: |g| of the forget loss per parameter, global top-α (SalUn, arXiv 2310.12508)", families=("classifier", "gan"))
 @options(GradientOptions)
 def salloc_localizer(**options: object) -> GradientLocalizer:
     return GradientLocalizer(**{"criterion": "grad", "granularity": "param", **options})  # type: ignore[arg-type]
 
 
-@LOCALIZERS.register("gradient", "configurable criterion (grad|weighted_grad|weight) x granularity x data (DEL Table 1/4)")
+@LOCALIZERS.register("gradient", "configurable criterion (grad|weighted_grad|weight) x granularity x data (DEL Table 1/4)", families=("classifier", "gan"))
 @options(GradientOptions)
 def gradient_localizer(**options: object) -> GradientLocalizer:
     return GradientLocalizer(**options)  # type: ignore[arg-type]

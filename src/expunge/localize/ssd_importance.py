@@ -73,7 +73,7 @@ class SSDImportanceOptions:
     channel_rule: str = hp("del_code", choices=CHANNEL_RULES)
 
 
-@LOCALIZERS.register("ssd_importance", "SSD importance: diagonal Fisher on the forget set over that on the training set (Foster et al., AAAI 2024)")
+@LOCALIZERS.register("ssd_importance", "SSD importance: diagonal Fisher on the forget set over that on the training set (Foster et al., AAAI 2024)", families=("classifier", "gan"))
 @options(SSDImportanceOptions)
 def ssd_importance_localizer(**options: object) -> SSDImportanceLocalizer:
     return SSDImportanceLocalizer(**options)  # type: ignore[arg-type]
