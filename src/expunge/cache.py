@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save
 
@@ -28,6 +30,35 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+def tensor_digest(tensor: torch.Tensor) -> str:
+    """sha256 of a tensor's dtype, shape and bytes: equal only for the same values."""
+    t = tensor.detach().to("cpu").contiguous()
+    digest = hashlib.sha256(f"{t.dtype}{tuple(t.shape)}".encode())
+    digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def data_fingerprint(dataset: Any, indices: np.ndarray | None = None) -> dict[str, str]:
+    """Digests of the inputs and targets a model sees (rows ``indices``, sorted; all rows when None).
+
+    In every cache key, so that a changed example or label can never reuse a model trained on
+    the old data (issue 23: a stale oracle once scored 1% after the labels changed).
+    """
+    rows = None if indices is None else torch.as_tensor(np.sort(np.asarray(indices, dtype=np.int64)))
+    out = {}
+    for name in ("inputs", "targets"):
+        tensor = getattr(dataset, name, None)
+        if isinstance(tensor, torch.Tensor):
+            out[name] = tensor_digest(tensor if rows is None else tensor[rows])[:32]
+    return out
+
+
+def model_fingerprint(model: torch.nn.Module, factory: str | None = None) -> str:
+    """Digest of the architecture: parameter and buffer names, shapes and dtypes, and the factory that built it."""
+    layout = [(name, tuple(t.shape), str(t.dtype)) for name, t in model.state_dict().items()]
+    return stable_hash({"layout": layout, "factory": factory, "class": type(model).__qualname__}, length=32)
+
+
 class ModelCache:
     """``root/<kind>-<hash>/{model,init}.safetensors`` plus ``info.json`` with the spec and timings."""
 
@@ -46,9 +77,16 @@ class ModelCache:
         spec: dict[str, Any],
         build: Callable[[], torch.nn.Module],
         fit: Callable[[torch.nn.Module], dict[str, Any]],
+        fingerprint_model: bool = False,
     ) -> tuple[torch.nn.Module, dict[str, Any]]:
-        """Return a trained model and its info; train (and store) only on a cache miss."""
+        """Return a trained model and its info; train (and store) only on a cache miss.
+
+        ``fingerprint_model`` adds the built model's layout (``model_fingerprint``) to the key, so
+        a changed architecture (a user factory, new options) never loads another model's weights.
+        """
         model = build()
+        if fingerprint_model:
+            spec = {**spec, "architecture": model_fingerprint(model, spec.get("factory"))}
         folder = self.folder(kind, spec)
         if folder is not None and (folder / "model.safetensors").exists() and (folder / "info.json").exists():
             try:

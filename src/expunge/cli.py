@@ -11,6 +11,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from . import plugins
 from .errors import ExpungeError
 from .studies import add_parser as add_study_parser
 from .studies import cmd_study
@@ -232,10 +233,13 @@ def _with_debug_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn every exception into one line and an exit status (0 ok, 1 failed, 2 bad input, 130 interrupted)."""
     parser = _with_debug_flag(build_parser())
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help="import a module that registers your models / methods / metrics first (repeatable; before the subcommand)")
     args = parser.parse_args(argv)
     args.debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        plugins.load_entry_points()  # the expunge.plugins entry-point group, then --import MODULE
+        plugins.import_modules(args.imports)
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("expunge: interrupted; finished records are kept, run the same command again to resume.", file=sys.stderr)

@@ -6,15 +6,12 @@ config is saved with every result.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import types
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from .. import builtins  # noqa: F401  (every built-in name exists before validation)
 from ..compat import check_family_support
@@ -26,7 +23,7 @@ from ..hparams import coerce_value, validate_params
 from ..localize import LOCALIZERS
 from ..models import MODELS
 from ..plugins import load_object
-from ..preflight import check_config_dict, read_yaml
+from ..preflight import apply_overrides, check_config_dict, parse_override, read_yaml, set_path  # noqa: F401  (re-exported for tune, frontier, studies)
 from ..train import Recipe
 from ..unlearn import UNLEARNERS
 from ..utils import resolve_device
@@ -246,42 +243,6 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a mapping, got {value!r}.")
         return dict(value)
     return coerce_value(value, annotation, key)
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} is not key=value (e.g. recipe.epochs=5).")
-    key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
-
-
-def set_path(data: dict[str, Any], path: list[str], value: Any, label: str | None = None) -> None:
-    """Set ``data[path[0]][path[1]]... = value`` in place; list items by position, missing dicts created."""
-    label = label or ".".join(path)
-    node: Any = data
-    for i, part in enumerate(path):
-        last = i == len(path) - 1
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"override {label!r}: {'.'.join(path[: i + 1])} is not a valid list position.")
-            key: Any = int(part)
-        else:
-            key = part
-            if not last and node.get(part) is None:
-                node[part] = {}
-        if last:
-            node[key] = value
-        else:
-            node = node[key]
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Dotted keys, list items by position: ``methods.2.alpha=0.1``."""
-    data = copy.deepcopy(data)
-    for text in overrides:
-        path, value = parse_override(text)
-        set_path(data, path, value, text)
-    return data
 
 
 def load_config(source: str | Path | dict[str, Any] | None = None, overrides: list[str] | None = None) -> ExperimentConfig:

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import DatasetBundle, ForgetSplit, build_split, corrupt, load_dataset
+from ..data import (
+    DatasetBundle,
+    ForgetSplit,
+    adapters,  # noqa: F401  (registers the "tensors" dataset: the user's own data from a file)
+    build_split,
+    corrupt,
+    load_dataset,
+)
 from ..data.splits import read_indices
 from ..errors import ConfigError
 from ..family import FamilyData

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..deletion import deletion_record, save_weights, write_deletion_record
 from ..errors import ConfigError, ExpungeError
 from ..family import family_of
 from ..utils import atomic_write_json, atomic_write_text, resolve_device
@@ -43,9 +44,40 @@ def train_pool_member_job(config_data: dict[str, Any], kind: str, index: int) ->
 
 
 def method_job(config_data: dict[str, Any], method_index: int, run: int) -> dict[str, Any]:
-    """Executor job: one method at one unlearning seed."""
+    """Executor job: one method at one unlearning seed, with its deletion record (and weights with ``save_models``)."""
     config = load_config(config_data)
-    return run_method(context_for(config), config.methods[method_index], run)
+    ctx = context_for(config)
+    method = config.methods[method_index]
+    kept: dict[str, Any] = {}
+    record = run_method(ctx, method, run, keep_model=kept)
+    record["deletion_record"] = write_evidence(ctx, method, run, record, kept["model"])
+    return record
+
+
+COST_KEYS = ("seconds", "cpu_seconds", "passes", "forward_passes", "relative_passes", "relative_time")
+
+
+def write_evidence(ctx: Any, method: MethodConfig, run: int, record: dict[str, Any], model: Any) -> str:
+    """``records/<key>.deletion.json`` (and ``records/<key>.safetensors`` with ``save_models``); returns the record's path relative to ``out``."""
+    out = Path(ctx.config.out)
+    key = run_key(method, run)
+    weights = out / "records" / f"{key}.safetensors" if ctx.config.save_models else None
+    if weights is not None:
+        save_weights(model, weights, {"method": method.name, "seed": str(run)})
+    evidence = deletion_record(
+        ctx.split.forget,
+        method.name,
+        asdict(method),
+        ctx.seeds.record(run, ctx.config.oracles),
+        {k: record.get(k) for k in COST_KEYS},
+        metrics=record,
+        verdict=record.get("verdict_name", record.get("verdict")),
+        weights_path=weights,
+        device=ctx.device,
+        extra={"experiment": ctx.config.name, "config_hash": run_hash(ctx.config, method, run), "original": ctx.original.info.get("checkpoint_sha256") or public_info(ctx.original.info)["spec_hash"]},
+    )
+    path = write_deletion_record(out / "records" / f"{key}.deletion.json", evidence)
+    return str(path.relative_to(out))
 
 
 def train_pool(config: ExperimentConfig, executor: Any) -> None:

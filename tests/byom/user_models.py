@@ -1,0 +1,13 @@
+"""A user's own architecture and plugin module, as the pipeline sees them (model.factory, --import)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def mlp(input_shape: tuple[int, ...], num_classes: int, hidden: int = 16) -> nn.Module:
+    """What a user writes: a plain nn.Module built from the data's shape."""
+    features = 1
+    for d in input_shape:
+        features *= int(d)
+    return nn.Sequential(nn.Flatten(), nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
