@@ -11,7 +11,6 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from . import plugins
 from .errors import ExpungeError
 from .studies import add_parser as add_study_parser
 from .studies import cmd_study
@@ -110,9 +109,15 @@ def cmd_frontier(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.html:
+        from .html_report import write_html_report
+
+        print(f"wrote {write_html_report(args.html, args.runs_dir)}")
+        return 0
     from .experiments.report import report_folder
 
-    print(f"wrote {report_folder(args.runs_dir)}")
+    for folder in args.runs_dir:
+        print(f"wrote {report_folder(folder)}")
     return 0
 
 
@@ -208,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     frontier.add_argument("--tuned", default=None, metavar="PATH", help="a tune-*.json from `expunge tune --budget`, or a folder of them")
     frontier.add_argument("--quiet", action="store_true")
     report = sub.add_parser("report", help="Markdown report + PNG plots over every results.json / pool.json below a folder")
-    report.add_argument("runs_dir")
+    report.add_argument("runs_dir", nargs="+", help="run, frontier, pool or study folders (anything with results.json below it)")
+    report.add_argument("--html", metavar="OUT", default=None, help="instead of report.md: one self-contained HTML page comparing them (opens offline from file://)")
     add_study_parser(sub)
     return parser
 
@@ -233,13 +239,10 @@ def _with_debug_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn every exception into one line and an exit status (0 ok, 1 failed, 2 bad input, 130 interrupted)."""
     parser = _with_debug_flag(build_parser())
-    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help="import a module that registers your models / methods / metrics first (repeatable; before the subcommand)")
     args = parser.parse_args(argv)
     args.debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        plugins.load_entry_points()  # the expunge.plugins entry-point group, then --import MODULE
-        plugins.import_modules(args.imports)
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("expunge: interrupted; finished records are kept, run the same command again to resume.", file=sys.stderr)
