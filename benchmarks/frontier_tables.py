@@ -108,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results)
     loaded = {s: d for s in DEVELOPMENT + HELDOUT if (d := load_split(s, results)) is not None}
     if not loaded:
-        print(f"no frontier_fmnist_*.json under {results}; run benchmarks/frontier_fmnist.py first.", file=sys.stderr)
+        print(
+            f"no frontier_fmnist_*.json under {results}; run `expunge study run frontier scale=published` first (the stored JSONs came from the retired benchmarks/frontier_fmnist.py).",
+            file=sys.stderr,
+        )
         return 1
     low, high = [0.05, 0.1, 0.25], [0.5, 1.0]
     dev = {s: loaded[s] for s in DEVELOPMENT if s in loaded}

@@ -3,8 +3,8 @@
 The paper's locator (arXiv 2405.15662, LLM variant) scores a word by the integrated gradients of the answer's
 log-likelihood with respect to the word's input embeddings, summed over its tokens. Under teacher forcing a token
 *as input* only conditions the predictions after it, so the score measures how much the word helps predict what
-follows, not how well the model knows the word. This script measures, on the benchmark's cached original
-(``llm_authors.py`` trains and caches it), for every eligible word of the forget answers (the words ``lm_concept``
+follows, not how well the model knows the word. This script measures, on the cached original of the ``lm-authors``
+study (``expunge study run lm-authors scale=published`` trains and caches it; so does this script, through the same stage), for every eligible word of the forget answers (the words ``lm_concept``
 may choose: not a stopword, not a template word, not a question word):
 
 - the rank correlation (Spearman) between the IG word score and the word's number of tokens;
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -34,13 +33,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llm_authors import RESULTS, ROOT, BenchmarkModels, _environment  # noqa: E402
-
-from expunge.data import build_split  # noqa: E402
-from expunge.lm import load_authors  # noqa: E402
+from expunge.experiments.context import context_for  # noqa: E402
+from expunge.experiments.study_plan import load_study, plan_cells  # noqa: E402
 from expunge.lm.attribution import STOPWORDS, answer_words, integrated_gradients, prompt_words_by_author, shared_words  # noqa: E402
-from expunge.utils import atomic_write_json  # noqa: E402
+from expunge.utils import atomic_write_json, environment_info  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def word_table(codec: Any, rows: torch.Tensor, authors: list[int], attributions: list[torch.Tensor], excluded: set[str]) -> list[dict[str, Any]]:
@@ -91,6 +89,14 @@ def diagnose(words: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def original_of(corpus_seed: int, authors: int, fraction: float, out: Path) -> Any:
+    """The lm-authors study's cell for this fraction (same config, same cache key): its original, data and split."""
+    spec = load_study("lm-authors")
+    overrides = [f"dataset.options.seed={corpus_seed}", f"dataset.options.num_authors={authors}", f"split.fraction={fraction}", "quiet=true"]
+    config = plan_cells(spec, "published", out, overrides)[0].config
+    return context_for(config)  # trains (or loads from the shared cache) the original and the oracles
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus-seeds", type=int, nargs="+", default=[0, 1])
@@ -98,23 +104,28 @@ def main() -> None:
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1])
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--ig-steps", type=int, default=32)
-    ap.add_argument("--cache", default=str(ROOT / ".cache" / "lm"))
     ap.add_argument("--out", default=str(RESULTS / "llm_ig_words.json"))
     args = ap.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
     results = []
     for corpus_seed in args.corpus_seeds:
-        bundle = load_authors(args.authors, seed=corpus_seed)
-        model, info = BenchmarkModels(bundle, args.authors, corpus_seed, cache=args.cache).original()
-        targets = bundle.train.targets.numpy()
-        excluded = shared_words(bundle.codec, bundle.train.inputs, targets.tolist(), 0.25) | STOPWORDS
         for fraction in args.fractions:
-            split = build_split("authors", targets, len(bundle.test), seed=0, validation_fraction=0.0, fraction=fraction)
+            ctx = original_of(corpus_seed, args.authors, fraction, Path("runs/llm-ig-words"))
+            bundle, split, model = ctx.data.bundle, ctx.data.split, ctx.original.model
+            targets = bundle.train.targets.numpy()
+            excluded = shared_words(bundle.codec, bundle.train.inputs, targets.tolist(), 0.25) | STOPWORDS
             rows, authors = bundle.train.inputs[split.forget], targets[split.forget].tolist()
             ig = integrated_gradients(model, rows, args.ig_steps, 8)
             words = word_table(bundle.codec, rows, authors, ig.token_attributions, excluded)
-            entry = {"corpus_seed": corpus_seed, "fraction": fraction, "original_cache_hit": info["cache_hit"], **diagnose(words), "coverage": coverage(words, args.k), "ig": ig.summary()}
+            entry = {
+                "corpus_seed": corpus_seed,
+                "fraction": fraction,
+                "original_cache_hit": ctx.original.info.get("cache_hit"),
+                **diagnose(words),
+                "coverage": coverage(words, args.k),
+                "ig": ig.summary(),
+            }
             results.append(entry)
             cov = entry["coverage"]
             print(
@@ -123,7 +134,7 @@ def main() -> None:
                 f"IG {cov['ig_top_k']:.2f}, random {cov['random_k']:.2f}, all eligible {cov['all_eligible']:.2f}",
                 flush=True,
             )
-    out = {"benchmark": "llm_ig_words", "args": vars(args), "results": results, "seconds": time.perf_counter() - start, "environment": _environment()}
+    out = {"benchmark": "llm_ig_words", "args": vars(args), "results": results, "seconds": time.perf_counter() - start, "environment": environment_info()}
     atomic_write_json(Path(args.out), out)
     print(f"-> {args.out}")
 
