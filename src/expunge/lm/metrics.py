@@ -7,8 +7,12 @@ and the first oracle's beside it (``oracle_*``); with two or more oracles, oracl
 oracle 0 gives the noise floor (``*_floor``).
 
 - ``lm_forget_quality``: TOFU's forget quality, the KS-test p-value between the truth ratios
-  of the model and of the oracle on the forget questions. Truth ratio R = mean over perturbed
-  answers of P(perturbed|q)^(1/|a|) / P(paraphrased|q)^(1/|a|).
+  of the model and of the oracle on the forget questions. Truth ratio, as TOFU and OpenUnlearning
+  define it: R = (geometric mean over the perturbed answers of P(perturbed|q)^(1/|a|)) /
+  P(paraphrased|q)^(1/|a|), i.e. exp(mean_k of the perturbed answers' mean token log-prob minus the
+  paraphrased answer's). ``truth_ratio_mean: arithmetic`` (expunge's earlier definition, an
+  arithmetic mean of the normalised probabilities) is an option; it moved single runs' forget
+  quality by up to 0.4.
 - ``lm_utility``: harmonic mean of answer probability P(a|q)^(1/|a|), ROUGE-L recall and
   max(0, 1 − R) on a retain sample and on the unrelated world facts (TOFU's model utility).
 - ``lm_rouge``: ROUGE-L recall of greedy answers on forget, retain and paraphrased forget questions.
@@ -33,6 +37,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..evaluate.registry import METRICS, EvalContext, register_set
+from ..hparams import hp
 from .corpus import QA, AuthorsCorpus
 from .models import codec_of, greedy_generate, score_rows
 
@@ -83,6 +88,28 @@ def _rankdata(x: np.ndarray) -> np.ndarray:
         ranks[order[i : j + 1]] = (i + j) / 2 + 1
         i = j + 1
     return ranks
+
+
+def _log_geometric_mean(log_probs: np.ndarray) -> np.ndarray:
+    return log_probs.mean(axis=1)
+
+
+def _log_arithmetic_mean(log_probs: np.ndarray) -> np.ndarray:
+    top = log_probs.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(log_probs - top).mean(axis=1, keepdims=True)))[:, 0]
+
+
+# How the perturbed answers' normalised probabilities are averaged, in log space: name -> (questions x answers) -> per question.
+TRUTH_RATIO_MEANS = {
+    "geometric": _log_geometric_mean,  # TOFU / OpenUnlearning: exp of the mean of the answers' mean token log-probs
+    "arithmetic": _log_arithmetic_mean,  # expunge's earlier definition: the mean of the normalised probabilities
+}
+
+
+def truth_ratio_mean(name: str):
+    if name not in TRUTH_RATIO_MEANS:
+        raise ConfigError(f"truth_ratio_mean {name!r} unknown; choose one of {sorted(TRUTH_RATIO_MEANS)} ('geometric' is TOFU's definition).")
+    return TRUTH_RATIO_MEANS[name]
 
 
 @dataclass
@@ -138,16 +165,21 @@ class ModelReport:
                 self._cache[key] = score_rows(self.model, self.codec.encode_pairs(pairs))
         return self._cache[key]
 
-    def norm_prob(self, records: list[QA], which: str = "answer") -> np.ndarray:
+    def mean_logprob(self, records: list[QA], which: str = "answer") -> np.ndarray:
+        """Mean token log-probability of each answer (log of P(a|q)^(1/|a|))."""
         s = self._scores(records, which)
-        return torch.exp(s["logprob"] / s["length"].clamp_min(1)).numpy()
+        return (s["logprob"].double() / s["length"].clamp_min(1)).numpy()
 
-    def truth_ratio(self, records: list[QA]) -> np.ndarray:
+    def norm_prob(self, records: list[QA], which: str = "answer") -> np.ndarray:
+        return np.exp(self.mean_logprob(records, which))
+
+    def truth_ratio(self, records: list[QA], mean: str = "geometric") -> np.ndarray:
+        """Per question: (mean over perturbed answers of P^(1/|a|)) / P(paraphrased)^(1/|a|), the mean from ``TRUTH_RATIO_MEANS``."""
         if not records:
             return np.zeros(0)
-        para = self.norm_prob(records, "paraphrased")
-        pert = self.norm_prob(records, "perturbed").reshape(len(records), -1)
-        return pert.mean(1) / np.maximum(para, 1e-30)
+        para = self.mean_logprob(records, "paraphrased")
+        pert = self.mean_logprob(records, "perturbed").reshape(len(records), -1)
+        return np.exp(truth_ratio_mean(mean)(pert) - para)
 
     def generations(self, records: list[QA], paraphrased: bool = False) -> list[str]:
         key = f"gen:{id(records)}:{paraphrased}"
@@ -163,10 +195,10 @@ class ModelReport:
     def occurrences(self, records: list[QA], paraphrased: bool = False) -> list[bool]:
         return [q.key.lower() in g.lower() for g, q in zip(self.generations(records, paraphrased), records)]
 
-    def utility_parts(self, records: list[QA]) -> list[float]:
+    def utility_parts(self, records: list[QA], mean: str = "geometric") -> list[float]:
         if not records:
             return []
-        return [float(self.norm_prob(records).mean()), self.rouge(records), float(np.maximum(0.0, 1.0 - self.truth_ratio(records)).mean())]
+        return [float(self.norm_prob(records).mean()), self.rouge(records), float(np.maximum(0.0, 1.0 - self.truth_ratio(records, mean)).mean())]
 
     def token_logprobs(self, records: list[QA]) -> torch.Tensor:
         return self._scores(records, "answer")["token_logprobs"]
@@ -200,37 +232,39 @@ def _oracle_reports(ctx: EvalContext) -> list[ModelReport]:
     return [report(ctx, o) for o in ctx.oracles]
 
 
-@METRICS.register("lm_forget_quality", "TOFU forget quality: KS p-value of forget truth ratios vs the retrained oracle", families=("lm",))
+@METRICS.register("lm_forget_quality", "TOFU forget quality: KS p-value of forget truth ratios vs the retrained oracle")
 @dataclass
 class ForgetQuality:
+    truth_ratio_mean: str = hp("geometric", choices=sorted(TRUTH_RATIO_MEANS), doc="mean over the perturbed answers: geometric (TOFU / OpenUnlearning) or arithmetic")
     needs: frozenset[str] = frozenset({"oracles", "lm_corpus"})
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         rep, oracles = report(ctx, model), _oracle_reports(ctx)
         f = rep.data.forget
-        tr, tr0 = rep.truth_ratio(f), oracles[0].truth_ratio(f)
+        tr, tr0 = rep.truth_ratio(f, self.truth_ratio_mean), oracles[0].truth_ratio(f, self.truth_ratio_mean)
         out = {"forget_quality": _ks_pvalue(tr, tr0), "truth_ratio_forget": float(np.mean(tr)), "oracle_truth_ratio_forget": float(np.mean(tr0))}
         if len(oracles) > 1:
-            out["forget_quality_floor"] = _ks_pvalue(oracles[1].truth_ratio(f), tr0)
+            out["forget_quality_floor"] = _ks_pvalue(oracles[1].truth_ratio(f, self.truth_ratio_mean), tr0)
         return out
 
 
-@METRICS.register("lm_utility", "TOFU model utility: harmonic mean of prob, ROUGE-L, truth score on retain and world facts", families=("lm",))
+@METRICS.register("lm_utility", "TOFU model utility: harmonic mean of prob, ROUGE-L, truth score on retain and world facts")
 @dataclass
 class ModelUtility:
+    truth_ratio_mean: str = hp("geometric", choices=sorted(TRUTH_RATIO_MEANS), doc="mean over the perturbed answers in the truth score: geometric (TOFU) or arithmetic")
     needs: frozenset[str] = frozenset({"lm_corpus"})
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         out: dict[str, float] = {}
         for prefix, rep in [("", report(ctx, model))] + ([("oracle_", report(ctx, ctx.oracles[0]))] if ctx.oracles else []):
-            r, f = rep.utility_parts(rep.data.retain), rep.utility_parts(rep.data.facts)
+            r, f = rep.utility_parts(rep.data.retain, self.truth_ratio_mean), rep.utility_parts(rep.data.facts, self.truth_ratio_mean)
             out[f"{prefix}utility"] = _harmonic(r + f)
             out[f"{prefix}utility_retain"] = _harmonic(r)
             out[f"{prefix}utility_facts"] = _harmonic(f)
         return out
 
 
-@METRICS.register("lm_rouge", "ROUGE-L recall of greedy answers on forget, paraphrased forget and retain questions", families=("lm",))
+@METRICS.register("lm_rouge", "ROUGE-L recall of greedy answers on forget, paraphrased forget and retain questions")
 @dataclass
 class Rouge:
     needs: frozenset[str] = frozenset({"lm_corpus"})
@@ -245,7 +279,7 @@ class Rouge:
         return out
 
 
-@METRICS.register("lm_concept_occurrence", "share of forget answers that still contain the fact (concept) word, Wilson 95% CI, vs the oracle", families=("lm",))
+@METRICS.register("lm_concept_occurrence", "share of forget answers that still contain the fact (concept) word, Wilson 95% CI, vs the oracle")
 @dataclass
 class ConceptOccurrence:
     needs: frozenset[str] = frozenset({"lm_corpus"})
@@ -263,7 +297,7 @@ class ConceptOccurrence:
         return out
 
 
-@METRICS.register("lm_mia", "loss and Min-K% membership attacks: AUC forget answers vs held-out authors (oracle beside)", families=("lm",))
+@METRICS.register("lm_mia", "loss and Min-K% membership attacks: AUC forget answers vs held-out authors (oracle beside)")
 @dataclass
 class MembershipAttacks:
     min_k: float = 0.2
@@ -289,7 +323,7 @@ class MembershipAttacks:
         return out
 
 
-@METRICS.register("lm_perplexity", "answer perplexity on retain, forget and world-fact questions", families=("lm",))
+@METRICS.register("lm_perplexity", "answer perplexity on retain, forget and world-fact questions")
 @dataclass
 class Perplexity:
     needs: frozenset[str] = frozenset({"lm_corpus"})
