@@ -94,6 +94,21 @@ def on_device(model: nn.Module, device: torch.device) -> nn.Module:
     return copy.deepcopy(model).to(device)
 
 
+RESIDENT_BYTES = 1 << 30  # inputs up to 1 GiB move to the GPU once; larger ones stay in pinned host memory
+
+
+def place(dataset: IndexedTensorDataset, device: torch.device) -> IndexedTensorDataset:
+    """The GPU path: inputs resident on the device when they fit (no copy per batch), else pinned for
+    ``non_blocking`` copies (``train.to_device``). Targets stay on the CPU, where metrics compare them.
+    On the CPU nothing changes."""
+    if device.type != "cuda":
+        return dataset
+    inputs = dataset.inputs
+    size = inputs.element_size() * inputs.numel()
+    inputs = inputs.to(device, non_blocking=True) if size <= RESIDENT_BYTES else inputs.pin_memory()
+    return IndexedTensorDataset(inputs, dataset.targets)
+
+
 def _split(parts: Parts, num_test: int = 1, test: np.ndarray | None = None, description: str = "expunge.unlearn") -> ForgetSplit:
     forget = parts.indices["forget"]
     retain = parts.indices.get("retain")
@@ -245,7 +260,7 @@ def unlearn(
     split = _split(parts)
     device = resolve_device(device)
     config = resolve_method(method, budget, init_state is not None, localizer, alpha, hyperparams)
-    data = FamilyData(_bundle(parts.dataset), split)
+    data = FamilyData(_bundle(place(parts.dataset, device)), split)
     ctx = _context(copy.deepcopy(model).to(device), data, device, Recipe(epochs=retrain_epochs), seed, progress, init_state)
     if "epochs" not in hyperparams:
         config = plan_method(config, budget, retrain_epochs * len(split.retain), task_sizes(ctx)).method
@@ -311,7 +326,7 @@ def retrain_oracles(reference: nn.Module, parts: Parts, split: ForgetSplit, reci
     from .experiments.model_pool import fit_member
 
     family = FAMILIES.get("classifier")()
-    data = FamilyData(_bundle(parts.dataset), split)
+    data = FamilyData(_bundle(place(parts.dataset, device)), split)
     config = ExperimentConfig(recipe=recipe, quiet=not progress, cache_dir=None)
     seeds = Seeds(train=seed)
     models, costs = [], []
@@ -383,7 +398,7 @@ def evaluate(
     oracles = [on_device(o, device) for o in (oracles or [])]
     if not oracles:
         raise ConfigError("oracles=[] is empty; give at least one retrained model.")
-    eval_ctx = EvalContext(device, seed, parts.dataset, test_set, split, on_device(original, device) if original is not None else None, oracles, {})
+    eval_ctx = EvalContext(device, seed, place(parts.dataset, device), place(test_set, device), split, on_device(original, device) if original is not None else None, oracles, {})
     chosen = build_metrics(metrics if isinstance(metrics, list) else [metrics], "example")
     check_needs(chosen, eval_ctx)
     scored = on_device(scored, device)
