@@ -33,6 +33,7 @@ demo: install data
 
 test: install-dev
 	@if [ "$$(id -u)" = "0" ] && [ ! -f "$(DATA_DIR)/train-images-idx3-ubyte.gz" ]; then $(MAKE) --no-print-directory data || true; fi
+	@if [ "$$(id -u)" = "0" ] && [ ! -x /usr/bin/chromium ]; then apt-get install -y -q chromium >/dev/null 2>&1 || echo "chromium not installed: the browser test of the HTML report will be skipped"; fi
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/pyright src
