@@ -11,11 +11,18 @@ Each record carries its ``key``: the fact value the answer states (the city, the
 genre, ...). The key is what "the author's concept" means for the occurrence metric: a
 generation leaks the fact when it contains the key. The author's name is not a key, because
 every question already contains it.
+
+``load_qa_corpus`` reads a user's corpus instead: JSON lines in the TOFU layout (entity,
+question, answer, paraphrased answer, perturbed answers), entities in place of authors.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -182,3 +189,107 @@ def build_corpus(num_authors: int = 100, seed: int = 0, num_facts: int = 30, num
     for j, a in enumerate(authors[num_authors:]):
         holdout += records(a, num_authors + 1 + j)
     return AuthorsCorpus(num_authors, seed, authors[:num_authors], train, holdout, authors[num_authors:])
+
+
+# ---- a user's QA corpus (JSON lines, TOFU layout) -----------------------------------------------
+
+REQUIRED_FIELDS = ("entity", "question", "answer", "paraphrased_answer", "perturbed_answer")
+
+
+def _read_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise DataError(f"QA corpus {path} not found; give a JSON-lines file with one QA pair per line ({', '.join(REQUIRED_FIELDS)}).")
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number} is not valid JSON ({exc.msg}); each line must hold one QA object.") from exc
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{number} must hold a JSON object with {list(REQUIRED_FIELDS)}.")
+        missing = [k for k in REQUIRED_FIELDS if k not in row]
+        if missing:
+            raise DataError(f"{path}:{number} lacks {missing}; every line needs {list(REQUIRED_FIELDS)} (paraphrased_question, key and attribute are optional).")
+        texts = [row["entity"], row["question"], row["answer"], row["paraphrased_answer"]]
+        perturbed = row["perturbed_answer"]
+        if not all(isinstance(t, str) and t.strip() for t in texts) or not isinstance(perturbed, list) or not perturbed or not all(isinstance(p, str) for p in perturbed):
+            raise DataError(f"{path}:{number}: entity, question, answer and paraphrased_answer must be non-empty strings and perturbed_answer a non-empty list of strings.")
+        rows.append((number, row))
+    if not rows:
+        raise DataError(f"QA corpus {path} holds no records.")
+    counts = {len(r["perturbed_answer"]) for _, r in rows}
+    if len(counts) > 1:
+        raise DataError(f"{path}: every line needs the same number of perturbed answers (the truth ratio averages them), found {sorted(counts)}.")
+    return rows
+
+
+def _to_qa(row: dict[str, Any], entity_id: int) -> QA:
+    answer = str(row["answer"])
+    return QA(
+        author=entity_id,
+        attribute=str(row.get("attribute", "fact")),
+        question=str(row["question"]),
+        answer=answer,
+        key=str(row.get("key", answer)),
+        paraphrased_question=str(row.get("paraphrased_question", row["question"])),
+        paraphrased_answer=str(row["paraphrased_answer"]),
+        perturbed_answers=[str(p) for p in row["perturbed_answer"]],
+    )
+
+
+def load_qa_corpus(path: str | Path, holdout_entities: Sequence[str] | None = None, holdout_fraction: float = 0.2, utility_entities: Sequence[str] = (), seed: int = 0) -> AuthorsCorpus:
+    """A user's QA corpus, one JSON object per line in the TOFU layout, as the corpus the lm family trains on.
+
+    Each line: ``entity`` (whose fact it is: the unit a forget request names), ``question``,
+    ``answer``, ``paraphrased_answer``, ``perturbed_answer`` (a list of wrong answers, the same
+    length on every line); optional ``paraphrased_question`` (default: the question), ``key``
+    (the fact value the occurrence metric looks for; default: the answer) and ``attribute``.
+    Entities get ids in order of first appearance. ``holdout_entities`` (or, when None, a
+    ``holdout_fraction`` of the entities drawn with ``seed``) are never trained: the
+    membership attacks' non-members. ``utility_entities`` form the never-forgotten world-facts
+    block (id = number of trained entities) that model utility is measured on.
+    """
+    path = Path(path).expanduser()
+    rows = _read_records(path)
+    order = list(dict.fromkeys(str(r["entity"]) for _, r in rows))
+    unknown = [e for e in [*(holdout_entities or []), *utility_entities] if e not in order]
+    if unknown:
+        raise DataError(f"{path}: entities {unknown} (holdout_entities / utility_entities) do not occur in the corpus; its entities are {order[:10]}{'...' if len(order) > 10 else ''}.")
+    utility = set(utility_entities)
+    candidates = [e for e in order if e not in utility]
+    if holdout_entities is not None:
+        holdout = [e for e in candidates if e in set(holdout_entities)]
+    else:
+        if not 0.0 <= holdout_fraction < 1.0:
+            raise DataError(f"holdout_fraction must lie in [0, 1), got {holdout_fraction}; 0.2 keeps a fifth of the entities out of training.")
+        count = int(round(holdout_fraction * len(candidates)))
+        count = max(1, count) if holdout_fraction > 0 and len(candidates) >= 3 else count
+        drawn = set(np.random.default_rng(seed).choice(len(candidates), count, replace=False).tolist()) if count else set()
+        holdout = [e for i, e in enumerate(candidates) if i in drawn]
+    if not holdout:
+        raise DataError(f"{path}: no held-out entity; hold out at least one (holdout_entities or holdout_fraction > 0): the test split and the membership attacks need entities no model trains on.")
+    trained = [e for e in candidates if e not in set(holdout)]
+    if len(trained) < 2:
+        raise DataError(f"{path}: {len(trained)} trained entities left after the holdout; at least 2 are needed (one to forget, one to keep). Hold out fewer entities.")
+    ids = {e: i for i, e in enumerate(trained)}
+    ids.update({e: len(trained) for e in utility})
+    ids.update({e: len(trained) + 1 + j for j, e in enumerate(holdout)})
+    records = [_to_qa(row, ids[str(row["entity"])]) for _, row in rows]
+    train = [q for q in records if q.author <= len(trained)]
+    held = [q for q in records if q.author > len(trained)]
+
+    def author(name: str) -> Author:
+        return Author(ids[name], name, {q.attribute: q.key for q in records if q.author == ids[name]})
+
+    return AuthorsCorpus(len(trained), seed, [author(e) for e in trained], train, held, [author(e) for e in holdout])
+
+
+def entity_ids(corpus: AuthorsCorpus, names: Sequence[str]) -> list[int]:
+    """Ids of trained entities by name (what ``split.options.entities`` resolves to); a held-out or unknown name is an error."""
+    ids = {a.name: a.id for a in corpus.authors}
+    bad = [n for n in names if n not in ids]
+    if bad:
+        raise DataError(f"entities {bad} are not trained entities of the corpus (held-out and world-facts entities cannot be forgotten); trained: {sorted(ids)[:10]}.")
+    return sorted(ids[n] for n in names)

@@ -19,8 +19,10 @@ on the teacher-forced answer NLL (``config.recipe``: epochs, lr, batch_size, wei
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,7 +36,7 @@ from ..errors import ConfigError, DataError
 from ..family import FAMILIES, Family, FamilyData
 from ..hparams import hp
 from ..train import Recipe
-from .corpus import AuthorsCorpus, build_corpus
+from .corpus import AuthorsCorpus, build_corpus, entity_ids, load_qa_corpus
 from .tokenizer import TextCodec, load_tokenizer
 
 if TYPE_CHECKING:
@@ -50,7 +52,9 @@ class LMBundle(DatasetBundle):
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def make_bundle(corpus: AuthorsCorpus, codec: TextCodec) -> LMBundle:
+def make_bundle(corpus: AuthorsCorpus, codec: TextCodec, name: str = "authors", source: str | None = None) -> LMBundle:
+    """Encode a corpus with ``codec``: train = trained entities + world facts, test = held-out entities."""
+
     def encode(records):
         return codec.encode_pairs([(q.question, q.answer) for q in records])
 
@@ -58,20 +62,19 @@ def make_bundle(corpus: AuthorsCorpus, codec: TextCodec) -> LMBundle:
     test = IndexedTensorDataset(encode(corpus.holdout), torch.tensor([q.author for q in corpus.holdout]))
     names = corpus.author_names() + ["unrelated world facts"]
     return LMBundle(
-        name="authors",
+        name=name,
         train=train,
         test=test,
         num_classes=corpus.num_authors + 1,
         class_names=names,
-        source=f"generated fictitious authors (seed {corpus.seed})",
+        source=source or f"generated fictitious authors (seed {corpus.seed})",
         corpus=corpus,
         codec=codec,
     )
 
 
-@DATASETS.register("authors", "synthetic TOFU-like fictitious-authors QA corpus, tokenized (language-model family)")
-def load_authors(num_authors: int = 100, seed: int = 0, num_facts: int = 30, num_holdout: int | None = None, tokenizer: str = "bpe", vocab_size: int = 1024, max_length: int | None = None) -> LMBundle:
-    corpus = build_corpus(num_authors, seed, num_facts, num_holdout)
+def tokenize_corpus(corpus: AuthorsCorpus, tokenizer: str = "bpe", vocab_size: int = 1024, max_length: int | None = None, name: str = "authors", source: str | None = None) -> LMBundle:
+    """A tokenizer (``bpe`` / ``byte`` trained here, or a Hugging Face name or folder), a codec long enough for every text, the bundle."""
     tok = load_tokenizer(tokenizer, corpus.texts(), vocab_size)
     codec = TextCodec(tok, 1024)
     pairs: list[tuple[str, str]] = []
@@ -80,7 +83,28 @@ def load_authors(num_authors: int = 100, seed: int = 0, num_facts: int = 30, num
         pairs += [(r.question, p) for p in r.perturbed_answers]
     longest = max(len(codec.pair_ids(q, a)) for q, a in pairs)
     codec.max_length = max_length or int(8 * -(-(longest + 8) // 8))  # room for masked/IDK answers, a multiple of 8
-    return make_bundle(corpus, codec)
+    return make_bundle(corpus, codec, name, source)
+
+
+@DATASETS.register("authors", "synthetic TOFU-like fictitious-authors QA corpus, tokenized (language-model family)")
+def load_authors(num_authors: int = 100, seed: int = 0, num_facts: int = 30, num_holdout: int | None = None, tokenizer: str = "bpe", vocab_size: int = 1024, max_length: int | None = None) -> LMBundle:
+    return tokenize_corpus(build_corpus(num_authors, seed, num_facts, num_holdout), tokenizer, vocab_size, max_length)
+
+
+@DATASETS.register("qa_jsonl", "a user's QA corpus in JSON lines (TOFU layout: entity, question, answer, paraphrased_answer, perturbed_answer), tokenized (language-model family)")
+def load_qa_jsonl(
+    path: str,
+    holdout_entities: list[str] | None = None,
+    holdout_fraction: float = 0.2,
+    utility_entities: list[str] | None = None,
+    seed: int = 0,
+    tokenizer: str = "bpe",
+    vocab_size: int = 1024,
+    max_length: int | None = None,
+) -> LMBundle:
+    """``load_qa_corpus`` (entities = authors of the split builder ``authors``) tokenized like the synthetic corpus."""
+    corpus = load_qa_corpus(path, holdout_entities, holdout_fraction, utility_entities or (), seed)
+    return tokenize_corpus(corpus, tokenizer, vocab_size, max_length, name="qa_jsonl", source=f"QA corpus {Path(path).expanduser()}")
 
 
 @SPLIT_BUILDERS.register("authors", "every QA pair of a fraction of the authors, or of an `authors` list (TOFU forget01/05/10)")
@@ -134,6 +158,46 @@ class LMFamily(Family):
 
     def options(self, config: ExperimentConfig) -> LMOptions:
         return super().options(config)
+
+    def validate(self, config: ExperimentConfig) -> None:
+        """model.options typed; dataset.options known to the loader; a checkpoint's tokenizer by default; a user corpus read now.
+
+        A ``qa_jsonl`` corpus is read (not tokenized) at load, so a malformed file fails before anything
+        trains, and ``split.options.num_authors`` is set from it: without world-facts entities the
+        largest id is a real entity, which the ``authors`` builder would otherwise take for the facts block.
+        """
+        options = self.options(config)
+        dataset = config.dataset
+        loader = DATASETS.get(dataset.name)
+        params = inspect.signature(loader).parameters
+        unknown = sorted(set(dataset.options) - set(params))
+        if unknown and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            raise ConfigError(f"dataset.options: unknown keys {unknown} for dataset {dataset.name!r}; valid: {sorted(params)}.")
+        if options.pretrained and "tokenizer" in params:
+            tokenizer = dataset.options.setdefault("tokenizer", options.pretrained)
+            if tokenizer in ("bpe", "byte"):
+                raise ConfigError(
+                    f"dataset.options.tokenizer: {tokenizer!r} is trained here, but model.options.pretrained loads {options.pretrained!r} with its own vocabulary; "
+                    "leave dataset.options.tokenizer unset (the checkpoint's tokenizer is used) or name the checkpoint folder."
+                )
+        if dataset.name == "qa_jsonl":
+            if "path" not in dataset.options:
+                raise ConfigError("dataset.options.path: the qa_jsonl dataset needs the path of a JSON-lines QA file (TOFU layout).")
+            keys = ("holdout_entities", "holdout_fraction", "utility_entities", "seed")
+            try:
+                corpus = load_qa_corpus(dataset.options["path"], **{k: v for k, v in dataset.options.items() if k in keys})
+            except DataError as exc:
+                raise ConfigError(f"dataset.options: {exc}") from exc
+            if config.split.kind == "authors":
+                split = config.split.options
+                split.setdefault("num_authors", corpus.num_authors)
+                if "entities" in split:
+                    try:
+                        ids = entity_ids(corpus, [str(e) for e in split["entities"]])
+                    except DataError as exc:
+                        raise ConfigError(f"split.options.entities: {exc}") from exc
+                    if split.setdefault("authors", ids) != ids:
+                        raise ConfigError("split.options: give the forget set as entities (names) or as authors (ids), not both.")
 
     def build(self, config: ExperimentConfig, data: FamilyData, seed: int, device: torch.device) -> nn.Module:
         from .models import build_lm
