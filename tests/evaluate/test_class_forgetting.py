@@ -56,13 +56,14 @@ def test_relearn_restores_a_learned_class_fast_and_a_never_seen_one_slowly(setup
 
 def test_relearn_repeats_average_independent_draws(setup) -> None:
     _, original, oracle, _, ctx = setup
-    single = Relearn(ks=[1], steps=10, variants=["head"]).values(original, ctx)["relearn_k1_head"]
+    single = Relearn(ks=[1], steps=10, variants=["head"], repeats=1).values(original, ctx)["relearn_k1_head"]
     averaged = Relearn(ks=[1], steps=10, variants=["head"], repeats=3).values(original, ctx)
     n_target = int((ctx.test_set.targets[torch.as_tensor(ctx.split.test)] == CLS).sum())
     # draw 0 is the single-draw attack, so the other two draws sum to 3 * mean - single: a whole number of test images
     rest = (3 * averaged["relearn_k1_head"] - single) / 100 * n_target
     assert rest == pytest.approx(round(rest), abs=1e-6) and 0 <= rest <= 2 * n_target
-    assert "relearn_k1_head_std" not in Relearn(ks=[1], steps=10, variants=["head"]).values(original, ctx)
+    assert "relearn_k1_head_std" not in Relearn(ks=[1], steps=10, variants=["head"], repeats=1).values(original, ctx)
+    assert Relearn().repeats >= 5 and "relearn_k1_head_std" in Relearn(ks=[1], steps=10, variants=["head"]).values(original, ctx)  # the default averages 5 draws
     # on the oracle, which never saw the class, one labelled example per class is a lottery: the draws disagree
     assert Relearn(ks=[1], steps=10, variants=["head"], repeats=3).values(oracle, ctx)["relearn_k1_head_std"] > 5
 
@@ -79,8 +80,8 @@ def test_class_set_on_output_mask(setup) -> None:
     verdict = build_metrics(["class_verdict"], "class")[0]
     verdict.relearn_metric = Relearn(ks=[5], steps=10, variants=["full"])
     v = verdict(masked, ctx)
-    assert verdict_name(v["verdict"]) == "output-only" and v["gap_closed_relearn_k5_full"] == pytest.approx(0.0)
-    assert verdict_name(verdict(oracle, ctx)["verdict"]) == "removed from features"
+    # the mask closes none of the original-to-oracle relearn gap; the verdicts themselves are tested with 3 oracles in test_verdicts.py
+    assert v["gap_closed_relearn_k5_full"] == pytest.approx(0.0) and v["dist_other_acc_test"] >= 0 and "band_relearn_k5_full" in v
     assert verdict_name(verdict(original, ctx)["verdict"]) == "not removed"
 
 

@@ -28,17 +28,13 @@ class is gone from the *representation*, always next to the retrained oracle:
   same attack (``*_oracle``). A class that was only hidden comes back at once; one that was
   never learned (the oracle) comes back slowly.
 - ``class_verdict``: distance to the oracle mean on every metric above, the share of the
-  original-to-oracle gap closed on the two decisive ones, and a one-line verdict:
-
-  * ``not removed``: target test accuracy > ``max_target_acc`` (10%);
-  * ``removed from features``: both relearn accuracy (k=5, whole model) and the penultimate
-    probe accuracy are at least as close to the oracle mean as to the original (half of the
-    original-to-oracle gap closed or more);
-  * ``output-only``: otherwise (the class is hidden from the output, not removed from the
-    features; ``output_mask`` is the canonical case).
-
-  The verdict is stored as a number (``verdict``: 0, 1, 2 in that order of ``VERDICTS``; stores and
-  reports hold floats), ``verdict_name`` turns it back into the line above; the rule is ``VERDICT_RULE``.
+  original-to-oracle gap closed on the decisive ones, each one's band, and a verdict
+  (``expunge.evaluate.verdicts.judge_class``): ``broke the model`` (other-class accuracy below the
+  oracles' by more than the band), ``not removed`` (target test accuracy > ``max_target_acc``),
+  ``removed`` (relearn k=5 whole model and the penultimate probe both within the band of the oracle
+  mean, either side), ``output-only`` otherwise. The band comes from the oracles' leave-one-out
+  spread and the measurements' sampling error (``ClassRule.sentence()`` states it). Stored as a
+  number (a code of ``VERDICTS``; stores and reports hold floats); ``verdict_name`` maps it back.
 
 Oracle and original values are computed once per evaluation context (``ctx.memoized``);
 per-model values are cached per model object, so the verdict reuses the other metrics' work.
@@ -62,8 +58,11 @@ from ..seeds import Seeds
 from ..utils import eval_mode
 from .accuracy import Outputs
 from .registry import METRICS, EvalContext, register_set
+from .verdicts import VERDICTS, ClassRule, is_raw, judge_class, verdict_name
 
 PERCENT = 100.0
+CONFIGURED_RELEARN = "class_forgetting:configured_relearn"
+CONFIGURED_PROBE = "class_forgetting:configured_probe"
 
 
 # ---- task helpers ----------------------------------------------------------------------
@@ -106,7 +105,7 @@ def _reference(ctx: EvalContext, key: Any, compute: Callable[[nn.Module], dict[s
     def build() -> dict[str, float]:
         rows = [compute(o) for o in ctx.oracles]
         out: dict[str, float] = {}
-        for name in rows[0] if rows else []:
+        for name in [n for n in rows[0] if is_raw(n)] if rows else []:  # draw spreads and counts are not averaged
             values = [r[name] for r in rows]
             out[f"{name}_oracle"] = float(np.mean(values))
             out[f"{name}_oracle_std"] = float(np.std(values)) if len(values) > 1 else float("nan")
@@ -195,6 +194,7 @@ def class_accuracy(model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         t = torch.as_tensor(_is_target(o.labels, classes))
         out[f"target_acc_{split}"] = Outputs(o.logits[t], o.labels[t]).accuracy()
         out[f"other_acc_{split}"] = Outputs(o.logits[~t], o.labels[~t]).accuracy()
+    out["target_test_n"], out["other_test_n"] = float(t.sum()), float((~t).sum())  # the images each test accuracy is over (its sampling error)
     return out
 
 
@@ -375,6 +375,7 @@ class FeatureProbe:
         return _per_model(ctx, model, ("probe", self.per_class), compute)
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        ctx.memo.setdefault(CONFIGURED_PROBE, self)  # the verdict reads the run's configured probe (ClassVerdict.attacks)
         return self.values(model, ctx) | _reference(ctx, ("probe", self.per_class), lambda o: self.values(o, ctx))
 
 
@@ -462,7 +463,12 @@ class Relearn:
     reset_row: bool = hp(True, doc="re-initialise the target row and bias first (undoes any output-layer suppression)")
     variants: list[str] = hp(default_factory=lambda: ["head", "full"], doc="head: only the classifier trains; full: every parameter")
     max_eval: int = hp(500, low=1, doc="target test images the attacked model is scored on (a seeded subsample when there are more)")
-    repeats: int = hp(1, low=1, high=100, doc="independent draws of the k examples (and attack seeds) averaged; > 1 also reports relearn_k*_*_std. One draw is noisy at small k")
+    repeats: int = hp(
+        5,
+        low=1,
+        high=100,
+        doc="independent draws of the k examples (and attack seeds) averaged; > 1 also reports relearn_k*_*_std (std over draws), which the verdict uses. One draw is noisy at small k (an oracle's k=5 score ranged 50-89 over 5 draws)",
+    )
     needs = frozenset({"train_set", "test_set", "split", "oracles", "forget_classes"})
 
     def __post_init__(self) -> None:
@@ -503,7 +509,7 @@ class Relearn:
                                 pred = attacked(x_t.to(ctx.device)).argmax(1).cpu()
                         accuracy = float((pred == y_t).float().mean()) * PERCENT if len(y_t) else float("nan")
                         draws.setdefault(f"relearn_k{k}_{variant}", []).append(accuracy)
-            out = {key: float(np.mean(values)) for key, values in draws.items()}
+            out = {key: float(np.mean(values)) for key, values in draws.items()} | {"relearn_draws": float(self.repeats)}
             if self.repeats > 1:
                 out |= {f"{key}_std": float(np.std(values, ddof=1)) for key, values in draws.items()}
             return out
@@ -511,76 +517,64 @@ class Relearn:
         return _per_model(ctx, model, self.key(), compute)
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        ctx.memo.setdefault(CONFIGURED_RELEARN, self)  # the verdict reads the run's configured attack (ClassVerdict.attacks)
         return self.values(model, ctx) | _reference(ctx, self.key(), lambda o: self.values(o, ctx))
 
 
 # ---- distance to the oracle and verdict ---------------------------------------------------------
-VERDICT_RULE = (
-    "not removed: target test acc > {max_target_acc:g}%; removed from features: relearn_k5_full and probe_penultimate both "
-    "at least as close to the oracle mean as to the original; output-only: otherwise"
-)
-
-
 @METRICS.register("class_verdict")
 @dataclass
 class ClassVerdict:
-    """|metric - oracle mean| for every class metric, share of the original-to-oracle gap closed, and a verdict (module doc)."""
+    """|metric - oracle mean| for every class metric, the decisive bands, the gap closed, and a verdict (``verdicts.judge_class``)."""
 
     max_target_acc: float = hp(10.0, low=0.0, high=100.0, doc="above this target test accuracy (%) the class counts as not removed")
+    loo_factor: float = hp(3.0, low=0.0, doc="band = at least this many times the oracles' RMS leave-one-out distance")
+    z: float = hp(3.0, low=0.0, doc="band = at least this many sampling errors (relearn draws, binomial over the images scored)")
+    min_band: float = hp(2.0, low=0.0, doc="band = at least this many points")
     needs = frozenset({"train_set", "test_set", "split", "original", "oracles", "forget_classes"})
     relearn_metric: Relearn = field(default_factory=Relearn, init=False, repr=False)
     probe_metric: FeatureProbe = field(default_factory=FeatureProbe, init=False, repr=False)
 
-    def _all(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+    def rule(self) -> ClassRule:
+        return ClassRule(max_target_acc=self.max_target_acc, loo_factor=self.loo_factor, z=self.z, min_band=self.min_band)
+
+    def attacks(self, ctx: EvalContext) -> tuple[Relearn, FeatureProbe]:
+        """The relearn attack and probe this verdict reads: the run's configured ones when it evaluated them first, else its own.
+
+        A configured attack is used only if it measures every decisive relearn column (e.g. k=5, whole model).
+        """
+        configured: Relearn | None = ctx.memo.get(CONFIGURED_RELEARN)
+        needed = {c for c in self.rule().decisive if c.startswith("relearn_")}
+        relearn_metric = configured if configured is not None and needed <= {f"relearn_k{k}_{v}" for k in configured.ks for v in configured.variants} else self.relearn_metric
+        return relearn_metric, ctx.memo.get(CONFIGURED_PROBE, self.probe_metric)
+
+    def values(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        """The measured columns of ``model`` the verdict reads (cached per model object)."""
+        relearn_metric, probe_metric = self.attacks(ctx)
         values = _per_model(ctx, model, "accuracy", lambda: class_accuracy(model, ctx))
         values = values | ClassMIA()(model, ctx)
-        values = values | self.probe_metric.values(model, ctx) | self.relearn_metric.values(model, ctx)
-        return {k: v for k, v in values.items() if not k.endswith(("_oracle", "_std"))}  # spreads are not distances
+        return values | probe_metric.values(model, ctx) | relearn_metric.values(model, ctx)
 
-    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, Any]:
-        mine = self._all(model, ctx)
-        oracle = _reference(ctx, ("verdict", self.relearn_metric.key(), self.probe_metric.per_class), lambda o: self._all(o, ctx))
-        original = ctx.memoized(f"class_forgetting:original:{self.relearn_metric.key()}", lambda: self._all(ctx.original, ctx))
-        out: dict[str, Any] = {}
-        for name, value in mine.items():
-            ref = oracle.get(f"{name}_oracle")
-            if ref is not None:
-                out[f"dist_{name}"] = abs(value - ref)
-        decisive = ("relearn_k5_full", "probe_penultimate")
-        closer = []
-        for name in decisive:
-            if name not in mine or f"{name}_oracle" not in oracle:
-                continue
-            u, r, o = mine[name], oracle[f"{name}_oracle"], original[name]
-            out[f"gap_closed_{name}"] = (o - u) / (o - r) if abs(o - r) > 1e-9 else float("nan")
-            closer.append(abs(u - r) <= abs(u - o))  # a tie (original = oracle) cannot tell them apart: not held against the method
-        if mine["target_acc_test"] > self.max_target_acc:
-            verdict = "not removed"
-        elif len(closer) == len(decisive) and all(closer):
-            verdict = "removed from features"
-        else:
-            verdict = "output-only"
-        out["verdict"] = float(VERDICTS.index(verdict))  # numeric, so every store and report can hold it; verdict_name() maps it back
-        return out
+    def _key(self, ctx: EvalContext) -> str:
+        relearn_metric, probe_metric = self.attacks(ctx)
+        return f"class_forgetting:verdict_rows:{relearn_metric.key()}:{probe_metric.per_class}"
 
+    def oracle_rows(self, ctx: EvalContext) -> list[dict[str, float]]:
+        """Each oracle's measured columns, once per context."""
+        return ctx.memoized(self._key(ctx), lambda: [self.values(o, ctx) for o in ctx.oracles])
 
-VERDICTS = ("not removed", "output-only", "removed from features")
-
-
-def verdict_name(value: float | str | None) -> str:
-    """The one-line verdict of a ``verdict`` code (0 not removed, 1 output-only, 2 removed from features)."""
-    if isinstance(value, str):
-        return value
-    if value is None or value != value:
-        return "–"
-    return VERDICTS[int(value)]
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        if ctx.original is None:
+            raise ConfigError("class_verdict needs the original model (gap closed); run it through a task that trains one.")
+        reference = ctx.original
+        original = ctx.memoized(f"{self._key(ctx)}:original", lambda: self.values(reference, ctx))
+        return judge_class(self.values(model, ctx), self.oracle_rows(ctx), self.rule(), original)
 
 
 register_set("class", ["class_accuracy", "class_mia", "feature_probe", "relearn", "class_verdict"])
 
 __all__ = [
     "VERDICTS",
-    "VERDICT_RULE",
     "ClassAccuracy",
     "ClassMIA",
     "ClassVerdict",

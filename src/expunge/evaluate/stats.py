@@ -1,4 +1,5 @@
-"""Statistics over seeds: mean ± std with a Student-t interval, and training vs unlearning variance.
+"""Statistics done once: mean ± std with a Student-t interval, training vs unlearning variance, pooled cost
+ratios with medians, and a bootstrap that draws each comparison from its own stream.
 
 Why: unlearning results move with both the seed of the original training and the seed of
 the unlearning run; specs/evaluation.md ("Statistics") asks for mean ± std over unlearning
@@ -9,7 +10,7 @@ Casella & McCulloch, "Variance Components" (1992), ch. 3.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -83,3 +84,58 @@ def variance_split(values: ArrayLike) -> dict[str, float | int]:
         "n_originals": a,
         "n_unlearning_seeds": k,
     }
+
+
+def pooled_ratio(numerators: Sequence[float | None], denominators: Sequence[float | None]) -> dict[str, float | int]:
+    """A cost ratio over many runs: Σ numerators / Σ denominators (pooled), with the median per-run ratio beside it.
+
+    Why not the mean of per-run ratios: it is dominated by runs with a small denominator (a GAN
+    run whose retrain stopped early read 37× as a mean of ratios and 22× pooled). Pairs with a
+    missing value or a zero denominator are left out of both, and ``n`` says how many were used.
+    """
+    pairs = [(float(a), float(b)) for a, b in zip(numerators, denominators, strict=True) if a is not None and b is not None and a == a and b == b and b != 0]
+    if not pairs:
+        return {"pooled": float("nan"), "median": float("nan"), "n": 0}
+    num, den = np.array(pairs).T
+    return {"pooled": float(num.sum() / den.sum()), "median": float(np.median(num / den)), "n": len(pairs)}
+
+
+def comparison_seed(names: Sequence[str], base_seed: int = 0) -> int:
+    """A seed of its own for the comparison of ``names`` (order matters): a stable hash of the names and ``base_seed``.
+
+    Every comparison draws from its own stream, so adding a row (another comparison) never moves
+    another row's interval, and the same comparison gives the same interval in every table.
+    """
+    from ..utils import stable_hash
+
+    return int(stable_hash({"compare": [str(n) for n in names], "base_seed": int(base_seed)}), 16) % (2**63)
+
+
+def comparison_rng(names: Sequence[str], base_seed: int = 0) -> np.random.Generator:
+    """The random stream of one comparison (``comparison_seed``)."""
+    return np.random.default_rng(comparison_seed(names, base_seed))
+
+
+def bootstrap_difference(a: ArrayLike, b: ArrayLike, names: Sequence[str], base_seed: int = 0, draws: int = 10_000, level: float = 0.95) -> dict[str, float | int]:
+    """Percentile bootstrap interval of mean(a) − mean(b) over seeds, resampling each side independently.
+
+    Draws come from the comparison's own stream (``comparison_rng(names, base_seed)``). ``resolved``
+    is 1.0 when the interval excludes 0, else 0.0 (records hold floats).
+    """
+    x, y = _to_numpy(a).reshape(-1), _to_numpy(b).reshape(-1)
+    if x.size == 0 or y.size == 0:
+        raise ValueError("bootstrap_difference needs at least one value on each side.")
+    if np.isnan(x).any() or np.isnan(y).any():
+        raise ValueError("bootstrap_difference got NaN values; drop failed runs first and report how many.")
+    rng = comparison_rng(names, base_seed)
+    diffs = x[rng.integers(0, x.size, (draws, x.size))].mean(axis=1) - y[rng.integers(0, y.size, (draws, y.size))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(diffs, [tail, 1.0 - tail])
+    return {"difference": float(x.mean() - y.mean()), "low": float(low), "high": float(high), "level": level, "n_a": int(x.size), "n_b": int(y.size), "resolved": float(low > 0 or high < 0)}
+
+
+def compare_to_reference(rows: Mapping[str, ArrayLike], reference: str, base_seed: int = 0, draws: int = 10_000, level: float = 0.95) -> dict[str, dict[str, float | int]]:
+    """Each row's ``bootstrap_difference`` against the ``reference`` row (row − reference), every pair on its own stream."""
+    if reference not in rows:
+        raise ValueError(f"reference row {reference!r} is not among the rows {sorted(rows)}.")
+    return {name: bootstrap_difference(values, rows[reference], (name, reference), base_seed, draws, level) for name, values in rows.items() if name != reference}

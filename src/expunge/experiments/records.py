@@ -7,10 +7,12 @@ from typing import Any
 
 from ..cache import state_to_cpu
 from ..evaluate import changed_fraction, deltas
+from ..evaluate.verdicts import leave_one_out
 from ..models import count_parameters
 from ..utils import environment_info, stable_hash
 from .config import ExperimentConfig, MethodConfig
 from .context import Context
+from .evaluation import class_rule
 from .unlearning import MethodRun
 
 
@@ -50,9 +52,14 @@ def failed_record(method: MethodConfig, run: int, error: str | None, traceback: 
 
 
 def retrain_records(ctx: Context) -> list[dict[str, Any]]:
-    """Each oracle scored against the others (leave-one-out): the noise floor of every Δ."""
+    """Each oracle scored against the others (leave-one-out) in every column: the noise floor of every Δ and verdict.
+
+    The metrics' own oracle-relative columns (``*_oracle``, distances, the class verdict) were computed
+    against every oracle, the row's own included; ``leave_one_out`` recomputes them against the others.
+    """
     records = []
     original_state = state_to_cpu(ctx.original.model)
+    rows = leave_one_out(ctx.oracle_metrics, class_rule(ctx), ctx.original.metrics) if len(ctx.oracles) > 1 else ctx.oracle_metrics
     for k, oracle in enumerate(ctx.oracles):
         others = [o.metrics for j, o in enumerate(ctx.oracles) if j != k] or [oracle.metrics]
         records.append(
@@ -62,7 +69,7 @@ def retrain_records(ctx: Context) -> list[dict[str, Any]]:
                 "localizer": None,
                 "alpha": None,
                 "seed": k,
-                **oracle.metrics,
+                **rows[k],
                 **deltas(oracle.metrics, others),
                 **cost_fields(oracle.cost, ctx),
                 "localize_seconds": 0.0,

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..evaluate.class_forgetting import VERDICT_RULE, ClassVerdict, verdict_name
+from ..evaluate.gaps import deltas
+from ..evaluate.stats import pooled_ratio
+from ..evaluate.verdicts import ClassRule, calibration_lines, noise_floor_flags, verdict_name
 from ..family import FAMILIES
 from ..utils import atomic_write_text
 from .plots import plot_mask_composition, plot_tradeoff
@@ -36,7 +38,22 @@ TABLE_COLUMNS = [
     ("changed_fraction", "changed"),
 ]
 COST_KEYS = ("seconds", "relative_time", "relative_passes", "changed_fraction")
-NOT_METRICS = {"seed", "alpha", "mask_fraction", "localize_seconds", "unlearn_seconds", "cpu_seconds", "passes", "forward_passes", "relative_cpu", "oracle_train_seconds_median", "attempts"}
+NOT_METRICS = {
+    "seed",
+    "alpha",
+    "mask_fraction",
+    "localize_seconds",
+    "unlearn_seconds",
+    "cpu_seconds",
+    "passes",
+    "forward_passes",
+    "relative_cpu",
+    "oracle_train_seconds_median",
+    "attempts",
+    "target_test_n",
+    "other_test_n",
+    "relearn_draws",
+}
 
 
 def group_by_method(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -53,6 +70,44 @@ def mean_std(values: list[Any]) -> str:
     if arr.size == 1:
         return f"{arr[0]:.2f}"
     return f"{arr.mean():.2f}±{arr.std(ddof=1):.2f}"
+
+
+RATIO_SOURCES = {"relative_passes": ("passes", "passes"), "relative_time": ("seconds", "wall_seconds"), "relative_cpu": ("cpu_seconds", "cpu_seconds")}
+"""ratio column -> (the run's own amount, the same amount in ``oracle_cost``): ratios are pooled, never averaged."""
+
+
+def ratio_cell(rows: list[dict[str, Any]], key: str) -> str:
+    """Σ amount / Σ one oracle's amount over ``rows`` with the median per-run ratio beside it (``stats.pooled_ratio``).
+
+    Rows without the amounts (hand-made records) show only the median of their ratios.
+    """
+    amount, reference = RATIO_SOURCES[key]
+    nums: list[float | None] = []
+    dens: list[float | None] = []
+    for r in rows:
+        num, ratio, ref = r.get(amount), r.get(key), (r.get("oracle_cost") or {}).get(reference)
+        nums.append(num)
+        dens.append(ref if ref else (num / ratio if isinstance(num, (int, float)) and isinstance(ratio, (int, float)) and ratio else None))
+    stats = pooled_ratio(nums, dens)
+    if stats["n"] == len(rows) and stats["n"] > 0:
+        return f"{stats['pooled']:.2f}" if stats["n"] == 1 else f"{stats['pooled']:.2f} (med {stats['median']:.2f})"
+    ratios = [float(v) for v in (r.get(key) for r in rows) if isinstance(v, (int, float))]
+    return f"med {float(np.median(ratios)):.2f}" if ratios else "–"
+
+
+def cell(rows: list[dict[str, Any]], key: str) -> str:
+    """One table cell over seeds: pooled for cost ratios, mean ± std otherwise."""
+    return ratio_cell(rows, key) if key in RATIO_SOURCES else mean_std([r.get(key) for r in rows])
+
+
+def original_row(run_info: dict[str, Any]) -> dict[str, Any] | None:
+    """The original model scored as a method ("do nothing"): its metrics, its Δs to every oracle, no cost."""
+    original = (run_info.get("original") or {}).get("metrics")
+    oracles = [o["metrics"] for o in run_info.get("oracles", []) if o.get("metrics")]
+    if not original or not oracles:
+        return None
+    cost = {"passes": 0, "seconds": 0.0, "cpu_seconds": 0.0, "relative_passes": 0.0, "relative_time": 0.0, "relative_cpu": 0.0, "changed_fraction": 0.0}
+    return {"method": "original", "seed": 0, "status": "ok", **original, **deltas(original, oracles), **cost, "oracle_cost": run_info.get("oracle_cost")}
 
 
 EXTRA_COLUMNS = [("clean_test_acc", "clean TA"), ("backdoor_success", "backdoor ASR")]
@@ -72,31 +127,42 @@ def table_columns(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return metric_cols + [c for c in known if c[0] in COST_KEYS]
 
 
-def summary_table(records: list[dict[str, Any]]) -> str:
-    """Mean ± std over seeds, one row per method; failed runs are counted, not averaged."""
+def summary_table(records: list[dict[str, Any]], rule: str | None = None) -> str:
+    """Mean ± std over seeds (cost ratios pooled), one row per method; failed runs are counted, not averaged.
+
+    With retrain rows and Δ columns, a last column says whether the method's gaps lie within the
+    oracles' noise floor (``verdicts.noise_floor_flags``).
+    """
     columns = table_columns(records)
-    header = "| method | n | " + " | ".join(label for _, label in columns) + " |"
-    lines = [header, "|" + "---|" * (len(columns) + 2)]
+    flags = noise_floor_flags(records)
+    header = "| method | n | " + " | ".join(label for _, label in columns) + (" | within oracle noise |" if flags else " |")
+    lines = [header, "|" + "---|" * (len(columns) + 2 + bool(flags))]
     for method, rows in group_by_method(records).items():
         ok = [r for r in rows if r.get("status", "ok") == "ok"]
         failed = len(rows) - len(ok)
         n = f"{len(ok)}" + (f" ({failed} failed)" if failed else "")
-        cells = [mean_std([r.get(key) for r in ok]) for key, _ in columns]
+        cells = [cell(ok, key) for key, _ in columns]
+        if flags:
+            cells.append("–" if method not in flags else ("yes" if flags[method]["within_noise"] else "no"))
         lines.append(f"| {method} | {n} | " + " | ".join(cells) + " |")
-    verdict = verdict_line(records)
+    verdict = verdict_line(records, rule=rule)
     if verdict:
         lines += ["", verdict]
     return "\n".join(lines)
 
 
-def verdict_line(records: list[dict[str, Any]], bold: str = "**") -> str:
-    """Class unlearning: each method's verdict ("output-only" / "removed from features") and the rule behind it."""
-    verdicts = {m: sorted({verdict_name(r["verdict"]) for r in rows if r.get("verdict") is not None}) for m, rows in group_by_method(records).items()}
-    verdicts = {m: v for m, v in verdicts.items() if v}
-    if not verdicts:
+def verdict_line(records: list[dict[str, Any]], bold: str = "**", rule: str | None = None) -> str:
+    """Class unlearning: how many runs of each method got each verdict, and the rule behind them."""
+    counts: dict[str, dict[str, int]] = {}
+    for m, rows in group_by_method(records).items():
+        names = [verdict_name(r["verdict"]) for r in rows if r.get("verdict") is not None]
+        if names:
+            counts[m] = {v: names.count(v) for v in dict.fromkeys(names)}
+    if not counts:
         return ""
-    rule = next((r.get("verdict_rule") for r in records if r.get("verdict_rule")), VERDICT_RULE.format(max_target_acc=ClassVerdict().max_target_acc))
-    return "Verdict per method: " + "; ".join(f"{bold}{m}{bold}: {', '.join(v)}" for m, v in verdicts.items()) + (f". Rule: {rule}." if rule else ".")
+    rule = rule or ClassRule().sentence()
+    per_method = "; ".join(f"{bold}{m}{bold}: " + ", ".join(f"{v} {n}/{sum(c.values())}" for v, n in c.items()) for m, c in counts.items())
+    return f"Verdict per method (runs): {per_method}. Rule: {rule}."
 
 
 CLASS_CONSOLE = [
@@ -130,7 +196,7 @@ def console_table(records: list[dict[str, Any]]) -> str:
         columns = [(k, label) for k, label in CLASS_CONSOLE if k in have]
     keys = [k for k, _ in columns]
     rows_ok = {m: [r for r in rows if r.get("status", "ok") == "ok"] for m, rows in group_by_method(records).items()}
-    cells = {m: [mean_std([r.get(k) for r in ok]) for k in keys] for m, ok in rows_ok.items() if ok}
+    cells = {m: [cell(ok, k) for k in keys] for m, ok in rows_ok.items() if ok}
     widths = [max([len(label) + 2] + [len(c[i]) + 2 for c in cells.values()]) for i, (_, label) in enumerate(columns)]
     name_width = max([22] + [len(m) + 2 for m in rows_ok])
     lines = [f"{'method':{name_width}s}" + "".join(f"{lab:>{w}s}" for (_, lab), w in zip(columns, widths))]
@@ -214,6 +280,9 @@ def plot_recovery(records: list[dict[str, Any]], path: Path) -> bool:
 def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: Path) -> str:
     config = run_info["config"]
     spread = run_info["oracle_spread"]
+    calibration = run_info.get("verdict_calibration")
+    baseline = original_row(run_info)
+    table_records = ([baseline] if baseline and not any(r.get("method") == "original" for r in records) else []) + records
     env = run_info["environment"]
     parts = [
         f"# expunge report: {config['name']}",
@@ -225,9 +294,12 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
         "",
         "## Results (mean ± std over unlearning seeds; Δ = mean over oracles − method, in points)",
         "",
-        summary_table(records),
+        summary_table(table_records, calibration["rule"] if calibration else None),
         "",
-        "`retrain` rows score each oracle against the other oracles (leave-one-out): their Δs are the noise floor. " + oracle_std_line(spread),
+        "`original` is the untouched model scored as a method (do nothing). `retrain` rows score each oracle against the other oracles "
+        "(leave-one-out, in every column): their Δs are the noise floor, and 'within oracle noise' says whether every mean |Δ| of a "
+        "method (FA, RA, TA, MIA-eff) is at most the largest retrain-row |Δ|. Cost ratios are pooled over seeds (Σ passes / Σ one "
+        "oracle's passes) with the median per-run ratio beside them. " + oracle_std_line(spread),
         "MIA-eff: SalUn's SVC attack on the true-class confidence (percent of forget examples called non-members). "
         "loss AUC: loss-threshold attack, forget vs test (50 = no signal). Avg.Gap: mean |Δ| of FA, RA, TA, MIA-eff (SalUn); "
         "Avg.Gap(AUC) uses the loss AUC instead of MIA-eff. Cost: wall seconds, and example passes (forward + backward of "
@@ -236,6 +308,8 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
         "Original model: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in run_info["original"]["metrics"].items()),
         "",
     ]
+    if calibration:
+        parts += ["## Class verdict calibration", "", *calibration_lines(calibration), ""]
     masks = mask_table(records)
     if masks:
         parts += ["## Mask composition (fraction of each parameter tensor selected, first seed)", "", masks, ""]

@@ -1,0 +1,263 @@
+"""Judgements drawn from measured numbers: the class-removal verdict, its calibration on the oracles, noise-floor flags.
+
+Why a module of its own: an earlier one-sided rule ("closer to the oracle mean than to the
+original") called a model with re-drawn features and a masked logit "removed from features" and
+rated a third of real retrains "output-only" (specs/evaluation.md, "Verdicts and statistics that
+survive adversarial cases"). Every judgement here is a pure function of metric dicts, so a live
+evaluation, a stored record and a study summary all reach the same verdict from the same numbers.
+
+Class removal (``judge_class``), checked in this order:
+
+1. ``broke the model``: other-class test accuracy below the oracles' mean by more than the band;
+2. ``not removed``: target test accuracy above ``max_target_acc``;
+3. ``removed``: every decisive column (relearn k=5 whole model, penultimate probe) within the band
+   of the oracles' mean, on either side (overshooting the oracle is a distance too);
+4. ``output-only``: otherwise.
+
+The band of a column is ``max(loo_factor × the oracles' RMS leave-one-out distance, z × sampling error,
+min_band)``: the leave-one-out distance of oracle i is ``|x_i − mean of the other oracles|`` (the
+same distance a candidate is measured by, so the band is the oracles' own scatter, widened); the sampling error combines the candidate's and the oracle
+mean's (relearn: std over attack draws / √draws; accuracies and probes: binomial over the images scored).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+VERDICTS = ("not removed", "output-only", "removed", "broke the model")
+"""Verdict codes (records hold floats): 0 not removed, 1 output-only, 2 removed, 3 broke the model."""
+
+DRAWS_KEY = "relearn_draws"
+COUNT_KEYS = (("other_acc_test", "other_test_n"), ("target_acc_test", "target_test_n"), ("probe_", "target_test_n"))
+DERIVED_SUFFIXES = ("_oracle", "_oracle_std", "_std", "_n", "_draws")
+DERIVED_PREFIXES = ("dist_", "band_", "gap_closed_")
+MIN_CALIBRATION_ORACLES = 3
+MIN_ORACLE_PASS_RATE = 0.9
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """The class-removal rule's settings; ``sentence()`` is what reports print."""
+
+    max_target_acc: float = 10.0
+    decisive: tuple[str, ...] = ("relearn_k5_full", "probe_penultimate")
+    utility: str = "other_acc_test"
+    loo_factor: float = 3.0
+    z: float = 3.0
+    min_band: float = 2.0
+
+    def sentence(self) -> str:
+        return (
+            f"broke the model if {self.utility} is below the oracles' mean by more than the band; else not removed if target_acc_test > "
+            f"{self.max_target_acc:g}%; else removed if {' and '.join(self.decisive)} each lie within the band of the oracles' mean "
+            f"(either side); else output-only. Band = max({self.loo_factor:g} × the oracles' RMS leave-one-out distance, "
+            f"{self.z:g} × sampling error, {self.min_band:g} points)"
+        )
+
+
+def verdict_name(value: float | str | None) -> str:
+    """The verdict of a ``verdict`` code (see ``VERDICTS``); a string passes through, a missing value is '–'."""
+    if isinstance(value, str):
+        return value
+    if value is None or value != value:
+        return "–"
+    return VERDICTS[int(value)]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_raw(key: str) -> bool:
+    """True for a measured column (not an oracle reference, spread, count, distance, band or verdict)."""
+    return key != "verdict" and not key.endswith(DERIVED_SUFFIXES) and not key.startswith(DERIVED_PREFIXES)
+
+
+def loo_distances(values: Sequence[float]) -> np.ndarray:
+    """``|x_i − mean of the others|`` for each value: how far one oracle lies from the rest."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size < 2:
+        raise ValueError("leave-one-out distances need at least 2 oracles.")
+    others = (x.sum() - x) / (x.size - 1)
+    return np.abs(x - others)
+
+
+def _number(row: Mapping[str, Any], key: str | None) -> float | None:
+    value = row.get(key) if key else None
+    return float(value) if _finite(value) else None
+
+
+def sampling_error(row: Mapping[str, Any], column: str) -> float:
+    """Standard error of one model's value: over attack draws (``{column}_std`` / √draws) or binomial over the images scored; 0 if unknown."""
+    std, draws = _number(row, f"{column}_std"), _number(row, DRAWS_KEY)
+    if std is not None and draws is not None and draws > 1:
+        return std / math.sqrt(draws)
+    n = _number(row, next((key for prefix, key in COUNT_KEYS if column.startswith(prefix)), None))
+    p = _number(row, column)
+    if n is not None and n > 0 and p is not None:
+        p = min(max(p, 0.0), 100.0)
+        return math.sqrt(p * (100.0 - p) / n)
+    return 0.0
+
+
+def band(column: str, candidate: Mapping[str, Any], oracles: Sequence[Mapping[str, Any]], rule: ClassRule) -> float:
+    """How far from the oracles' mean a candidate may lie on ``column`` and still look like another retrain."""
+    values = [float(o[column]) for o in oracles]
+    spread = float(np.sqrt(np.mean(loo_distances(values) ** 2))) if len(values) >= 2 else 0.0
+    oracle_var = float(np.mean([sampling_error(o, column) ** 2 for o in oracles])) / len(oracles)
+    noise = math.sqrt(sampling_error(candidate, column) ** 2 + oracle_var)
+    return max(rule.loo_factor * spread, rule.z * noise, rule.min_band)
+
+
+def judge_class(candidate: Mapping[str, Any], oracles: Sequence[Mapping[str, Any]], rule: ClassRule | None = None, original: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """The class-removal verdict of ``candidate`` against ``oracles`` (module doc), with the numbers behind it.
+
+    Returns ``dist_{c}`` (|candidate − oracle mean|) for every measured column, ``band_{c}`` for the
+    utility and decisive columns, ``gap_closed_{c}`` (share of the original-to-oracle gap closed) when
+    ``original`` is given, and ``verdict`` (a code of ``VERDICTS``).
+    """
+    rule = rule or ClassRule()
+    if not oracles:
+        raise ValueError("the class verdict needs at least one oracle.")
+    shared = [k for k, v in candidate.items() if is_raw(k) and _finite(v) and all(_finite(o.get(k)) for o in oracles)]
+    mean = {k: float(np.mean([o[k] for o in oracles])) for k in shared}
+    out: dict[str, float] = {f"dist_{k}": abs(float(candidate[k]) - mean[k]) for k in shared}
+    judged = [c for c in (rule.utility, *rule.decisive) if c in mean]
+    out |= {f"band_{c}": band(c, candidate, oracles, rule) for c in judged}
+    if original is not None:
+        for c in rule.decisive:
+            if c in mean and _finite(original.get(c)):
+                gap = float(original[c]) - mean[c]
+                out[f"gap_closed_{c}"] = (float(original[c]) - float(candidate[c])) / gap if abs(gap) > 1e-9 else float("nan")
+    if rule.utility in mean and float(candidate[rule.utility]) < mean[rule.utility] - out[f"band_{rule.utility}"]:
+        verdict = "broke the model"
+    elif _finite(candidate.get("target_acc_test")) and float(candidate["target_acc_test"]) > rule.max_target_acc:
+        verdict = "not removed"
+    elif all(c in mean for c in rule.decisive) and all(out[f"dist_{c}"] <= out[f"band_{c}"] for c in rule.decisive):
+        verdict = "removed"
+    else:
+        verdict = "output-only"
+    out["verdict"] = float(VERDICTS.index(verdict))
+    return out
+
+
+def leave_one_out(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None = None, original: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Each oracle's row with every oracle-relative column recomputed against the OTHER oracles only.
+
+    ``{c}_oracle`` / ``{c}_oracle_std`` become the others' mean / std (ddof 0, as the live metrics),
+    and rows that carry a class verdict get ``judge_class`` against the others. Without this a retrain
+    row is compared with a mean that includes itself.
+    """
+    out = []
+    for i, row in enumerate(rows):
+        others = [r for j, r in enumerate(rows) if j != i]
+        new = dict(row)
+        if not others:
+            out.append(new)
+            continue
+        for key in [k for k in row if k.endswith("_oracle")]:
+            name = key[: -len("_oracle")]
+            values = [float(r[name]) for r in others if _finite(r.get(name))]
+            if _finite(row.get(name)) and len(values) == len(others):
+                new[key] = float(np.mean(values))
+                if f"{name}_oracle_std" in row:
+                    new[f"{name}_oracle_std"] = float(np.std(values)) if len(values) > 1 else float("nan")
+        if "verdict" in row:
+            judged = judge_class({k: v for k, v in row.items() if is_raw(k) or k.endswith(("_std", "_n", "_draws"))}, others, rule, original)
+            new |= {k: v for k, v in judged.items() if k == "verdict" or k.startswith(("band_", "gap_closed_")) or k in row}
+        out.append(new)
+    return out
+
+
+def oracle_pass_rate(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None = None) -> dict[str, Any]:
+    """Each oracle judged against the others: the share called ``removed`` (a sound rule gives >= 0.9)."""
+    if len(rows) < MIN_CALIBRATION_ORACLES:
+        return {"oracles": len(rows), "fraction_removed": None, "passed": None, "note": f"needs at least {MIN_CALIBRATION_ORACLES} oracles (oracles={len(rows)})"}
+    verdicts = [verdict_name(judge_class(row, [r for j, r in enumerate(rows) if j != i], rule)["verdict"]) for i, row in enumerate(rows)]
+    fraction = verdicts.count("removed") / len(verdicts)
+    return {"oracles": len(rows), "verdicts": verdicts, "fraction_removed": fraction, "required": MIN_ORACLE_PASS_RATE, "passed": fraction >= MIN_ORACLE_PASS_RATE}
+
+
+CALIBRATION_EXPECTED = {"destroyed": "broke the model", "output_mask": "output-only", "original": "not removed"}
+"""What the rule must call each adversarial model: re-drawn features plus a logit mask, the logit mask alone, doing nothing."""
+
+
+def calibration_block(oracle_rows: Sequence[Mapping[str, Any]], checks: Mapping[str, Mapping[str, Any]], rule: ClassRule | None = None) -> dict[str, Any]:
+    """``verdict_calibration``: the oracle pass rate and the verdict of each adversarial model against its expected one.
+
+    ``checks`` maps a name of ``CALIBRATION_EXPECTED`` to that model's measured values; ``passed``
+    is True only when every check ran and passed (None when the oracles are too few to tell).
+    """
+    rule = rule or ClassRule()
+    block: dict[str, Any] = {"rule": rule.sentence(), "oracles_against_others": oracle_pass_rate(oracle_rows, rule), "checks": {}}
+    for name, values in checks.items():
+        expected = CALIBRATION_EXPECTED[name]
+        got = verdict_name(judge_class(values, oracle_rows, rule)["verdict"])
+        block["checks"][name] = {"expected": expected, "verdict": got, "passed": got == expected}
+    results = [block["oracles_against_others"]["passed"], *(c["passed"] for c in block["checks"].values())]
+    block["passed"] = None if None in results else all(results)
+    return block
+
+
+def calibration_lines(block: Mapping[str, Any]) -> list[str]:
+    """The calibration block as report lines: the rule, then each check with its result."""
+
+    def mark(ok: bool | None) -> str:
+        return "passed" if ok else ("not checked" if ok is None else "FAILED")
+
+    loo = block["oracles_against_others"]
+    if loo.get("fraction_removed") is None:
+        lines = [f"- each oracle against the others: {mark(None)} ({loo.get('note')})"]
+    else:
+        lines = [f"- each oracle against the others: {loo['fraction_removed']:.0%} judged removed (required ≥ {loo['required']:.0%}; {', '.join(loo['verdicts'])}): {mark(loo['passed'])}"]
+    lines += [f"- {name}: {c['verdict']} (must be {c['expected']}): {mark(c['passed'])}" for name, c in block["checks"].items()]
+    return [f"Rule: {block['rule']}.", "", *lines]
+
+
+GAP_KEYS = ("delta_forget", "delta_retain", "delta_test", "delta_mia")
+
+
+def noise_floor_flags(records: Sequence[Mapping[str, Any]], keys: Sequence[str] = GAP_KEYS, reference: str = "retrain") -> dict[str, dict[str, Any]]:
+    """Per method: is every mean |Δ| within the oracles' noise floor (the largest |Δ| of the ``retrain`` rows)?
+
+    A method flagged ``within_noise`` cannot be told apart from retraining on these gaps; the
+    ``original`` (do nothing) row flagged so means the forget set is too easy to tell anything.
+    Empty when there are no retrain rows or no Δ columns.
+    """
+    ok = [r for r in records if r.get("status", "ok") == "ok"]
+    floor_rows = [r for r in ok if r.get("method") == reference]
+    keys = [k for k in keys if floor_rows and all(_finite(r.get(k)) for r in floor_rows)]
+    if not keys:
+        return {}
+    floor = {k: max(abs(float(r[k])) for r in floor_rows) for k in keys}
+    flags: dict[str, dict[str, Any]] = {}
+    for method in dict.fromkeys(str(r["method"]) for r in ok if r.get("method") != reference):
+        rows = [r for r in ok if r.get("method") == method and all(_finite(r.get(k)) for k in keys)]
+        if not rows:
+            continue
+        gaps = {k: abs(float(np.mean([r[k] for r in rows]))) for k in keys}
+        flags[method] = {"within_noise": all(gaps[k] <= floor[k] for k in keys), "gaps": gaps, "floor": floor}
+    return flags
+
+
+__all__ = [
+    "CALIBRATION_EXPECTED",
+    "VERDICTS",
+    "ClassRule",
+    "band",
+    "calibration_block",
+    "calibration_lines",
+    "is_raw",
+    "judge_class",
+    "leave_one_out",
+    "loo_distances",
+    "noise_floor_flags",
+    "oracle_pass_rate",
+    "sampling_error",
+    "verdict_name",
+]
