@@ -1,7 +1,9 @@
 """Tables over many class-removal runs: each class is the mean of its seeds, then classes are averaged.
 
 Averaging per class first keeps a class with more finished seeds from weighing more; the
-verdict counts are over runs. Used by the class benchmarks (zero-shot, concept).
+verdict counts are over runs. ``classes_removed`` and ``class_leaderboard`` turn a study's records
+(method x class x seed) into the class-removal leaderboard: classes judged ``removed`` per method
+beside the pooled cost. Used by the class benchmarks and study summaries.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from .class_forgetting import verdict_name
+from .stats import pooled_cost_ratio
+from .verdicts import verdict_name
 
 
 def finite_mean(values: Sequence[Any]) -> float:
@@ -34,3 +37,44 @@ def verdict_counts(records: Sequence[dict[str, Any]], methods: Sequence[str]) ->
         names = [verdict_name(r.get("verdict")) for r in records if r["method"] == m]
         out[m] = dict(sorted((v, names.count(v)) for v in set(names)))
     return out
+
+
+def classes_removed(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """method -> classes run, classes judged ``removed`` (a strict majority of that class's seeds), and each class's share.
+
+    A class with an even split (e.g. 1 of 2 seeds) does not count: the verdict must hold on most seeds.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        by_class: dict[Any, list[str]] = {}
+        for r in records:
+            if r["method"] == m and r.get("status", "ok") == "ok" and r.get("verdict") is not None:
+                by_class.setdefault(r["class"], []).append(verdict_name(r["verdict"]))
+        shares = {c: names.count("removed") / len(names) for c, names in sorted(by_class.items())}
+        out[m] = {"classes": len(shares), "removed": sum(share > 0.5 for share in shares.values()), "share_by_class": shares, "seeds": {c: len(v) for c, v in sorted(by_class.items())}}
+    return out
+
+
+def class_leaderboard(records: Sequence[dict[str, Any]], methods: Sequence[str], max_cost: float = 0.10, min_classes: int = 8) -> list[dict[str, Any]]:
+    """One row per method: classes judged removed, the pooled cost in passes (Σ / Σ retrain, median beside) and the goal.
+
+    ``goal_met``: pooled cost <= ``max_cost`` of a retrain's passes and at least ``min_classes`` classes
+    removed (issue 22's target). Rows are ordered by classes removed, then by cost.
+    """
+    removed = classes_removed(records, methods)
+    rows = []
+    for m in methods:
+        ok = [r for r in records if r["method"] == m and r.get("status", "ok") == "ok"]
+        cost = pooled_cost_ratio(ok, "relative_passes") if ok else {"pooled": float("nan"), "median": float("nan"), "n": 0}
+        pooled = float(cost["pooled"])
+        rows.append(
+            {
+                "method": m,
+                "classes": removed[m]["classes"],
+                "removed": removed[m]["removed"],
+                "relative_passes_pooled": pooled,
+                "relative_passes_median": float(cost["median"]),
+                "goal_met": bool(pooled == pooled and pooled <= max_cost and removed[m]["removed"] >= min_classes),
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["removed"], r["relative_passes_pooled"] if r["relative_passes_pooled"] == r["relative_passes_pooled"] else float("inf")))

@@ -139,3 +139,26 @@ def compare_to_reference(rows: Mapping[str, ArrayLike], reference: str, base_see
     if reference not in rows:
         raise ValueError(f"reference row {reference!r} is not among the rows {sorted(rows)}.")
     return {name: bootstrap_difference(values, rows[reference], (name, reference), base_seed, draws, level) for name, values in rows.items() if name != reference}
+
+
+RATIO_SOURCES = {"relative_passes": ("passes", "passes"), "relative_time": ("seconds", "wall_seconds"), "relative_cpu": ("cpu_seconds", "cpu_seconds")}
+"""cost ratio column -> (the run's own amount in the record, the same amount in the record's ``oracle_cost``)."""
+
+
+def pooled_cost_ratio(records: Sequence[Mapping[str, Any]], key: str = "relative_passes") -> dict[str, float | int]:
+    """``pooled_ratio`` of a cost column over run records (e.g. every seed and class of a method in a study).
+
+    The amounts come from each record (``passes``) and its ``oracle_cost``; a record without
+    ``oracle_cost`` falls back on amount / ratio. ``n`` below ``len(records)`` means some records
+    lacked the amounts and were left out.
+    """
+    if key not in RATIO_SOURCES:
+        raise ValueError(f"{key!r} is not a cost ratio; choose from {sorted(RATIO_SOURCES)}.")
+    amount, reference = RATIO_SOURCES[key]
+    nums: list[float | None] = []
+    dens: list[float | None] = []
+    for r in records:
+        num, ratio, ref = r.get(amount), r.get(key), (r.get("oracle_cost") or {}).get(reference)
+        nums.append(num)
+        dens.append(ref if ref else (num / ratio if isinstance(num, (int, float)) and isinstance(ratio, (int, float)) and ratio else None))
+    return pooled_ratio(nums, dens)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..evaluate.gaps import deltas
-from ..evaluate.stats import pooled_ratio
+from ..evaluate.stats import RATIO_SOURCES, pooled_cost_ratio
 from ..evaluate.verdicts import ClassRule, calibration_lines, noise_floor_flags, verdict_name
 from ..family import FAMILIES
 from ..utils import atomic_write_text
@@ -72,23 +72,12 @@ def mean_std(values: list[Any]) -> str:
     return f"{arr.mean():.2f}±{arr.std(ddof=1):.2f}"
 
 
-RATIO_SOURCES = {"relative_passes": ("passes", "passes"), "relative_time": ("seconds", "wall_seconds"), "relative_cpu": ("cpu_seconds", "cpu_seconds")}
-"""ratio column -> (the run's own amount, the same amount in ``oracle_cost``): ratios are pooled, never averaged."""
-
-
 def ratio_cell(rows: list[dict[str, Any]], key: str) -> str:
-    """Σ amount / Σ one oracle's amount over ``rows`` with the median per-run ratio beside it (``stats.pooled_ratio``).
+    """Σ amount / Σ one oracle's amount over ``rows`` with the median per-run ratio beside it (``stats.pooled_cost_ratio``).
 
-    Rows without the amounts (hand-made records) show only the median of their ratios.
+    Rows without the amounts (hand-made records) show only the median of their ratios: never a mean of ratios.
     """
-    amount, reference = RATIO_SOURCES[key]
-    nums: list[float | None] = []
-    dens: list[float | None] = []
-    for r in rows:
-        num, ratio, ref = r.get(amount), r.get(key), (r.get("oracle_cost") or {}).get(reference)
-        nums.append(num)
-        dens.append(ref if ref else (num / ratio if isinstance(num, (int, float)) and isinstance(ratio, (int, float)) and ratio else None))
-    stats = pooled_ratio(nums, dens)
+    stats = pooled_cost_ratio(rows, key)
     if stats["n"] == len(rows) and stats["n"] > 0:
         return f"{stats['pooled']:.2f}" if stats["n"] == 1 else f"{stats['pooled']:.2f} (med {stats['median']:.2f})"
     ratios = [float(v) for v in (r.get(key) for r in rows) if isinstance(v, (int, float))]
