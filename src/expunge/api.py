@@ -356,6 +356,32 @@ def _recipe(retrain: Any) -> Recipe:
     raise ConfigError(f"retrain must be a Recipe, a dict of its fields (epochs, lr, batch_size ...) or True, got {type(retrain).__name__}.")
 
 
+def retrain(
+    model: nn.Module,
+    forget: Any,
+    retain: Any = None,
+    *,
+    dataset: Any = None,
+    recipe: Recipe | dict[str, Any] | bool = True,
+    count: int = 3,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    progress: bool = False,
+) -> list[nn.Module]:
+    """``count`` models of ``model``'s architecture, freshly initialised and trained on the retain set only.
+
+    The reference ("oracle") models every unlearned model is compared with; train them once and
+    pass them to ``evaluate(..., oracles=...)`` for every method. ``recipe``: a ``Recipe`` or a dict of
+    its fields (SGD with momentum: epochs, lr, batch_size, schedule ...); ``True`` = the default recipe.
+    """
+    if count < 1:
+        raise ConfigError("count must be >= 1 (3 or more gives a noise floor).")
+    device = resolve_device(device)
+    parts = gather_parts({"forget": forget, "retain": retain}, dataset)
+    models, _ = retrain_oracles(model, parts, _split(parts), _recipe(recipe), count, seed, device, progress)
+    return models
+
+
 def evaluate(
     model: nn.Module | UnlearnResult,
     forget: Any,
