@@ -62,7 +62,7 @@ def test_two_axes_resume_after_kill_failed_cell_and_shared_models(tmp_path, monk
     real_job = runner.method_job
 
     def method_job(config_data, method_index, run):
-        calls.append(f"{config_data['name']}/seed{run}")
+        calls.append(f"{config_data['out'].split('/')[-1]}/seed{run}")
         if len(calls) == 4 and not getattr(method_job, "killed", False):
             method_job.killed = True  # type: ignore[attr-defined]
             raise KeyboardInterrupt  # the second cell dies half-way: its seed 0 is stored, seed 1 is not
@@ -81,7 +81,7 @@ def test_two_axes_resume_after_kill_failed_cell_and_shared_models(tmp_path, monk
     calls.clear()
     run_study(study, "smoke", out)
     # the finished cell is skipped, the half-done one runs only its missing seed, the bad cells never reach a method
-    assert calls == ["tiny/split-iid__lr-0.02/seed1"]
+    assert calls == ["split-iid__lr-0.02/seed1"]
     assert (out / "cells" / "split-iid__lr-0.05" / "results.json").stat().st_mtime_ns == first_results
     state = json.loads((out / "study.json").read_text())["cells"]
     assert [state[c]["status"] for c in ("split-iid__lr-0.05", "split-iid__lr-0.02", "split-bad__lr-0.05", "split-bad__lr-0.02")] == ["ok", "ok", "failed", "failed"]

@@ -340,7 +340,8 @@ def plan_cells(spec: StudySpec, scale: str, out: str | Path, overrides: list[str
         cell_id = "__".join(f"{n}-{label}" for n, label in labels.items()) or "all"
         cell_overrides = [o for _, values in combo for o in values] + list(overrides or [])
         try:
-            config = load_config(base, cell_overrides + [f"out={Path(out) / 'cells' / cell_id}", f"name={spec.name}/{cell_id}"])
+            # the config name stays the base's: cells that share a pool then share the in-process context too
+            config = load_config(base, cell_overrides + [f"out={Path(out) / 'cells' / cell_id}"])
         except ConfigError as exc:
             raise ConfigError(f"study {spec.name}, scale {scale}, cell {cell_id}: {exc}") from exc
         cells.append(Cell(cell_id, labels, config))
