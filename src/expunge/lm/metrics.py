@@ -232,7 +232,7 @@ def _oracle_reports(ctx: EvalContext) -> list[ModelReport]:
     return [report(ctx, o) for o in ctx.oracles]
 
 
-@METRICS.register("lm_forget_quality", "TOFU forget quality: KS p-value of forget truth ratios vs the retrained oracle")
+@METRICS.register("lm_forget_quality", "TOFU forget quality: KS p-value of forget truth ratios vs the retrained oracle", families=("lm",))
 @dataclass
 class ForgetQuality:
     truth_ratio_mean: str = hp("geometric", choices=sorted(TRUTH_RATIO_MEANS), doc="mean over the perturbed answers: geometric (TOFU / OpenUnlearning) or arithmetic")
@@ -248,7 +248,7 @@ class ForgetQuality:
         return out
 
 
-@METRICS.register("lm_utility", "TOFU model utility: harmonic mean of prob, ROUGE-L, truth score on retain and world facts")
+@METRICS.register("lm_utility", "TOFU model utility: harmonic mean of prob, ROUGE-L, truth score on retain and world facts", families=("lm",))
 @dataclass
 class ModelUtility:
     truth_ratio_mean: str = hp("geometric", choices=sorted(TRUTH_RATIO_MEANS), doc="mean over the perturbed answers in the truth score: geometric (TOFU) or arithmetic")
@@ -264,7 +264,7 @@ class ModelUtility:
         return out
 
 
-@METRICS.register("lm_rouge", "ROUGE-L recall of greedy answers on forget, paraphrased forget and retain questions")
+@METRICS.register("lm_rouge", "ROUGE-L recall of greedy answers on forget, paraphrased forget and retain questions", families=("lm",))
 @dataclass
 class Rouge:
     needs: frozenset[str] = frozenset({"lm_corpus"})
@@ -279,7 +279,7 @@ class Rouge:
         return out
 
 
-@METRICS.register("lm_concept_occurrence", "share of forget answers that still contain the fact (concept) word, Wilson 95% CI, vs the oracle")
+@METRICS.register("lm_concept_occurrence", "share of forget answers that still contain the fact (concept) word, Wilson 95% CI, vs the oracle", families=("lm",))
 @dataclass
 class ConceptOccurrence:
     needs: frozenset[str] = frozenset({"lm_corpus"})
@@ -297,7 +297,7 @@ class ConceptOccurrence:
         return out
 
 
-@METRICS.register("lm_mia", "loss and Min-K% membership attacks: AUC forget answers vs held-out authors (oracle beside)")
+@METRICS.register("lm_mia", "loss and Min-K% membership attacks: AUC forget answers vs held-out authors (oracle beside)", families=("lm",))
 @dataclass
 class MembershipAttacks:
     min_k: float = 0.2
@@ -323,7 +323,7 @@ class MembershipAttacks:
         return out
 
 
-@METRICS.register("lm_perplexity", "answer perplexity on retain, forget and world-fact questions")
+@METRICS.register("lm_perplexity", "answer perplexity on retain, forget and world-fact questions", families=("lm",))
 @dataclass
 class Perplexity:
     needs: frozenset[str] = frozenset({"lm_corpus"})
