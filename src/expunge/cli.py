@@ -11,7 +11,8 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from .errors import ExpungeError
+from . import plugins
+from .errors import ConfigError, ExpungeError
 from .studies import add_parser as add_study_parser
 from .studies import cmd_study
 
@@ -20,6 +21,13 @@ PRESETS = {"demo": "demo.yaml", "demo-quick": "demo-quick.yaml", "zero-shot": "z
 
 def preset_path(name: str) -> Path:
     return Path(str(resources.files("expunge") / "configs" / PRESETS[name]))
+
+
+def fast_check(args: argparse.Namespace, source: str | Path, overrides: list[str]) -> None:
+    """Refuse a bad config before torch and the package are imported (expunge.catalog); names the catalog lacks wait for the full check when --import is used."""
+    from .catalog import fast_check as check
+
+    check(source, overrides, defer_unknown=bool(getattr(args, "imports", None)))
 
 
 def _run(config_source: str | Path, overrides: list[str], overwrite: bool = False) -> int:
@@ -56,15 +64,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.quick:
         overrides += ["split.train_size=2000", "recipe.epochs=8"] if args.zero_shot else []
     preset = "zero-shot" if args.zero_shot else ("demo-quick" if args.quick else "demo")
+    fast_check(args, preset_path(preset), overrides)
     return _run(preset_path(preset), overrides, args.overwrite)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + (["quiet=true"] if args.quiet else [])
+    fast_check(args, args.config, overrides)
     return _run(args.config, overrides, args.overwrite)
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
+    fast_check(args, args.config, list(args.overrides))
     from .experiments import load_config
     from .experiments.pool import build_pool, pool_report_section
 
@@ -77,6 +88,9 @@ def cmd_pool(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be a positive number of trials, got {args.trials}; e.g. --trials 8.")
+    fast_check(args, args.config, list(args.overrides))
     from .experiments import load_config
     from .experiments.tune import tune
 
@@ -95,6 +109,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_frontier(args: argparse.Namespace) -> int:
     """Every configured method at every budget (fractions of one retraining's example passes): records, Pareto table, plot."""
+    fast_check(args, args.config, list(args.overrides))
     from .experiments import load_config
     from .experiments.frontier import POOL_QUALITIES, QUALITIES, pareto_table, parse_budgets, run_frontier
 
@@ -239,10 +254,15 @@ def _with_debug_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn every exception into one line and an exit status (0 ok, 1 failed, 2 bad input, 130 interrupted)."""
     parser = _with_debug_flag(build_parser())
+    parser.add_argument(
+        "--import", dest="imports", action="append", default=[], metavar="MODULE", help="import a module that registers your models / methods / metrics first (repeatable; before the subcommand)"
+    )
     args = parser.parse_args(argv)
     args.debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        plugins.load_entry_points()  # the expunge.plugins entry-point group, then --import MODULE
+        plugins.import_modules(args.imports)
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("expunge: interrupted; finished records are kept, run the same command again to resume.", file=sys.stderr)

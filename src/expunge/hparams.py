@@ -107,8 +107,11 @@ def coerce_value(value: Any, annotation: Any, key: str) -> Any:
             if type(None) in args:
                 return None
             raise ConfigError(f"{key} may not be empty (null); give a value.")
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return coerce_value(value, options[0], key)  # ``X | None``: X's own, precise message
         errors = []
-        for option in (a for a in args if a is not type(None)):
+        for option in options:
             try:
                 return coerce_value(value, option, key)
             except ConfigError as exc:

@@ -7,6 +7,7 @@ inputs). Each error names the config key and the fix.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import math
 import os
@@ -15,6 +16,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from .errors import ConfigError
 
@@ -146,8 +149,6 @@ def check_config_dict(data: dict[str, Any]) -> None:
 
 def read_yaml(source: str | Path) -> dict[str, Any]:
     """A config file's mapping; a missing file, a folder, unreadable bytes or bad YAML name the file."""
-    import yaml
-
     path = Path(source).expanduser()
     if not path.exists():
         raise ConfigError(f"config file {path} not found; give the path of a YAML config (presets: src/expunge/configs/).")
@@ -161,4 +162,42 @@ def read_yaml(source: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read ({exc}); check its permissions and that it is a text file.") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping at top level (keys such as dataset, split, methods), got {type(data).__name__}.")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not key=value (e.g. recipe.epochs=5).")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def set_path(data: dict[str, Any], path: list[str], value: Any, label: str | None = None) -> None:
+    """Set ``data[path[0]][path[1]]... = value`` in place; list items by position, missing dicts created."""
+    label = label or ".".join(path)
+    node: Any = data
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"override {label!r}: {'.'.join(path[: i + 1])} is not a valid list position.")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
+            if not last and node.get(part) is None:
+                node[part] = {}
+        else:
+            raise ConfigError(f"override {label!r}: {'.'.join(path[:i])} is a {type(node).__name__}, not a mapping; drop the extra key parts.")
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Dotted keys, list items by position: ``methods.2.alpha=0.1``."""
+    data = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        set_path(data, path, value, text)
     return data

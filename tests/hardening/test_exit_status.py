@@ -12,6 +12,7 @@ from expunge.train import TrainingDiverged
 
 
 def _fake_run(monkeypatch, tmp_path, records):
+    monkeypatch.setattr(cli, "fast_check", lambda args, source, overrides: None)
     monkeypatch.setattr(experiments, "load_config", lambda source, overrides: SimpleNamespace(out=str(tmp_path)))
     monkeypatch.setattr(experiments, "run_experiment", lambda config, overwrite=False: records)
 
