@@ -23,7 +23,7 @@ from .errors import ConfigError
 
 LM_EXTRAS = ("transformers", "peft", "tokenizers")
 LM_HINT = "pip install 'expunge[lm]'"
-CAPTUM_HINT = "pip install captum (a core dependency: reinstall expunge with `pip install -e .`)"
+CAPTUM_HINT = "pip install captum (a core dependency of expunge: `pip install -e .` installs it)"
 
 # (what the config names, its value) -> (modules it imports, the install command)
 OPTIONAL_NEEDS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
