@@ -150,13 +150,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     for registry in (FAMILIES, DATASETS, SPLIT_BUILDERS, MODELS, LOCALIZERS, METRICS):
         print(f"{registry.kind}s:".replace("ys:", "ies:"))
         for name in registry.names():
-            print(f"  {name:24s} {registry.summary(name)}")
+            families = f" [families: {', '.join(registry.families(name))}]" if registry in (LOCALIZERS, METRICS) else ""
+            print(f"  {name:24s} {registry.summary(name)}{families}")
     print("metric sets:")
     for name, members in sorted(METRIC_SETS.items()):
         print(f"  {name:24s} {', '.join(members)}")
     print("unlearners (hyperparameters: type = default, range):")
     for name in UNLEARNERS.names():
-        print(f"  {name:24s} {UNLEARNERS.summary(name)}")
+        print(f"  {name:24s} {UNLEARNERS.summary(name)} [families: {', '.join(UNLEARNERS.families(name))}]")
         factory = UNLEARNERS.get(name)
         if hasattr(factory, "__dataclass_fields__"):
             for row in describe_params(factory):

@@ -98,3 +98,12 @@ def test_a_subclassed_family_accepts_its_base_family_components() -> None:
 
     assert Derived().lineage() == ("derived", "classifier")
     assert FAMILIES.get("gan")().lineage() == ("gan",)
+
+
+def test_expunge_list_shows_each_component_family(capsys: pytest.CaptureFixture[str]) -> None:
+    from expunge.cli import main
+
+    assert main(["list"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ") and line.split()}
+    assert lines["gan_cascade"].endswith("[families: gan]") and lines["lm_del"].endswith("[families: lm]")
+    assert lines["del"].endswith("[families: classifier, gan]") and lines["accuracy"].endswith("[families: classifier]")
