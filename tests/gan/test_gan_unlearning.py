@@ -184,3 +184,29 @@ def test_conditional_gan_paths_run(class_setting):
         assert 0 <= values["forgotten_class_share"] <= 100 and np.isfinite(values["frechet_distance"])
     finally:
         s.config.model.options["conditional"] = False
+
+
+def test_the_default_stop_rule_is_never_met_by_the_untouched_original_and_does_not_reward_overshoot():
+    from expunge.gan.unlearn import STOP_RULES, band_progress, one_sided
+
+    for initial in (40.0, 49.0, 50.0, 51.5, 52.0, 60.0):  # forget-membership AUCs of an original, target 50 +- 2
+        assert not band_progress(initial, initial, 50.0, 2.0, 1.0)  # round 0: the original itself never stops the cascade
+    assert one_sided(51.5, 51.5, 50.0, 2.0, 1.0)  # the earlier rule: an original at 51.5 "has forgotten" before any round
+    assert band_progress(60.0, 51.0, 50.0, 2.0, 1.0)  # moved 9 points closer, inside the band
+    assert not band_progress(60.0, 45.0, 50.0, 2.0, 1.0) and one_sided(60.0, 45.0, 50.0, 2.0, 1.0)  # overshoot: only one-sided passes it
+    assert not band_progress(50.5, 51.0, 50.0, 2.0, 1.0)  # moved away from the target inside the band
+    assert list(STOP_RULES) == ["band-progress", "one-sided"]
+
+
+def test_cascade_does_not_stop_on_a_signal_the_original_already_meets(item_setting, original, monkeypatch):
+    """The issue's case: the original's membership AUC already sits inside the one-sided band; nothing changes it."""
+    monkeypatch.setattr(GANCascade, "_membership", lambda self, *args: 50.5)
+    params = dict(rounds=3, unlearn_steps=1, learn_steps=1, batch_size=16, steer="none", stop_signal="membership")
+    old = item_setting.task()
+    GANCascade(stop_rule="one-sided", **params).unlearn(original(item_setting), old)
+    assert (old.notes["stopped_by"], old.notes["rounds"]) == ("signal", 1), old.notes  # the earlier rule stops after one round
+    new = item_setting.task()
+    with pytest.warns(UserWarning, match="cannot tell forgetting from doing nothing"):
+        GANCascade(**params).unlearn(original(item_setting), new)
+    assert new.notes["stopped_by"] == "rounds" and new.notes["rounds"] == 3 and new.notes["stop_reachable"] is False
+    assert new.notes["stop_rule"] == "band-progress" and new.notes["initial_signal"] == 50.5

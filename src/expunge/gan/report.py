@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,3 +112,74 @@ def sample_grid_section(run_dir: str | Path) -> list[str]:
     for e in entries:
         lines += [f"**{e['caption']}**", "", f"![{e['caption']}]({e['path']})", ""]
     return lines
+
+
+# ---- result tables: class and item unlearning apart, every column labelled -----------------------------
+TASK_KINDS = {"class": "Class unlearning", "items": "Item unlearning"}
+
+# (record key, column label, kinds it applies to). The Fréchet column says what it is measured on: expunge's
+# reference classifier (not Inception), generated vs real test images of the retained classes.
+RESULT_COLUMNS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("forgotten_class_share", "class share % (reference CNN)", ("class",)),
+    ("frechet_distance", "Fréchet distance (reference-CNN features, retained classes)", ("class", "items")),
+    ("forget_mia_auc", "forget membership AUC (D score vs held-out)", ("class", "items")),
+    ("downstream_acc", "downstream acc % (classifier trained on samples)", ("class", "items")),
+    ("passes", "passes", ("class", "items")),
+]
+
+
+def _cell(values: list[Any]) -> str:
+    values = [v for v in values if isinstance(v, (int, float)) and v == v]
+    if not values:
+        return "–"
+    mean = float(np.mean(values))
+    return f"{mean:,.0f}" if abs(mean) >= 1000 else (f"{mean:.1f} ± {float(np.std(values)):.1f}" if len(values) > 1 else f"{mean:.1f}")
+
+
+def results_tables(records: list[dict], methods: list[str] | None = None) -> list[str]:
+    """Markdown tables, one per task kind (class / items), of mean ± std over runs; speed-up pooled over the runs.
+
+    The speed-up is Σ retrain passes / Σ method passes over the runs where both ran (``evaluate.stats.pooled_ratio``),
+    with the median per-run ratio beside it; never a mean of per-run ratios.
+    """
+    from ..evaluate.stats import pooled_ratio
+
+    lines: list[str] = []
+    for kind, title in TASK_KINDS.items():
+        rows = [r for r in records if r.get("kind") == kind]
+        if not rows:
+            continue
+        retrain = {(r.get("setting"), r.get("seed")): r.get("passes") for r in rows if r.get("method") == "retrain"}
+        order = methods or list(dict.fromkeys(r["method"] for r in rows))
+        columns = [(key, label) for key, label, kinds in RESULT_COLUMNS if kind in kinds]
+        settings = sorted({str(r.get("setting")) for r in rows})
+        lines += [f"### {title} ({', '.join(settings)}; means ± std over runs)", ""]
+        lines += ["| method | runs | " + " | ".join(label for _, label in columns) + " | speed-up in passes, pooled (median) |"]
+        lines += ["|---" * (len(columns) + 3) + "|"]
+        for method in order:
+            mine = [r for r in rows if r.get("method") == method]
+            if not mine:
+                continue
+            cells = [_cell([r.get(key) for r in mine]) for key, _ in columns]
+            ratio = pooled_ratio([retrain.get((r.get("setting"), r.get("seed"))) for r in mine], [r.get("passes") for r in mine]) if method not in ("retrain", "original") else None
+            speed = f"{ratio['pooled']:.1f}× ({ratio['median']:.1f}×)" if ratio and ratio["n"] else ("1×" if method == "retrain" else "–")
+            lines.append(f"| {method} | {len(mine)} | " + " | ".join(cells) + f" | {speed} |")
+        lines.append("")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m expunge.gan.report RESULTS.json [METHOD ...]``: print the class and item tables of a stored GAN benchmark."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print(main.__doc__)
+        return 2
+    data = json.loads(Path(args[0]).read_text())
+    print("\n".join(results_tables(data["records"] if isinstance(data, dict) else data, args[1:] or None)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

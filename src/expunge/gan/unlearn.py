@@ -4,8 +4,11 @@ arXiv 2308.09881, reconstructed in specs/zero-shot-concept-gan.md part C) and it
 * ``gan_cascade``: rounds of an **unlearning stage** (D is told the forget images are fake,
   with a hard or soft label; each forget image has an in-distribution substitute from the
   retained data, which D sees as real and toward which G is steered) followed by a **learning
-  stage** (standard GAN steps on retained data only). It stops when a measured forget signal
-  reaches its target (the oracle's), with ``rounds`` as a backstop.
+  stage** (standard GAN steps on retained data only). It stops by a rule on a measured forget
+  signal (``STOP_RULES``), with ``rounds`` as a backstop. The default, ``band-progress``, stops
+  when the signal is within ``stop_tolerance`` of its target (the oracle's) on *either* side, and
+  has moved at least ``stop_min_change`` points closer to it than the untouched original was: the
+  original can never satisfy it, and overshooting past the band does not count as success.
 * ``gan_finetune``: standard GAN steps on retained data only.
 * ``gan_redaction``: Kong & Chaudhuri-style data redaction: GAN steps on retained data with the
   forget images added to D's fake side; no substitutes, no learning stages.
@@ -18,6 +21,7 @@ indices only (``tests/gan`` proves it with a dataset that fails on any later for
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +37,29 @@ from ..masks import Mask
 from ..unlearn.base import UNLEARNERS, UnlearningTask
 from .models import GAN
 from .train import Optimizers, auc, bce, cycle_batches, standard_step, train_gan, train_steps
+
+# --------------------------------------------------------------------------- stop rules
+
+
+def band_progress(initial: float, value: float, target: float, tolerance: float, min_change: float) -> bool:
+    """Within the two-sided band around the target, and at least ``min_change`` closer to it than the original."""
+    distance = abs(value - target)
+    return distance <= tolerance and abs(initial - target) - distance >= min_change
+
+
+def one_sided(initial: float, value: float, target: float, tolerance: float, min_change: float) -> bool:
+    """The earlier rule: at or below target + tolerance. The original can satisfy it, and any overshoot passes."""
+    return value <= target + tolerance
+
+
+# name -> rule(signal of the untouched original, signal now, target, tolerance, minimum change) -> stop?
+STOP_RULES = {"band-progress": band_progress, "one-sided": one_sided}
+
+
+def stop_reachable(initial: float, target: float, tolerance: float, min_change: float) -> bool:
+    """Whether band-progress can ever stop: some value in the band is ``min_change`` closer than the original."""
+    return abs(initial - target) >= min_change
+
 
 # --------------------------------------------------------------------------- task helpers
 
@@ -198,7 +225,14 @@ class GANCascade:
         "validation images whose nearest bank image is a forget image (what a GAN that never saw the forget set "
         "would score if it generated real retained images)",
     )
-    stop_tolerance: float = hp(2.0, **NON_NEGATIVE, doc="the signal counts as reached within this many points above its target")
+    stop_tolerance: float = hp(2.0, **NON_NEGATIVE, doc="half-width of the band around the target, in points (band-progress: either side; one-sided: above)")
+    stop_rule: str = hp(
+        "band-progress",
+        choices=tuple(STOP_RULES),
+        doc="band-progress: within stop_tolerance of the target on either side and stop_min_change closer than the original "
+        "(the original cannot satisfy it, overshoot does not count); one-sided: at or below target + tolerance (the earlier rule)",
+    )
+    stop_min_change: float = hp(1.0, **POSITIVE, doc="band-progress: points the signal must have moved toward the target since the original")
     signal_samples: int = hp(500, low=10, doc="generated samples (nn_share) or forget/validation images (membership) per check")
     bank_size: int = hp(3000, low=10, doc="forget + retained images in the nearest-neighbour bank (nn_share, steer=nearest)")
     name: str = "gan_cascade"
@@ -331,6 +365,14 @@ class GANCascade:
             bf = min(self.batch_size, len(x_f))
             history: list[dict[str, float]] = []
             initial = check() if check is not None else None
+            rule = STOP_RULES[self.stop_rule]
+            reachable = initial is None or self.stop_rule != "band-progress" or stop_reachable(initial, target_value, self.stop_tolerance, self.stop_min_change)
+            if not reachable:
+                warnings.warn(
+                    f"gan_cascade: the untouched original's {signal} signal ({initial:.2f}) is already within {self.stop_min_change} of its target "
+                    f"({target_value:.2f}), so it cannot tell forgetting from doing nothing; the cascade runs all {self.rounds} rounds.",
+                    stacklevel=2,
+                )
             stopped_by = "rounds"
             bar = tqdm(range(self.rounds), desc="gan cascade", disable=not task.progress, leave=False, unit="round")
             for r in bar:
@@ -341,7 +383,7 @@ class GANCascade:
                 value = check() if check is not None else float("nan")
                 history.append({"round": r + 1, "signal": value})
                 bar.set_postfix(signal=f"{value:.2f}")
-                if check is not None and r + 1 >= self.min_rounds and value <= target_value + self.stop_tolerance:
+                if check is not None and initial is not None and r + 1 >= self.min_rounds and rule(initial, value, target_value, self.stop_tolerance, self.stop_min_change):
                     stopped_by = "signal"
                     break
         task.notes.update(
@@ -349,6 +391,8 @@ class GANCascade:
             stopped_by=stopped_by,
             stop_signal=signal,
             stop_target=target_value if check is not None else None,
+            stop_rule=self.stop_rule,
+            stop_reachable=reachable,
             steer=steer,
             substitute=substitute,
             fake_target=target,
