@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, DeterministicError
+from ..progress import Progress
 from ..registry import Registry
 
 log = logging.getLogger("expunge.executors")
@@ -63,11 +64,13 @@ class LocalExecutor:
 
     def map(self, jobs: Sequence[Job], on_result: OnResult | None = None) -> list[JobResult]:
         results = []
+        progress = Progress(len(jobs), "jobs")
         for job in jobs:
             result = _attempt(job, self.retries)
             if on_result:
                 on_result(result)
             results.append(result)
+            progress.update(note=job.key if result.ok else f"{job.key} failed")
         return results
 
 
@@ -94,6 +97,7 @@ class RayExecutor:
         remote = self.ray.remote(num_cpus=self.cpus_per_job, num_gpus=self.gpus_per_job, max_retries=0)(_attempt)
         pending = {remote.remote(job, self.retries): job for job in jobs}
         results: dict[str, JobResult] = {}
+        progress = Progress(len(jobs), "ray jobs")
         while pending:
             done, _ = self.ray.wait(list(pending), num_returns=1)
             ref = done[0]
@@ -105,6 +109,7 @@ class RayExecutor:
             if on_result:
                 on_result(result)
             results[job.key] = result
+            progress.update(note=job.key if result.ok else f"{job.key} failed")
         return [results[job.key] for job in jobs]
 
     def shutdown(self) -> None:
