@@ -39,7 +39,7 @@ def test_class_run_records_calibration_and_leave_one_out_retrain_rows(tmp_path) 
         assert rec["dist_relearn_k5_full"] == pytest.approx(abs(rec["relearn_k5_full"] - mean))
         assert rec["verdict"] in (0.0, 1.0, 2.0, 3.0) and "band_relearn_k5_full" in rec
     report = (tmp_path / "run" / "report.md").read_text()
-    assert "## Class verdict calibration" in report and "must be broke the model" in report and "Rule: broke the model if" in report
+    assert "## Class verdict calibration" in report and "must be broke the model" in report and "Rule: not removed if" in report
     assert "| original |" in report  # the do-nothing row
 
 

@@ -29,8 +29,8 @@ class is gone from the *representation*, always next to the retrained oracle:
   never learned (the oracle) comes back slowly.
 - ``class_verdict``: distance to the oracle mean on every metric above, the share of the
   original-to-oracle gap closed on the decisive ones, each one's band, and a verdict
-  (``expunge.evaluate.verdicts.judge_class``): ``broke the model`` (other-class accuracy below the
-  oracles' by more than the band), ``not removed`` (target test accuracy > ``max_target_acc``),
+  (``expunge.evaluate.verdicts.judge_class``): ``not removed`` (target test accuracy > ``max_target_acc``),
+  ``broke the model`` (other-class accuracy below the oracles' by more than the band),
   ``removed`` (relearn k=5 whole model and the penultimate probe both within the band of the oracle
   mean, either side), ``output-only`` otherwise. The band comes from the oracles' leave-one-out
   spread and the measurements' sampling error (``ClassRule.sentence()`` states it). Stored as a

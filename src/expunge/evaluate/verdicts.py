@@ -8,8 +8,9 @@ evaluation, a stored record and a study summary all reach the same verdict from 
 
 Class removal (``judge_class``), checked in this order:
 
-1. ``broke the model``: other-class test accuracy below the oracles' mean by more than the band;
-2. ``not removed``: target test accuracy above ``max_target_acc``;
+1. ``not removed``: target test accuracy above ``max_target_acc`` (first: an untouched original
+   loses other-class accuracy to the confusable target, which must not read as a broken model);
+2. ``broke the model``: other-class test accuracy below the oracles' mean by more than the band;
 3. ``removed``: every decisive column (relearn k=5 whole model, penultimate probe) within the band
    of the oracles' mean, on either side (overshooting the oracle is a distance too);
 4. ``output-only``: otherwise.
@@ -53,8 +54,8 @@ class ClassRule:
 
     def sentence(self) -> str:
         return (
-            f"broke the model if {self.utility} is below the oracles' mean by more than the band; else not removed if target_acc_test > "
-            f"{self.max_target_acc:g}%; else removed if {' and '.join(self.decisive)} each lie within the band of the oracles' mean "
+            f"not removed if target_acc_test > {self.max_target_acc:g}%; else broke the model if {self.utility} is below the oracles' "
+            f"mean by more than the band; else removed if {' and '.join(self.decisive)} each lie within the band of the oracles' mean "
             f"(either side); else output-only. Band = max({self.loo_factor:g} × the oracles' RMS leave-one-out distance, "
             f"{self.z:g} × sampling error, {self.min_band:g} points)"
         )
@@ -134,10 +135,10 @@ def judge_class(candidate: Mapping[str, Any], oracles: Sequence[Mapping[str, Any
             if c in mean and _finite(original.get(c)):
                 gap = float(original[c]) - mean[c]
                 out[f"gap_closed_{c}"] = (float(original[c]) - float(candidate[c])) / gap if abs(gap) > 1e-9 else float("nan")
-    if rule.utility in mean and float(candidate[rule.utility]) < mean[rule.utility] - out[f"band_{rule.utility}"]:
-        verdict = "broke the model"
-    elif _finite(candidate.get("target_acc_test")) and float(candidate["target_acc_test"]) > rule.max_target_acc:
+    if _finite(candidate.get("target_acc_test")) and float(candidate["target_acc_test"]) > rule.max_target_acc:
         verdict = "not removed"
+    elif rule.utility in mean and float(candidate[rule.utility]) < mean[rule.utility] - out[f"band_{rule.utility}"]:
+        verdict = "broke the model"
     elif all(c in mean for c in rule.decisive) and all(out[f"dist_{c}"] <= out[f"band_{c}"] for c in rule.decisive):
         verdict = "removed"
     else:
