@@ -10,7 +10,7 @@ Data in any layout is adapted by ``data.adapters``. The model passed in is never
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,7 +320,17 @@ def _test_part(test: Any, dataset: Any) -> tuple[IndexedTensorDataset, np.ndarra
     return parts.dataset, parts.indices["test"]
 
 
-def retrain_oracles(reference: nn.Module, parts: Parts, split: ForgetSplit, recipe: Recipe, count: int, seed: int, device: torch.device, progress: bool) -> tuple[list[nn.Module], Cost]:
+def retrain_oracles(
+    reference: nn.Module,
+    parts: Parts,
+    split: ForgetSplit,
+    recipe: Recipe,
+    count: int,
+    seed: int,
+    device: torch.device,
+    progress: bool,
+    augment: Callable[..., torch.Tensor] | None = None,
+) -> tuple[list[nn.Module], Cost]:
     """``count`` models of ``reference``'s architecture, freshly initialised and trained on the retain set only (the pipeline's loop)."""
     from .experiments.config import ExperimentConfig
     from .experiments.model_pool import fit_member
@@ -332,7 +342,7 @@ def retrain_oracles(reference: nn.Module, parts: Parts, split: ForgetSplit, reci
     models, costs = [], []
     for k in range(count):
         model = fresh_copy(reference, seeds.oracle(k)).to(device)
-        info = fit_member(model, "oracle", config, family, data, split.retain, Recipe(**{**recipe.to_dict(), "seed": seeds.oracle(k)}), device)
+        info = fit_member(model, "oracle", config, family, data, split.retain, Recipe(**{**recipe.to_dict(), "seed": seeds.oracle(k)}), device, augment)
         models.append(model)
         costs.append(Cost(**info["cost"]))
     median = Cost(
@@ -367,18 +377,20 @@ def retrain(
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = False,
+    augment: Callable[..., torch.Tensor] | None = None,
 ) -> list[nn.Module]:
     """``count`` models of ``model``'s architecture, freshly initialised and trained on the retain set only.
 
     The reference ("oracle") models every unlearned model is compared with; train them once and
     pass them to ``evaluate(..., oracles=...)`` for every method. ``recipe``: a ``Recipe`` or a dict of
     its fields (SGD with momentum: epochs, lr, batch_size, schedule ...); ``True`` = the default recipe.
+    ``augment(inputs, generator) -> inputs`` transforms every training batch, as your own training did.
     """
     if count < 1:
         raise ConfigError("count must be >= 1 (3 or more gives a noise floor).")
     device = resolve_device(device)
     parts = gather_parts({"forget": forget, "retain": retain}, dataset)
-    models, _ = retrain_oracles(model, parts, _split(parts), _recipe(recipe), count, seed, device, progress)
+    models, _ = retrain_oracles(model, parts, _split(parts), _recipe(recipe), count, seed, device, progress, augment)
     return models
 
 

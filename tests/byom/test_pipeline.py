@@ -80,6 +80,20 @@ def test_fingerprints_see_one_label_and_the_architecture() -> None:
     assert model_fingerprint(mlp((4,), 3)) != model_fingerprint(mlp((4,), 3), factory="other:fn")
 
 
+def test_augment_hook_transforms_exactly_the_training_batches_and_enters_the_key(tmp_path) -> None:
+    from . import user_models
+
+    write_data(tmp_path / "data.safetensors")
+    prepare(load_config(config(tmp_path)))
+    user_models.CALLS.clear()
+    ctx = prepare(load_config(config(tmp_path, augment="tests.byom.user_models:jitter")))
+    assert not ctx.original.info["cache_hit"] and not ctx.oracles[0].info["cache_hit"]  # not the unaugmented models
+    trained = ctx.original.cost.passes + ctx.oracles[0].cost.passes
+    assert sum(user_models.CALLS) == trained > 0  # every training batch, nothing else (metrics see clean inputs)
+    with pytest.raises(ConfigError, match="augment"):
+        load_config(config(tmp_path, augment="tests.byom.user_models:nope"))
+
+
 def sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

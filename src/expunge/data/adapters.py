@@ -8,7 +8,8 @@ one dataset and the index of each part in it, so the same stages run unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,35 @@ def load_tensors(path: str, num_classes: int | None = None, name: str | None = N
     test = IndexedTensorDataset(data["test_inputs"], data["test_targets"])
     classes = num_classes or int(max(int(train.targets.max()), int(test.targets.max()))) + 1
     return DatasetBundle(name or Path(path).stem, train, test, classes, source=str(path))
+
+
+class AugmentedInputs:
+    """Inputs that pass through ``augment(batch, generator)`` whenever a batch is sliced out of them.
+
+    Training loops slice ``dataset.inputs[indices]`` (``TensorBatches``), so wrapping the inputs
+    augments every training batch without a second loader; the generator makes it reproducible.
+    """
+
+    def __init__(self, inputs: torch.Tensor, augment: Callable[..., torch.Tensor], seed: int) -> None:
+        self.tensor = inputs
+        self.augment = augment
+        self.generator = torch.Generator().manual_seed(seed)
+        self.takes_generator = len(inspect.signature(augment).parameters) >= 2
+
+    def __len__(self) -> int:
+        return len(self.tensor)
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.tensor.shape
+
+    def __getitem__(self, index: Any) -> torch.Tensor:
+        batch = self.tensor[index]
+        return self.augment(batch, self.generator) if self.takes_generator else self.augment(batch)
+
+
+def augmented(dataset: IndexedTensorDataset, augment: Callable[..., torch.Tensor], seed: int) -> IndexedTensorDataset:
+    """``dataset`` whose training batches are augmented (``AugmentedInputs``); targets unchanged."""
+    out = IndexedTensorDataset(dataset.inputs, dataset.targets)
+    out.inputs = AugmentedInputs(dataset.inputs, augment, seed)  # type: ignore[assignment]
+    return out

@@ -119,6 +119,7 @@ class ExperimentConfig:
     quiet: bool = False
     oracle_checkpoints: list[str] = field(default_factory=list)  # retrained models the user has: loaded instead of trained (oracles = their count)
     save_models: bool = False  # write each unlearned model (safetensors) next to its deletion record
+    augment: str | None = None  # "package.module:function" (inputs, generator) -> inputs: every training batch of the original and oracles
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +139,8 @@ class ExperimentConfig:
             checks.pop()  # other families name models in their own registries (model.options); a factory replaces the name
         if self.model.factory:
             load_object(self.model.factory, "model.factory")
+        if self.augment:
+            load_object(self.augment, "augment")
         for key, path in [("model.checkpoint", self.model.checkpoint)] + [(f"oracle_checkpoints.{i}", p) for i, p in enumerate(self.oracle_checkpoints)]:
             if path is not None and not Path(path).expanduser().is_file():
                 raise ConfigError(f"{key}: {path} is not a file; give a .safetensors file or a torch state dict (.pt).")

@@ -6,6 +6,7 @@ import hashlib
 import inspect
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from torch import nn
 
 from ..cache import ModelCache, data_fingerprint, load_state
 from ..cost import Cost, CostMeter
+from ..data.adapters import augmented
+from ..data.base import DatasetBundle
 from ..errors import ConfigError
 from ..family import Family, FamilyData
 from ..plugins import load_object
@@ -141,8 +144,28 @@ def checkpoint_member(kind: str, path: str, key: str, config: ExperimentConfig, 
     return TrainedModel(model.to(device), info)
 
 
-def fit_member(model: nn.Module, kind: str, config: ExperimentConfig, family: Family, data: FamilyData, indices: np.ndarray, recipe: Recipe, device: torch.device) -> dict[str, Any]:
-    """Train one pool member in place through the family's loop, metered; returns its info (cost, device, epochs)."""
+def fit_member(
+    model: nn.Module,
+    kind: str,
+    config: ExperimentConfig,
+    family: Family,
+    data: FamilyData,
+    indices: np.ndarray,
+    recipe: Recipe,
+    device: torch.device,
+    augment: Callable[..., torch.Tensor] | None = None,
+) -> dict[str, Any]:
+    """Train one pool member in place through the family's loop, metered; returns its info (cost, device, epochs).
+
+    ``augment`` (or ``config.augment``) transforms every training batch's inputs (``data.adapters.augmented``).
+    """
+    augment = augment or (load_object(config.augment, "augment") if config.augment else None)
+    if augment is not None:
+        source: Any = data.bundle
+        if not isinstance(source, DatasetBundle):
+            raise ConfigError(f"augment: the {config.family} family's data cannot be augmented batch by batch; remove augment.")
+        bundle = dc_replace(source, train=augmented(source.train, augment, recipe.seed))
+        data = dc_replace(data, bundle=bundle)
     seed_everything(recipe.seed)
     model.to(device)
     with CostMeter(device) as meter:
@@ -183,6 +206,8 @@ def train_cached(cache: ModelCache, kind: str, config: ExperimentConfig, family:
     }
     if config.family != "classifier":
         spec["family"] = config.family
+    if config.augment:
+        spec["augment"] = config.augment
 
     def fit(model: nn.Module) -> dict[str, Any]:
         return fit_member(model, kind, config, family, data, indices, recipe, device)
