@@ -119,3 +119,18 @@ def test_report_on_a_results_json_of_the_wrong_shape(tmp_path):
     (tmp_path / "run" / "results.json").write_text('{"not": "a list"}')
     with pytest.raises(DataError, match="is not an expunge results.json"):
         report_folder(tmp_path)
+
+
+@pytest.mark.parametrize(("path", "value", "needles"), [c[1:] for c in BAD_VALUES], ids=[c[0] for c in BAD_VALUES])
+def test_bad_value_through_the_command_line_is_one_line_and_exit_2(tmp_path, capsys, path, value, needles):
+    import yaml
+
+    from expunge.cli import main
+
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(mutate(valid_config(tmp_path), path, value)))
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("expunge: error: ") and "Traceback" not in err
+    for needle in needles:
+        assert needle in err
