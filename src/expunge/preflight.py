@@ -88,6 +88,8 @@ def check_out_dir(out: Any) -> None:
     """``out`` must be a folder that exists or can be created, and that we may write to."""
     if not isinstance(out, str) or not out.strip():
         raise ConfigError(f"out must name an output folder, got {out!r}.")
+    if "\x00" in out:
+        raise ConfigError(f"out: {out!r} holds a NUL character, which no file system accepts; choose another out=....")
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
         raise ConfigError(f"out: {out} is an existing file, not a folder; choose another out=... (a folder for the records and the report).")
