@@ -95,3 +95,33 @@ def test_page_is_self_contained_and_holds_every_panel_the_data_allow(tiny_runs, 
         assert f'id="{div}' in html, div
     assert 'class="role-oracle"' in html and 'class="role-baseline"' in html  # retrain rows and random-mask / original highlighted
     assert "relearn-" not in html  # no class records: the class panels are skipped
+
+
+def test_study_summary_becomes_tables_picks_and_target_badges(tmp_path):
+    from expunge.html_report.page import write_html_report
+
+    row = lambda gap, passes: {"avg_gap": {"mean": gap, "std": None, "n": 2}, "relative_passes": {"mean": passes, "std": None, "n": 2, "pooled": True}, "runs": {"ok": 2, "failed": 0}}  # noqa: E731
+    summary = {
+        "study": "tiny",
+        "description": "two lrs",
+        "columns": ["avg_gap", "relative_passes"],
+        "baselines": ["output_mask"],
+        "cells": {"total": 2, "ok": 2, "failed": 0},
+        "groups": [
+            {
+                "label": "lr=0.05",
+                "rows": {"retrain": row(2.0, 1.0), "finetune": row(1.5, 0.5), "DEL": row(9.0, 0.1), "output_mask": row(1.0, 0.0)},
+                "targets": [
+                    {"rule": "at_most", "statement": "finetune: avg_gap ≤ 2", "met": True, "distance": -0.5, "row": "finetune", "value": 1.5, "reference": None},
+                    {"rule": "versus", "statement": "DEL beats finetune", "met": False, "distance": 7.5, "row": "DEL", "value": 9.0, "reference": 1.5},
+                ],
+            }
+        ],
+    }
+    (tmp_path / "study.json").write_text(json.dumps({"study": {"name": "tiny"}, "scale": "smoke", "cells": {}}))
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    html = write_html_report(tmp_path / "page.html", [tmp_path]).read_text()
+    section = html[html.index('id="study-0"') :]
+    assert "Study tiny (smoke)" in section and "Pick finetune:" in section and "the trivial baseline(s) output_mask" in section
+    assert '<span class="badge good">met</span> finetune: avg_gap ≤ 2' in section and '<span class="badge bad">missed</span> DEL beats finetune' in section
+    assert 'class="role-oracle"' in section and 'class="role-baseline"' in section

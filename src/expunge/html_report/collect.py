@@ -115,7 +115,8 @@ def collect(sources: list[str | Path]) -> Collection:
                 seen.add(path.parent)
                 found.pools.append(Pool(_label(path.parent, root), path.parent, _read(path)))
         for path in sorted(root.rglob("study.json")):
-            found.studies.append({"label": _label(path.parent, root), **_read(path)})
+            summary = path.parent / "summary.json"
+            found.studies.append({"label": _label(path.parent, root), **_read(path), "summary": _read(summary) if summary.exists() else None})
         if (len(found.runs), len(found.pools), len(found.studies)) == before:
             raise DataError(f"no results.json, frontier.json, pool.json or study.json below {source}; run `expunge run`, `frontier`, `pool` or a study with out={source}/NAME first.")
     return found

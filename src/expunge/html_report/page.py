@@ -11,6 +11,7 @@ from ..utils import atomic_write_text
 from . import charts
 from .collect import Collection, Run, clean, collect
 from .pick import QUALITIES, RULE, quality_key, what_to_pick
+from .study import study_html
 from .summary import summarize
 from .table import table_html
 
@@ -132,22 +133,18 @@ def pool_sections(found: Collection) -> list[str]:
 
 
 def study_sections(found: Collection) -> list[str]:
-    out = []
-    for study in found.studies:
-        fields = {k: v for k, v in study.items() if isinstance(v, (str, int, float)) and k != "label"}
-        out += [f'<section class="study"><h2>Study {escape(study["label"])}</h2>', "<ul>" + "".join(f"<li>{escape(k)}: {escape(str(v))}</li>" for k, v in fields.items()) + "</ul></section>"]
-    return out
+    return [study_html(study, i) for i, study in enumerate(found.studies)]
 
 
 def render(found: Collection, title: str = "expunge comparison") -> str:
     from plotly.offline import get_plotlyjs
 
-    sections, data = [], []
+    sections, data = study_sections(found), []
     for i, run in enumerate(found.runs):
         html, entry = run_section(run, i)
         sections.append(html)
         data.append(entry)
-    sections += comparison_sections(found) + pool_sections(found) + study_sections(found)
+    sections += comparison_sections(found) + pool_sections(found)
     payload = json.dumps(clean({"runs": data, "studies": found.studies}), ensure_ascii=True).replace("</", "<\\/")
     return "\n".join(
         [
