@@ -24,7 +24,7 @@ from .cost import Cost
 from .data.adapters import Parts, gather_parts, is_index_list
 from .data.base import DatasetBundle, IndexedTensorDataset
 from .data.splits import ForgetSplit
-from .deletion import deletion_record, save_weights, write_deletion_record
+from .deletion import deletion_record, noise_verdict, save_weights, write_deletion_record
 from .errors import ConfigError
 from .evaluate.gaps import deltas, oracle_spread
 from .evaluate.registry import EvalContext, build_metrics, check_needs, run_metrics
@@ -443,13 +443,15 @@ def evaluate(
     values = run_metrics(chosen, scored, eval_ctx)
     oracle_values = [run_metrics(chosen, o, eval_ctx) for o in oracles]
     original_values = run_metrics(chosen, eval_ctx.original, eval_ctx) if eval_ctx.original is not None else None
-    return Evaluation(values, deltas(values, oracle_values), original_values, oracle_values, oracle_spread(oracle_values), _verdict(values, oracle_values), oracle_cost)
+    gaps = deltas(values, oracle_values)
+    return Evaluation(values, gaps, original_values, oracle_values, oracle_spread(oracle_values), verdict_of({**values, **gaps}, oracle_values), oracle_cost)
 
 
-def _verdict(metrics: dict[str, float], oracle_metrics: list[dict[str, float]]) -> Any:
-    """The metric set's own verdict when it has one (the class set's ``class_verdict``)."""
-    if "verdict" in metrics:
-        from .evaluate.class_forgetting import verdict_name
+def verdict_of(record: dict[str, Any], oracle_metrics: list[dict[str, float]]) -> str | None:
+    """The pipeline's judgement: the metric set's own verdict (class removal), else the noise-floor flag on the Δs."""
+    if "verdict" in record:
+        from .evaluate.verdicts import verdict_name
 
-        return verdict_name(metrics["verdict"])
-    return None
+        return verdict_name(record["verdict"])
+    flags = noise_verdict(record, oracle_metrics)
+    return flags["name"] if flags else None

@@ -95,3 +95,21 @@ def write_deletion_record(path: str | Path, record: Mapping[str, Any]) -> Path:
     path = Path(path)
     atomic_write_json(path, dict(record))
     return path
+
+
+def noise_verdict(candidate: Mapping[str, Any], oracle_metrics: Sequence[Mapping[str, float]]) -> dict[str, Any] | None:
+    """The report's example-unlearning judgement for one run (``verdicts.noise_floor_flags``).
+
+    Every |Δ| of the candidate must lie within the largest |Δ| of an oracle scored leave-one-out
+    against the others (the oracles' own noise floor). None without Δ columns (e.g. class or LM sets).
+    """
+    from .evaluate.gaps import deltas
+    from .evaluate.verdicts import noise_floor_flags
+
+    rows = [{"method": "retrain", **deltas(o, [p for j, p in enumerate(oracle_metrics) if j != k] or [o])} for k, o in enumerate(oracle_metrics)]
+    flags = noise_floor_flags([*rows, {**dict(candidate), "method": "candidate"}]).get("candidate")
+    if flags is None:
+        return None
+    outside = [k for k, gap in flags["gaps"].items() if gap > flags["floor"][k]]
+    name = "within the oracles' noise floor" if flags["within_noise"] else f"outside the oracles' noise floor on {', '.join(outside)}"
+    return {"name": name, **flags}

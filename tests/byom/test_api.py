@@ -94,8 +94,9 @@ def test_evaluate_against_retrained_models(trained) -> None:
     assert np.mean([o["retain_acc"] for o in evaluation.oracles]) > 90
     table = evaluation.table()
     assert "forget_acc" in table and "avg_gap" in table and "oracle floor" in table
+    assert evaluation.verdict.startswith("outside the oracles' noise floor") and "delta_forget" in evaluation.verdict  # the untouched original
     # scored against itself as the only oracle, every Δ is zero; an empty pool is refused
     own = expunge.evaluate(model, FORGET, test=test, dataset=data, oracles=[model])
-    assert own.deltas["avg_gap"] == 0.0
+    assert own.deltas["avg_gap"] == 0.0 and own.verdict == "within the oracles' noise floor"
     with pytest.raises(ConfigError, match="empty"):
         expunge.evaluate(model, FORGET, test=test, dataset=data, oracles=[])

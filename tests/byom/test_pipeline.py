@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from expunge.cache import data_fingerprint, model_fingerprint
+from expunge.deletion import noise_verdict
 from expunge.errors import ConfigError
 from expunge.experiments import load_config, run_experiment
 from expunge.experiments.context import prepare
@@ -126,6 +127,8 @@ def test_user_checkpoints_run_through_the_pipeline_with_deletion_records(tmp_pat
     assert evidence["weights_sha256"] == sha256(weights)
     assert evidence["method"] == "finetune" and evidence["method_config"]["hyperparams"]["epochs"] == 1
     assert evidence["metrics"]["forget_acc"] == record["forget_acc"] and evidence["cost"]["passes"] == record["passes"]
+    expected = noise_verdict(record, [o["metrics"] for o in run["oracles"]])  # the report's noise-floor rule, from the stored numbers
+    assert expected is not None and evidence["verdict"] == expected["name"]
     assert evidence["seeds"]["unlearn_seed"] == 0 and evidence["versions"]["torch"] == torch.__version__
     state = load_file(str(weights))
     assert set(state) == set(original.state_dict())  # the unlearned model, loadable into the user's architecture

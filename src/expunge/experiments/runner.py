@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..api import verdict_of
 from ..deletion import deletion_record, save_weights, write_deletion_record
 from ..errors import ConfigError, ExpungeError
 from ..family import family_of
@@ -71,7 +72,7 @@ def write_evidence(ctx: Any, method: MethodConfig, run: int, record: dict[str, A
         ctx.seeds.record(run, ctx.config.oracles),
         {k: record.get(k) for k in COST_KEYS},
         metrics=record,
-        verdict=record.get("verdict_name", record.get("verdict")),
+        verdict=verdict_of(record, ctx.oracle_metrics),
         weights_path=weights,
         device=ctx.device,
         extra={"experiment": ctx.config.name, "config_hash": run_hash(ctx.config, method, run), "original": ctx.original.info.get("checkpoint_sha256") or public_info(ctx.original.info)["spec_hash"]},
