@@ -98,6 +98,8 @@ def test_two_axes_resume_after_kill_failed_cell_and_shared_models(tmp_path, monk
     assert group["rows"]["finetune"]["avg_gap"]["n"] == 2  # two unlearning seeds
     assert group["rows"]["retrain"]["runs"]["ok"] == 2  # the noise floor: each oracle against the other
     assert "original" in group["rows"]
+    cost = group["rows"]["finetune"]["relative_passes"]
+    assert cost["pooled"] and cost["n"] == 2 and 0 < cost["mean"] < 1  # Σ passes / Σ oracle passes over the seeds
     assert group["targets"][0]["met"] is True
     md = (out / "study.md").read_text()
     assert "oracle noise floor" in md and "do nothing" in md and "split-bad__lr-0.02: failed" in md

@@ -23,11 +23,11 @@ def test_study_on_a_two_node_ray_cluster(tmp_path, caplog) -> None:
         study["axes"] = {"lr": {"key": "methods.0.hyperparams.lr", "values": [0.05, 0.02]}}
         study["base"]["seeds"] = [0]
         study["base"]["executor"] = {"name": "ray", "address": cluster.address}
-        with caplog.at_level(logging.INFO, logger="expunge.study"):
+        with caplog.at_level(logging.INFO, logger="expunge.progress"):
             path = run_study(study, "smoke", tmp_path / "study")
         cells = json.loads(path.read_text())["cells"]
         assert len(cells) == 2 and all(c["status"] == "ok" for c in cells.values()), cells
-        assert any("2/2 cells" in r.getMessage() and "ETA" in r.getMessage() for r in caplog.records)
+        assert any("cells: 2/2" in r.getMessage() and "ETA" in r.getMessage() for r in caplog.records)
         # the original and the two oracles were trained once, before the cells fanned out
         assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir()) == ["oracle", "oracle", "original"]
         assert json.loads((tmp_path / "study" / "summary.json").read_text())["cells"]["ok"] == 2

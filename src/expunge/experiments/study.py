@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..progress import Progress
 from ..registry import Registry
 from ..utils import atomic_write_json, environment_info, resolve_device, stable_hash
 from . import prepare_data
@@ -149,39 +149,6 @@ class StudyStore:
         atomic_write_json(self.path, self.data)
 
 
-class Progress:
-    """Cells done / total and an ETA from this session's pace (wall clock, so parallel cells count once)."""
-
-    def __init__(self, name: str, total: int, skipped: int, quiet: bool = False) -> None:
-        self.name, self.total, self.skipped, self.quiet = name, total, skipped, quiet
-        self.done = skipped
-        self.failed = 0
-        self.started = time.time()
-
-    def eta(self) -> float | None:
-        ran = self.done - self.skipped
-        remaining = self.total - self.done
-        return (time.time() - self.started) / ran * remaining if ran else None
-
-    def update(self, cell_id: str, ok: bool) -> str:
-        self.done += 1
-        self.failed += 0 if ok else 1
-        eta = self.eta()
-        line = (
-            f"study {self.name}: {self.done}/{self.total} cells ({self.failed} failed, {self.skipped} resumed), "
-            f"elapsed {_clock(time.time() - self.started)}, ETA {_clock(eta) if eta is not None else '?'} ({cell_id} {'ok' if ok else 'FAILED'})"
-        )
-        log.info(line)
-        if not self.quiet:
-            print(line, file=sys.stderr, flush=True)
-        return line
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 # ---------------------------------------------------------------- the study
 
 
@@ -213,7 +180,9 @@ def run_study(study: str | Path | dict[str, Any] | StudySpec, scale: str = "smok
             entry.update(status="pending")
     store.save()
     todo = [c for c in cells if not store.finished(c)]
-    progress = Progress(spec.name, len(cells), len(cells) - len(todo), quiet=first.quiet)
+    resumed = len(cells) - len(todo)
+    progress = Progress(len(todo), f"study {spec.name}: cells", min_interval=0.0)  # at INFO: --quiet (log level WARNING) silences it
+    failed: list[str] = []
     if executor is None:
         executor = make_executor(first.executor.name, **first.executor.options())
     parallel = first.executor.name != "local"
@@ -227,7 +196,8 @@ def run_study(study: str | Path | dict[str, Any] | StudySpec, scale: str = "smok
         else:
             log.error("cell %s failed: %s", result.key, result.error)
             store.update(result.key, status="failed", error=result.error, traceback=result.traceback, finished=time.time(), attempts=result.attempts)
-        progress.update(result.key, result.ok)
+        failed.extend([] if result.ok else [result.key])
+        progress.update(note=f"{result.key} {'ok' if result.ok else 'FAILED'}; {len(failed)} failed, {resumed} of {len(cells)} resumed")
 
     jobs = []
     for cell in todo:

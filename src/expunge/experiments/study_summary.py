@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluate.gaps import deltas
+from ..evaluate.stats import RATIO_SOURCES, pooled_cost_ratio
 from ..evaluate.targets import check_target
 from ..utils import atomic_write_json, atomic_write_text
 from .study_plan import OUTPUTS, parse_study
@@ -98,6 +99,11 @@ def group_rows(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> dic
         ok = [r for r in mine if r.get("status", "ok") == "ok"]
         keys = set(columns) | {k for r in ok for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         row: dict[str, Any] = {k: _stats(r.get(k) for r in ok) for k in sorted(keys)}
+        for key in RATIO_SOURCES:
+            if key in row and row[key]["n"]:
+                pooled = pooled_cost_ratio(ok, key)  # Σ cost / Σ oracle cost: a mean of ratios is ruled by small denominators
+                if pooled["n"]:
+                    row[key] = {"mean": pooled["pooled"], "std": None, "n": pooled["n"], "median": pooled["median"], "pooled": True}
         row["runs"] = {"ok": len(ok), "failed": len(mine) - len(ok)}
         row["errors"] = sorted({str(r.get("error"))[:200] for r in mine if r.get("status") == "failed"})
         rows[name] = row
@@ -109,6 +115,8 @@ def _fmt(entry: dict[str, Any] | None) -> str:
         return "–"
     mean, std = entry["mean"], entry.get("std")
     digits = 3 if abs(mean) < 10 else 1
+    if entry.get("pooled"):
+        return f"{mean:.{digits}f} (median {entry['median']:.{digits}f})"
     return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
 
 
@@ -186,7 +194,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         summary["description"],
         "",
         f"{cells['total']} cells: {cells['ok']} ok, {cells['failed']} failed, {cells['other']} not finished. "
-        f"Means ± std (ddof 1) over every ok run of a group"
+        f"Means ± std (ddof 1) over every ok run of a group, cost ratios pooled (Σ cost / Σ oracle cost, median per run beside)"
         + (f" (pooled over the axes {', '.join(summary['aggregated_axes'])})" if summary["aggregated_axes"] else "")
         + "; `original` is doing nothing, `retrain` each oracle against the others (the noise floor).",
         "",
