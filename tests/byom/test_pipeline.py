@@ -155,3 +155,12 @@ def test_import_option_registers_user_code_for_the_cli(capsys) -> None:
     assert "byom_identity" in capsys.readouterr().out
     assert main(["--import", "no_such_module_xyz", "list"]) == 2
     assert "no_such_module_xyz" in capsys.readouterr().err
+
+
+def test_a_checkpoint_cannot_stand_in_for_a_pool_of_originals(tmp_path) -> None:
+    write_data(tmp_path / "data.safetensors")
+    save_file(mlp((6,), 3, hidden=8).state_dict(), str(tmp_path / "original.safetensors"))
+    cfg = config(tmp_path)
+    cfg["model"]["checkpoint"] = str(tmp_path / "original.safetensors")
+    with pytest.raises(ConfigError, match="pool"):
+        prepare(load_config(cfg), original_seed=100_000)  # Seeds.pool_original(1)

@@ -188,6 +188,8 @@ def train_cached(cache: ModelCache, kind: str, config: ExperimentConfig, family:
     ``model.checkpoint`` / ``oracle_checkpoints`` replace training with the user's own models.
     """
     if kind == "original" and config.model.checkpoint:
+        if seed != Seeds(train=config.train_seed).original():
+            raise ConfigError("model.checkpoint holds one original, but this run needs several independently trained ones (an ε-score pool); drop model.checkpoint for pools.")
         return checkpoint_member(kind, config.model.checkpoint, "model.checkpoint", config, family, data, seed, device)
     if kind == "oracle" and config.oracle_checkpoints:
         index = oracle_index(config, seed)
