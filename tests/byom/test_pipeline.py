@@ -164,3 +164,22 @@ def test_a_checkpoint_cannot_stand_in_for_a_pool_of_originals(tmp_path) -> None:
     cfg["model"]["checkpoint"] = str(tmp_path / "original.safetensors")
     with pytest.raises(ConfigError, match="pool"):
         prepare(load_config(cfg), original_seed=100_000)  # Seeds.pool_original(1)
+
+
+def test_the_plugins_entry_point_group_imports_user_modules(monkeypatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from expunge import plugins
+    from expunge.unlearn import UNLEARNERS
+
+    seen = []
+
+    def fake(group: str) -> list[EntryPoint]:
+        seen.append(group)
+        return [EntryPoint(name="byom", value="tests.byom.user_plugin", group=group)]
+
+    monkeypatch.setattr(plugins, "entry_points", fake)
+    monkeypatch.setattr(plugins, "_LOADED", set())
+    assert plugins.load_entry_points() == ["tests.byom.user_plugin"] and seen == ["expunge.plugins"]
+    assert "byom_identity" in UNLEARNERS.names()
+    assert plugins.load_entry_points() == []  # once per process
