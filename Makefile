@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 CONSTRAINTS := constraints.txt
 DATA_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test install install-dev data docs clean
+.PHONY: demo test install install-dev data docs clean catalog
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -43,6 +43,10 @@ test: install-dev
 # the documentation site (mkdocs-material + mkdocstrings) into site/; preview with `$(VENV)/bin/mkdocs serve`
 docs: install-dev
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# the torch-free catalog the command line checks configs against (refresh after adding a component or a config field)
+catalog: install
+	$(PY) -m expunge.catalog
 
 clean:
 	rm -rf runs .pytest_cache
