@@ -128,3 +128,14 @@ def test_noise_floor_flags_use_the_retrain_rows() -> None:
     assert flags["good"]["within_noise"] and not flags["bad"]["within_noise"] and not flags["original"]["within_noise"]
     assert flags["good"]["floor"]["delta_forget"] == 0.8 and "retrain" not in flags
     assert noise_floor_flags([rec("good", 0.1)]) == {}  # no retrain rows: nothing to compare with
+
+
+def test_pooled_calibration_over_runs() -> None:
+    from expunge.evaluate.verdicts import pool_calibrations
+
+    good = calibration_block(ORACLES, {"output_mask": row(95, 85), "destroyed": row(60, 75, other=10.0)})
+    bad = calibration_block(ORACLES, {"output_mask": row(61, 75.5), "destroyed": row(60, 75, other=10.0)})
+    pooled = pool_calibrations([good, bad])
+    assert pooled["oracles_removed"] == 8 and pooled["fraction_removed"] == 1.0
+    assert pooled["checks"]["output_mask"]["passed"] == 1 and pooled["checks"]["output_mask"]["verdicts"] == {"output-only": 1, "removed": 1}
+    assert pooled["passed"] is False and pool_calibrations([good])["passed"] is True

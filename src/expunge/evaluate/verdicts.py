@@ -220,6 +220,26 @@ def calibration_lines(block: Mapping[str, Any]) -> list[str]:
     return [f"Rule: {block['rule']}.", "", *lines]
 
 
+def pool_calibrations(blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Many runs' ``verdict_calibration`` blocks (a study's classes and seeds) as one: oracles removed over all runs, and per check how many runs passed.
+
+    ``passed``: the pooled oracle fraction is >= 0.9 and every check passed in every run (None if no run could calibrate).
+    """
+    judged = [b["oracles_against_others"] for b in blocks if b["oracles_against_others"].get("fraction_removed") is not None]
+    removed = sum(j["verdicts"].count("removed") for j in judged)
+    total = sum(len(j["verdicts"]) for j in judged)
+    checks: dict[str, dict[str, Any]] = {}
+    for b in blocks:
+        for name, c in b["checks"].items():
+            entry = checks.setdefault(name, {"expected": c["expected"], "passed": 0, "runs": 0, "verdicts": {}})
+            entry["runs"] += 1
+            entry["passed"] += bool(c["passed"])
+            entry["verdicts"][c["verdict"]] = entry["verdicts"].get(c["verdict"], 0) + 1
+    fraction = removed / total if total else None
+    ok = None if fraction is None else fraction >= MIN_ORACLE_PASS_RATE and all(c["passed"] == c["runs"] for c in checks.values())
+    return {"runs": len(blocks), "oracles_removed": removed, "oracles_judged": total, "fraction_removed": fraction, "checks": checks, "passed": ok}
+
+
 GAP_KEYS = ("delta_forget", "delta_retain", "delta_test", "delta_mia")
 
 
@@ -259,6 +279,7 @@ __all__ = [
     "loo_distances",
     "noise_floor_flags",
     "oracle_pass_rate",
+    "pool_calibrations",
     "sampling_error",
     "verdict_name",
 ]
