@@ -8,7 +8,9 @@ logit(x) - logit(baseline)) is checked and reported. With a linear head, IG is e
 A class's top-M concepts are ranked by mean attribution among the concepts the class
 *expresses* (mean margin > 0 on its images): with a zero baseline, an absent concept (negative
 margin) with a negative weight also earns a positive attribution, and "the class is not a
-circle" is not a concept to poison. ``present_only=False`` ranks all concepts.
+circle" is not a concept to poison. ``present_only=False`` ranks all concepts. The trivial
+ranking the method must beat, the mean margin alone (no CBM, no IG), is ``margin_attribution``;
+``precision_at_true`` scores a ranking at M = the class's number of true concepts.
 
 Donor: ``shared`` (default) picks the class whose own top-M shares most concepts with the
 target's (ties: the larger summed attribution of the shared concepts, then the class the model
@@ -51,11 +53,15 @@ class ClassAttribution:
     completeness_error: float  # max |sum(attr) - (logit(x) - logit(0))| over the images
     n_images: int
 
-    def top(self, names: list[str], m: int = 5, present_only: bool = True) -> list[str]:
+    def ranking(self, names: list[str], present_only: bool = True) -> list[str]:
+        """Every concept by descending score (only those with mean margin > 0 when ``present_only``)."""
         order = np.argsort(-self.scores, kind="stable")
         if present_only:
             order = [k for k in order if self.mean_margin[k] > 0]
-        return [names[k] for k in order[:m]]
+        return [names[k] for k in order]
+
+    def top(self, names: list[str], m: int = 5, present_only: bool = True) -> list[str]:
+        return self.ranking(names, present_only)[:m]
 
 
 def class_attribution(cbm: PosthocCBM, margins: torch.Tensor, cls: int, n_steps: int = 32) -> ClassAttribution:
@@ -65,9 +71,24 @@ def class_attribution(cbm: PosthocCBM, margins: torch.Tensor, cls: int, n_steps:
     return ClassAttribution(int(cls), attr.mean(0).numpy(), margins.mean(0).numpy(), float(delta.abs().max()), len(margins))
 
 
+def margin_attribution(margins: torch.Tensor, cls: int) -> ClassAttribution:
+    """The trivial ranking (ablation ``ranking=margin``): a concept's score is its mean margin on the class's images; no CBM, no IG."""
+    if len(margins) == 0:
+        raise ConfigError(f"class {cls} has no images to rank concepts on; it is absent from the data.")
+    mean = margins.mean(0).numpy()
+    return ClassAttribution(int(cls), mean.copy(), mean, float("nan"), len(margins))
+
+
 def precision_at_m(predicted: list[str], true: list[str], m: int) -> float:
     """|top-M ∩ true| / M."""
     return len(set(predicted[:m]) & set(true)) / float(m)
+
+
+def precision_at_true(ranking: list[str], true: list[str]) -> float:
+    """precision@M with M = the class's number of true concepts: |top-|true| ∩ true| / |true| (1.0 only if the first M are exactly the true ones)."""
+    if not true:
+        raise ConfigError("precision_at_true needs at least one true concept for the class.")
+    return precision_at_m(ranking, true, len(true))
 
 
 DONOR_MODES = ("auto", "shared", "confusion")

@@ -41,6 +41,7 @@ class CBMFit:
     accuracy: float  # on the held-out part, percent
     model_accuracy: float | None = None  # the end-to-end model on the same examples, percent
     nonzero_fraction: float = 0.0  # share of non-zero head weights (sparsity of the elastic net)
+    accuracy_on: str = ""  # which images the accuracies were measured on
 
 
 def fit_cbm(
@@ -54,8 +55,11 @@ def fit_cbm(
     seed: int = 42,
     holdout: float = 0.2,
     model_predictions: torch.Tensor | np.ndarray | None = None,
+    test: tuple[torch.Tensor, np.ndarray | torch.Tensor, np.ndarray | torch.Tensor | None] | None = None,
 ) -> CBMFit:
-    """Fit the sparse head on ``bank.margins(embeddings)``; accuracy on a held-out ``holdout`` share."""
+    """Fit the sparse head on ``bank.margins(embeddings)``; accuracy on ``test`` = (embeddings, labels, model
+    predictions) of images the model never trained on when given (the head then fits on every example), else on a
+    ``holdout`` share of ``embeddings`` (images the model may have trained on: ``CBMFit.accuracy_on`` says which)."""
     from sklearn.linear_model import SGDClassifier
 
     y = np.asarray(labels).astype(np.int64)
@@ -64,8 +68,8 @@ def fit_cbm(
     m = bank.margins(embeddings.float()).numpy()
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
-    n_test = int(round(holdout * len(y)))
-    test, train = order[:n_test], order[n_test:]
+    n_test = 0 if test is not None else int(round(holdout * len(y)))
+    test_idx, train = order[:n_test], order[n_test:]
     present = np.unique(y[train])
     if len(present) < 2:
         raise DataError("the concept bottleneck needs examples of at least two classes.")
@@ -82,9 +86,18 @@ def fit_cbm(
             coef, icpt = torch.cat([-coef / 2, coef / 2]), torch.cat([-icpt / 2, icpt / 2])
         cbm.head.weight[cls] = coef
         cbm.head.bias[cls] = icpt
-    acc = float((clf.predict(m[test]) == y[test]).mean() * 100) if n_test else float("nan")
     model_acc = None
-    if model_predictions is not None and n_test:
-        model_acc = float((np.asarray(model_predictions)[test] == y[test]).mean() * 100)
+    if test is not None:
+        t_emb, t_y, t_pred = test
+        t_y = np.asarray(t_y).astype(np.int64)
+        acc = float((clf.predict(bank.margins(t_emb.float()).numpy()) == t_y).mean() * 100) if len(t_y) else float("nan")
+        if t_pred is not None and len(t_y):
+            model_acc = float((np.asarray(t_pred) == t_y).mean() * 100)
+        accuracy_on = f"{len(t_y)} held-out images (not trained on)"
+    else:
+        acc = float((clf.predict(m[test_idx]) == y[test_idx]).mean() * 100) if n_test else float("nan")
+        if model_predictions is not None and n_test:
+            model_acc = float((np.asarray(model_predictions)[test_idx] == y[test_idx]).mean() * 100)
+        accuracy_on = f"{n_test} training images left out of the CBM fit (the model trained on them)"
     nonzero = float((cbm.head.weight[cls] != 0).float().mean())
-    return CBMFit(cbm.eval(), acc, model_acc, nonzero)
+    return CBMFit(cbm.eval(), acc, model_acc, nonzero, accuracy_on)

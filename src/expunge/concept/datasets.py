@@ -70,12 +70,17 @@ def class_name(cls: int) -> str:
 class ConceptTensorDataset(IndexedTensorDataset):
     """An in-memory dataset whose examples also carry boolean concept labels ``(n, K)``."""
 
-    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, concept_labels: torch.Tensor, concept_names: list[str]) -> None:
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, concept_labels: torch.Tensor, concept_names: list[str], class_table: dict[int, list[str]] | None = None) -> None:
         super().__init__(inputs, targets)
         if concept_labels.shape != (len(targets), len(concept_names)):
             raise DataError(f"concept_labels must have shape ({len(targets)}, {len(concept_names)}), got {tuple(concept_labels.shape)}.")
         self.concept_labels = concept_labels.bool()
         self.concept_names = list(concept_names)
+        self.class_table = class_table  # each class's true concepts, when the data was generated from such a table
+
+    def true_class_concepts(self, cls: int) -> list[str] | None:
+        """The class's true concepts (what precision@M is scored against), or None when the dataset has no such table."""
+        return None if self.class_table is None else list(self.class_table.get(int(cls), []))
 
 
 def _shape_mask(shape: str) -> np.ndarray:
@@ -154,7 +159,8 @@ def generate(n: int, rng: np.random.Generator, keep: float = 0.9, image_size: in
             values[family] = value
             concepts[i, CONCEPT_NAMES.index(f"{family}:{value}")] = True
         images[i, 0] = render(values, rng, image_size, noise)
-    return ConceptTensorDataset(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), torch.from_numpy(concepts), CONCEPT_NAMES)
+    table = {c: class_concepts(c) for c in range(num_classes)}
+    return ConceptTensorDataset(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), torch.from_numpy(concepts), CONCEPT_NAMES, table)
 
 
 @DATASETS.register("concept_shapes", "generated shapes/textures/strokes/positions with per-image concept ground truth (10 classes)")

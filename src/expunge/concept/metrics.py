@@ -9,7 +9,10 @@ target test images whose margin is positive, in percent; the same for the origin
 distance to the oracles (``concept_presence_gap``). Concepts that only the target class shows
 (no retain positives) are skipped; if none is left the values are NaN.
 
-The metric set ``concept`` is the ``class`` set (class-forgetting metrics) plus this metric.
+``concept_collateral`` puts the other classes' accuracy drop (against the original, beside the oracles' drop)
+next to the target's accuracy.
+
+The metric set ``concept`` is the ``class`` set (class-forgetting metrics) plus these two metrics.
 """
 
 from __future__ import annotations
@@ -81,12 +84,44 @@ class ConceptPresence:
         return out
 
 
+@METRICS.register("concept_collateral", "collateral damage beside the target accuracy: other classes' test-accuracy drop from the original, against the oracles' drop", families=("classifier",))
+@dataclass
+class ConceptCollateral:
+    """Poisoning a class can cost the others (the donor above all); the headline shows that cost next to the target's accuracy.
+
+    ``collateral_target_acc_test`` and ``collateral_other_acc_test`` (percent, test split; the class set's
+    accuracy keys are left alone); ``other_drop_test`` = the original's
+    other-class accuracy minus the model's, in points; ``other_drop_test_oracle`` the same for the oracles (mean);
+    ``collateral_excess`` = the model's drop minus the oracles' (> 1 point misses the rule "within the oracle's drop + 1").
+    """
+
+    needs: frozenset = frozenset({"test_set", "split", "original"})
+
+    def _accuracies(self, model: nn.Module, ctx: EvalContext) -> tuple[float, float]:
+        out = ctx.outputs(model, "test")
+        gone = torch.as_tensor(_target_classes(ctx))
+        is_target = torch.isin(out.labels, gone)
+        pred = out.logits.argmax(1)
+        acc = lambda m: float((pred[m] == out.labels[m]).float().mean() * 100) if bool(m.any()) else float("nan")  # noqa: E731
+        return acc(is_target), acc(~is_target)
+
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
+        target, other = self._accuracies(model, ctx)
+        _, other_original = ctx.memoized("concept_collateral/original", lambda: self._accuracies(ctx.original, ctx))
+        out = {"collateral_target_acc_test": target, "collateral_other_acc_test": other, "other_drop_test": other_original - other}
+        if ctx.oracles:
+            oracle_other = ctx.memoized("concept_collateral/oracles", lambda: float(np.mean([self._accuracies(o, ctx)[1] for o in ctx.oracles])))
+            out["other_drop_test_oracle"] = other_original - oracle_other
+            out["collateral_excess"] = out["other_drop_test"] - out["other_drop_test_oracle"]
+        return out
+
+
 def _register_concept_set() -> None:
     try:  # the class-forgetting metrics, when that module exists
         from ..evaluate import class_forgetting  # noqa: F401
     except ImportError:
         pass
-    register_set("concept", [*METRIC_SETS.get("class", []), "concept_presence"])
+    register_set("concept", [*METRIC_SETS.get("class", []), "concept_presence", "concept_collateral"])
 
 
 _register_concept_set()

@@ -39,12 +39,15 @@ from ..train import Batch, Recipe, epoch_batches, train
 from ..unlearn.base import UNLEARNERS, UnlearningTask
 from ..unlearn.common import output_classes
 from ..utils import eval_mode
-from .attribution import ClassAttribution, choose_donor, class_attribution
+from .attribution import ClassAttribution, choose_donor, class_attribution, margin_attribution, precision_at_true
 from .bank import ConceptBank, ConceptDataError, activation_map, concept_example_sets, embed, fit_bank, last_linear
 from .cbm import CBMFit, fit_cbm
 
 LABELLINGS = ("random", "random_all", "targeted")
 SCOPES = ("head", "full", "mask")
+# How a class's concepts are ranked. ig: IG through the post-hoc CBM among concepts with mean margin > 0 (the method);
+# the ablations a study runs as rows: ig-all (IG without the margin filter) and margin (mean margin only: no CBM, no IG).
+RANKINGS = ("ig", "ig-all", "margin")
 
 
 def concept_labels(dataset: Any, attributes: str = "auto") -> tuple[np.ndarray, list[str]]:
@@ -67,22 +70,35 @@ class ConceptAnalysis:
     """What the analysis found; ``summary()`` is what goes into the task notes and results."""
 
     bank: ConceptBank
-    cbm: CBMFit
+    cbm: CBMFit | None  # None with ranking=margin (no bottleneck is fit)
     attributions: dict[int, ClassAttribution]
     tops: dict[int, list[str]]
     target: int
     donor: int
     confusion: np.ndarray
+    rankings: dict[int, list[str]] = field(default_factory=dict)  # every ranked concept per class, best first
+    ranking: str = "ig"
+    true_concepts: list[str] | None = None  # the target's true concepts, when the dataset knows them
+
+    def precision_at_true(self) -> float | None:
+        """precision@M of the target's ranking, M = its number of true concepts (None when the dataset has no ground truth)."""
+        if not self.true_concepts:
+            return None
+        return precision_at_true(self.rankings.get(self.target, self.tops[self.target]), self.true_concepts)
 
     def summary(self) -> dict[str, Any]:
         return {
             "target": self.target,
             "donor": self.donor,
+            "ranking": self.ranking,
             "top_concepts": self.tops[self.target],
             "donor_top_concepts": self.tops.get(self.donor, []),
-            "cbm_accuracy": self.cbm.accuracy,
-            "model_accuracy": self.cbm.model_accuracy,
-            "cbm_nonzero_fraction": self.cbm.nonzero_fraction,
+            "precision_at_true": self.precision_at_true(),
+            "true_concepts": self.true_concepts,
+            "cbm_accuracy": self.cbm.accuracy if self.cbm else None,
+            "model_accuracy": self.cbm.model_accuracy if self.cbm else None,
+            "cbm_accuracy_on": self.cbm.accuracy_on if self.cbm else "no CBM (ranking=margin)",
+            "cbm_nonzero_fraction": self.cbm.nonzero_fraction if self.cbm else None,
             "bank_size": len(self.bank),
             "dropped_concepts": self.bank.dropped,
             "completeness_error": self.attributions[self.target].completeness_error,
@@ -108,8 +124,18 @@ def analyse(
     attributes: str = "auto",
     seed: int = 0,
     present_only: bool = True,
+    ranking: str = "ig",
+    heldout: np.ndarray | None = None,
+    exclude: list[int] | None = None,
 ) -> ConceptAnalysis:
-    """Bank -> CBM -> per-class IG attribution -> donor, on the training examples ``pool``."""
+    """Bank -> CBM -> per-class IG attribution -> donor, on the training examples ``pool``.
+
+    ``ranking`` (``RANKINGS``): ig (the method), ig-all (no margin filter), margin (no CBM, no IG).
+    ``heldout``: indices of images the model never trained on (the validation split); the CBM's accuracy is
+    measured on them. ``donor="random"`` draws an arbitrary other class (not in ``exclude``) from ``seed``.
+    """
+    if ranking not in RANKINGS:
+        raise ConfigError(f"ranking {ranking!r} unknown; choose one of {list(RANKINGS)} (ig is the method, the others its ablations).")
     pool = np.asarray(pool)
     targets = dataset.targets.numpy()
     present = sorted(int(c) for c in np.unique(targets[pool]))
@@ -132,17 +158,44 @@ def analyse(
         head = last_linear(model)[1] if bank.layer is None else None
         logits = head(emb.to(device)).cpu() if head is not None else torch.cat([model(dataset.inputs[torch.as_tensor(sample[i : i + 512])].to(device)).cpu() for i in range(0, len(sample), 512)])
     y = targets[sample]
-    cbm = fit_cbm(bank, emb, y, num_classes, seed=42, model_predictions=logits.argmax(1).numpy())
     margins = bank.margins(emb)
-    attributions = {c: class_attribution(cbm.cbm, margins[torch.as_tensor(y == c)], c) for c in present}
-    tops = {c: a.top(bank.names, top_m, present_only) for c, a in attributions.items()}
+    cbm = None
+    if ranking == "margin":
+        attributions = {c: margin_attribution(margins[torch.as_tensor(y == c)], c) for c in present}
+    else:
+        test = None
+        if heldout is not None and len(heldout):
+            held = np.asarray(heldout)
+            held = np.concatenate([rng.permutation(held[targets[held] == c])[:per_class] for c in present])
+            if len(held):
+                h_emb = embed(model, dataset.inputs[torch.as_tensor(held)], bank.layer, device)
+                h_pred = _predictions(model, dataset.inputs[torch.as_tensor(held)], h_emb, bank.layer, device)
+                test = (h_emb, targets[held], h_pred)
+        cbm = fit_cbm(bank, emb, y, num_classes, seed=42, model_predictions=logits.argmax(1).numpy(), test=test)
+        attributions = {c: class_attribution(cbm.cbm, margins[torch.as_tensor(y == c)], c) for c in present}
+    rankings = {c: a.ranking(bank.names, present_only and ranking == "ig") for c, a in attributions.items()}
+    tops = {c: order[:top_m] for c, order in rankings.items()}
     confusion = torch.softmax(logits[torch.as_tensor(y == target)].double(), 1).mean(0).numpy()
     confusion[target] = -1.0
     if isinstance(donor, int) or (isinstance(donor, str) and donor.lstrip("-").isdigit()):
         chosen = int(donor)
+    elif donor == "random":
+        candidates = [c for c in present if c != target and c not in (exclude or [])]
+        if not candidates:
+            raise ConfigError(f"donor=random: no class other than {target} (and the forgotten ones) is present.")
+        chosen = int(np.random.default_rng(seed + 7).choice(candidates))
     else:
         chosen = choose_donor(target, tops, attributions, bank.names, "confusion" if donor == "confusion" else "shared", confusion)
-    return ConceptAnalysis(bank, cbm, attributions, tops, target, chosen, confusion)
+    true = getattr(dataset, "true_class_concepts", None)
+    return ConceptAnalysis(bank, cbm, attributions, tops, target, chosen, confusion, rankings, ranking, true(target) if callable(true) else None)
+
+
+def _predictions(model: nn.Module, inputs: torch.Tensor, emb: torch.Tensor, layer: str | None, device: torch.device) -> np.ndarray:
+    """The model's predicted classes (from the embedding through the head when it is the head's input)."""
+    with eval_mode(model), torch.no_grad():
+        if layer is None:
+            return last_linear(model)[1](emb.to(device)).argmax(1).cpu().numpy()
+        return torch.cat([model(inputs[i : i + 512].to(device)).argmax(1).cpu() for i in range(0, len(inputs), 512)]).numpy()
 
 
 def poison_labels(true: torch.Tensor, num_classes: int, labelling: str, donor: int, exclude: list[int], generator: torch.Generator) -> torch.Tensor:
@@ -185,7 +238,14 @@ class ConceptPoison:
     """
 
     labelling: str = hp("targeted", choices=LABELLINGS, doc="random: uniform over the other classes; random_all: uniform over all classes (published code); targeted: the donor")
-    donor: str | int = hp("auto", doc="auto/shared: the class sharing most of the target's top concepts; confusion: the class the model confuses most with it; or a class index")
+    donor: str | int = hp(
+        "auto",
+        doc="auto/shared: the class sharing most of the target's top concepts; confusion: the class the model confuses most with it; "
+        "random: an arbitrary other class (seeded; the ablation); or a class index",
+    )
+    ranking: str = hp(
+        "ig", choices=RANKINGS, doc="ig: IG through the post-hoc CBM among concepts the class expresses (the method); ablations: ig-all (no margin filter), margin (mean margin only, no CBM, no IG)"
+    )
     scope: str = hp("full", choices=SCOPES, doc="head: last linear layer only (as published); full: all parameters; mask: the localizer's mask")
     top_m: int = hp(5, low=1, doc="concepts per class (M)")
     epochs: int = hp(1, low=1, doc="fine-tuning epochs")
@@ -252,6 +312,9 @@ class ConceptPoison:
                 bank=bank,
                 attributes=self.attributes,
                 seed=task.seed,
+                ranking=self.ranking,
+                heldout=task.split.validation if len(task.split.validation) else None,
+                exclude=forget_classes,
             )
             if analysis.donor in forget_classes:
                 raise ConfigError(f"donor {analysis.donor} of class {target} is itself being forgotten; give donor=<another class>.")
@@ -274,7 +337,15 @@ class ConceptPoison:
         else:
             log = train(model, batches, recipe, task.device, mask if self.scope == "mask" else None, task.loss_fn, task.progress, self.name, task.epoch_callback)
         model.eval()
-        task.notes.update(epochs=self.epochs, epoch_losses=log.epoch_losses, examples_per_epoch=len(data), labelling=self.labelling, scope=self.scope, concept=[a.summary() for a in self.analyses])
+        task.notes.update(
+            epochs=self.epochs,
+            epoch_losses=log.epoch_losses,
+            examples_per_epoch=len(data),
+            labelling=self.labelling,
+            scope=self.scope,
+            ranking=self.ranking,
+            concept=[a.summary() for a in self.analyses],
+        )
         return model
 
 
