@@ -109,6 +109,13 @@ def place(dataset: IndexedTensorDataset, device: torch.device) -> IndexedTensorD
     return IndexedTensorDataset(inputs, dataset.targets)
 
 
+def training_parts(forget: Any, retain: Any, dataset: Any) -> Parts:
+    """The forget and retain parts in one dataset; ``retain=None`` means every other example of ``dataset``."""
+    if retain is None and not is_index_list(forget):
+        raise ConfigError("retain=None works with forget indices into dataset=...; when forget is a Dataset, pass the data to keep as retain=.")
+    return gather_parts({"forget": forget, "retain": retain}, dataset)
+
+
 def _split(parts: Parts, num_test: int = 1, test: np.ndarray | None = None, description: str = "expunge.unlearn") -> ForgetSplit:
     forget = parts.indices["forget"]
     retain = parts.indices.get("retain")
@@ -256,7 +263,7 @@ def unlearn(
     budget = DEFAULT_BUDGET if budget is None else float(budget)
     if not 0 < budget <= 1:
         raise ConfigError(f"budget={budget} must lie in (0, 1]: a fraction of one retraining's example passes.")
-    parts = gather_parts({"forget": forget, "retain": retain}, dataset)
+    parts = training_parts(forget, retain, dataset)
     split = _split(parts)
     device = resolve_device(device)
     config = resolve_method(method, budget, init_state is not None, localizer, alpha, hyperparams)
@@ -389,7 +396,7 @@ def retrain(
     if count < 1:
         raise ConfigError("count must be >= 1 (3 or more gives a noise floor).")
     device = resolve_device(device)
-    parts = gather_parts({"forget": forget, "retain": retain}, dataset)
+    parts = training_parts(forget, retain, dataset)
     models, _ = retrain_oracles(model, parts, _split(parts), _recipe(recipe), count, seed, device, progress, augment)
     return models
 
@@ -425,7 +432,7 @@ def evaluate(
     if (oracles is None) == (retrain is None):
         raise ConfigError("evaluate needs exactly one of oracles=[retrained models] or retrain=Recipe(...) (to train them).")
     device = resolve_device(device)
-    parts = gather_parts({"forget": forget, "retain": retain}, dataset)
+    parts = training_parts(forget, retain, dataset)
     test_set, test_idx = _test_part(test, dataset)
     split = _split(parts, len(test_set), test_idx, description="expunge.evaluate")
     oracle_cost = None

@@ -78,6 +78,8 @@ def test_bad_input_names_the_fix(trained) -> None:
         expunge.unlearn(model, FORGET)
     with pytest.raises(ConfigError, match="not a registered unlearner"):
         expunge.unlearn(model, FORGET, dataset=data, method="no_such_method")
+    with pytest.raises(ConfigError, match="retain="):
+        expunge.unlearn(model, Subset(data, FORGET.tolist()))
     with pytest.raises(ConfigError, match="budget"):
         expunge.unlearn(model, FORGET, dataset=data, budget=2.0)
     with pytest.raises(ConfigError, match="exactly one"):
