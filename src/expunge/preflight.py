@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,10 @@ def check_out_dir(out: Any) -> None:
         raise ConfigError(f"out: cannot create {out}: {existing} is a file; choose another out=....")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"out: cannot write to {out}: no write permission in {existing}; choose a writable out=....")
+    try:  # os.access says yes to root everywhere; a probe folder (removed at once) is the real test
+        os.rmdir(tempfile.mkdtemp(prefix=".expunge-probe-", dir=existing))
+    except OSError as exc:
+        raise ConfigError(f"out: cannot create {out}: {existing} does not accept new folders ({exc.strerror}); choose a writable out=....") from exc
 
 
 def _finite_number(value: Any) -> bool:

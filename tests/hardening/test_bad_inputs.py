@@ -134,3 +134,12 @@ def test_bad_value_through_the_command_line_is_one_line_and_exit_2(tmp_path, cap
     assert len(err.splitlines()) == 1 and err.startswith("expunge: error: ") and "Traceback" not in err
     for needle in needles:
         assert needle in err
+
+
+def test_out_below_a_folder_that_refuses_new_folders(tmp_path):
+    from pathlib import Path
+
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs Linux /proc")
+    with pytest.raises(ConfigError, match="out: cannot create /proc/nope/run"):
+        load_config(mutate(valid_config(tmp_path), "out", "/proc/nope/run"))

@@ -91,3 +91,11 @@ def test_experiment_hash_ignores_where_and_how_it_runs():
     base = {"methods": [{"name": "DEL"}], "seeds": [0], "out": "a", "quiet": False, "device": "cpu"}
     assert experiment_hash(base) == experiment_hash({**base, "out": "b", "quiet": True, "device": "auto"})
     assert experiment_hash(base) != experiment_hash({**base, "seeds": [1]})
+
+
+def test_an_out_folder_that_cannot_be_created_is_a_config_error(tmp_path):
+    from expunge.errors import ConfigError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="out: cannot create"), OutFolder(tmp_path / "file" / "run").claim("exp", []):
+        pass

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutFolderConflict
+from ..errors import ConfigError, OutFolderConflict
 from ..utils import atomic_write_json, stable_hash
 
 log = logging.getLogger("expunge.store")
@@ -134,7 +134,10 @@ class OutFolder:
     def claim(self, experiment_hash: str, planned: Sequence[tuple[str, str]], overwrite: bool = False) -> Iterator[None]:
         """Hold the folder for one run; refuse to replace another config's finished records unless ``overwrite``."""
         created = not self.path.exists()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"out: cannot create {self.path} ({exc.strerror}); choose a writable out=....") from exc
         lock: Path | None = None
         try:
             lock = self._take_lock(experiment_hash)
