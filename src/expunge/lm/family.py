@@ -1,10 +1,13 @@
-"""The ``lm`` model family, the ``authors`` dataset and the ``authors`` forget-set builder.
+"""The ``lm`` model family, the ``authors`` and ``qa_jsonl`` datasets and the ``authors`` forget-set builder.
 
 Dataset ``authors`` (``DATASETS``): the synthetic fictitious-authors corpus tokenized into an
 ``LMBundle``: ``train.inputs`` is a LongTensor [N, T] (prompt, SEP, answer, EOS, PAD...),
 ``train.targets`` the author id (world facts: ``num_authors``), so forgetting authors is a
 class-style split. ``test`` holds the held-out authors (never trained; membership-attack
 non-members). The bundle also carries the corpus, the codec and the paraphrase set.
+Dataset ``qa_jsonl``: a user's QA corpus in JSON lines (TOFU layout, ``corpus.load_qa_corpus``),
+entities in place of authors, tokenized the same way; the forget set by entity name
+(``split.options.entities``) or fraction.
 
 Split builder ``authors`` (``SPLIT_BUILDERS``): every example of a fraction of the authors
 (``fraction``, at least one author) or of an explicit ``authors`` list; the world-facts id is
@@ -12,7 +15,7 @@ never drawn. Use ``validation_fraction: 0`` in the split config: a QA pair carve
 validation would never be trained, by the original or the oracles.
 
 Family ``lm`` (``FAMILIES``): ``build`` a tiny GPT-2 from ``config.model.options``
-(``n_layer``, ``n_embd``, ``n_head``; or ``pretrained: <HF name or path>``), ``fit`` with AdamW
+(``LMOptions``: ``n_layer``, ``n_embd``, ``n_head``; or ``pretrained: <HF checkpoint folder>``), ``fit`` with AdamW
 on the teacher-forced answer NLL (``config.recipe``: epochs, lr, batch_size, weight_decay, seed),
 ``loss`` = that NLL, and ``extras`` = ``{"lm_corpus", "lm_codec", "lm_bundle"}`` for the metrics.
 """
