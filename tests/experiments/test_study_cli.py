@@ -22,8 +22,10 @@ def test_study_cli_run_report_and_list(tmp_path, capsys) -> None:
     assert stored["scale"] == "smoke" and stored["overrides"][0] == "recipe.epochs=1"
     assert json.loads((out / "cells" / "lr-0.05" / "run.json").read_text())["config"]["recipe"]["epochs"] == 1
     (out / "study.md").unlink()
-    assert main(["study", "report", str(out)]) == 0
+    assert main(["study", "report", str(out), "--tables", str(tmp_path / "tables.md")]) == 0
     assert "finetune" in (out / "study.md").read_text()
+    tables = (tmp_path / "tables.md").read_text()
+    assert tables.startswith("<!-- generated") and "### lr=0.05" in tables and "# Study" not in tables
     capsys.readouterr()
     assert main(["study", "list"]) == 0
     listing = capsys.readouterr().out

@@ -232,11 +232,14 @@ def _train_shared_pools(cells: list[Cell], executor: Any, refs: dict[str, Any], 
     """Before the cells fan out: every distinct original and oracle as its own job, so no two workers train the same model."""
     if kind == "pool":
         return  # build_pool trains its own members as jobs
-    groups: dict[str, ExperimentConfig] = {}
+    groups: dict[str, list[ExperimentConfig]] = {}
     for cell in cells:
-        groups.setdefault(_pool_key(cell.config), cell.config)
+        groups.setdefault(_pool_key(cell.config), []).append(cell.config)
     jobs = []
-    for key, config in groups.items():
+    for key, configs in groups.items():
+        if len(configs) < 2:
+            continue  # one cell: it trains its own models, nothing to race for
+        config = configs[0]
         if not config.cache_dir:
             raise ConfigError("a study on a parallel executor needs cache_dir (a folder every worker reads) to share trained models.")
         data = _local(config.to_dict())

@@ -55,9 +55,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .study_summary import write_summary
 
-    path = write_summary(Path(args.study_dir))
+    path = write_summary(Path(args.study_dir), args.tables)
     print(path.read_text())
-    print(f"wrote {path}")
+    print(f"wrote {path}" + (f" and {args.tables}" if args.tables else ""))
     return 0
 
 
