@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -92,6 +93,9 @@ def _suggest(word: str, options: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
 def coerce_value(value: Any, annotation: Any, key: str) -> Any:
     """Check ``value`` against a type hint, converting only where it is lossless (int -> float)."""
     if annotation is Any or annotation is typing.Any:
@@ -129,6 +133,8 @@ def coerce_value(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a mapping, got {value!r}.")
         return dict(value)
     if annotation is float:
+        if isinstance(value, str) and SCIENTIFIC.match(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; it is plainly a number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number, got {value!r}.")
         if not math.isfinite(value):

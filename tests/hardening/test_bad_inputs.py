@@ -143,3 +143,11 @@ def test_out_below_a_folder_that_refuses_new_folders(tmp_path):
         pytest.skip("needs Linux /proc")
     with pytest.raises(ConfigError, match="out: cannot create /proc/nope/run"):
         load_config(mutate(valid_config(tmp_path), "out", "/proc/nope/run"))
+
+
+def test_scientific_notation_without_a_dot_is_a_number(tmp_path):
+    """YAML 1.1 reads ``1e-3`` as a string; float fields accept it, other types still refuse it."""
+    config = load_config(valid_config(tmp_path), ["methods.0.hyperparams.lr=1e-3", "recipe.lr=5E-2"])
+    assert config.methods[0].hyperparams["lr"] == 0.001 and config.recipe.lr == 0.05
+    with pytest.raises(ConfigError, match="recipe.epochs must be an integer"):
+        load_config(valid_config(tmp_path), ["recipe.epochs=1e3"])
