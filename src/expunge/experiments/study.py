@@ -173,6 +173,7 @@ def run_study(study: str | Path | dict[str, Any] | StudySpec, scale: str = "smok
     options = kind_options(spec, scale)
     first = cells[0].config
     store = StudyStore(folder, spec, scale, overrides, first.device)
+    store.data["cells"] = {c.id: store.data["cells"].get(c.id, {}) for c in cells}  # cells the definition no longer has leave the summary
     for cell in cells:
         entry = store.cell(cell.id)
         entry.update(axes=cell.labels, config_hash=cell.config_hash(), out=cell.config.out)
