@@ -117,8 +117,8 @@ class Cell:
         return self.config.to_dict()
 
     def config_hash(self) -> str:
-        """What decides the cell's numbers (not where it writes or how loudly)."""
-        return stable_hash({k: v for k, v in self.config.to_dict().items() if k not in ("out", "quiet", "executor")})
+        """What decides the cell's numbers (not where it writes, where models are cached, or how loudly)."""
+        return stable_hash({k: v for k, v in self.config.to_dict().items() if k not in ("out", "quiet", "executor", "cache_dir")})
 
 
 def _as_override(key: str, value: Any) -> str:
