@@ -139,3 +139,9 @@ def test_pooled_calibration_over_runs() -> None:
     assert pooled["oracles_removed"] == 8 and pooled["fraction_removed"] == 1.0
     assert pooled["checks"]["output_mask"]["passed"] == 1 and pooled["checks"]["output_mask"]["verdicts"] == {"output-only": 1, "removed": 1}
     assert pooled["passed"] is False and pool_calibrations([good])["passed"] is True
+
+
+def test_leave_one_out_leaves_another_familys_verdict_alone() -> None:
+    rows = [{"fid": 10.0 + i, "fid_oracle": 11.0, "verdict": 7.0} for i in range(3)]
+    out = leave_one_out(rows)
+    assert [r["verdict"] for r in out] == [7.0, 7.0, 7.0] and out[0]["fid_oracle"] == pytest.approx(11.5)

@@ -154,6 +154,7 @@ def leave_one_out(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None = No
     and rows that carry a class verdict get ``judge_class`` against the others. Without this a retrain
     row is compared with a mean that includes itself.
     """
+    rule_ = rule or ClassRule()
     out = []
     for i, row in enumerate(rows):
         others = [r for j, r in enumerate(rows) if j != i]
@@ -168,8 +169,8 @@ def leave_one_out(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None = No
                 new[key] = float(np.mean(values))
                 if f"{name}_oracle_std" in row:
                     new[f"{name}_oracle_std"] = float(np.std(values)) if len(values) > 1 else float("nan")
-        if "verdict" in row:
-            judged = judge_class({k: v for k, v in row.items() if is_raw(k) or k.endswith(("_std", "_n", "_draws"))}, others, rule, original)
+        if "verdict" in row and all(c in row for c in rule_.decisive):  # a class verdict (another family's verdict is left alone)
+            judged = judge_class({k: v for k, v in row.items() if is_raw(k) or k.endswith(("_std", "_n", "_draws"))}, others, rule_, original)
             new |= {k: v for k, v in judged.items() if k == "verdict" or k.startswith(("band_", "gap_closed_")) or k in row}
         out.append(new)
     return out
