@@ -125,3 +125,12 @@ def test_study_summary_becomes_tables_picks_and_target_badges(tmp_path):
     assert "Study tiny (smoke)" in section and "Pick finetune:" in section and "the trivial baseline(s) output_mask" in section
     assert '<span class="badge good">met</span> finetune: avg_gap ≤ 2' in section and '<span class="badge bad">missed</span> DEL beats finetune' in section
     assert 'class="role-oracle"' in section and 'class="role-baseline"' in section
+
+
+def test_verdicts_show_as_badges_and_the_column_only_when_recorded():
+    from expunge.html_report.table import table_html
+
+    judged = [summary("retrain", ORACLE, gap=1.0), summary("good", gap=1.0, verdicts=["removed"]), summary("bad", gap=1.0, verdicts=["output-only"])]
+    html = table_html("t", [("avg_gap", "Avg.Gap")], judged)
+    assert '<span class="badge good">removed</span>' in html and '<span class="badge bad">output-only</span>' in html and ">verdict</th>" in html
+    assert ">verdict</th>" not in table_html("t", [("avg_gap", "Avg.Gap")], [summary("plain", gap=1.0)])

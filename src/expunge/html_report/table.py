@@ -18,11 +18,9 @@ def _badge(verdict: str) -> str:
 
 def table_html(table_id: str, columns: list[tuple[str, str]], summaries: list[MethodSummary]) -> str:
     """Each cell carries its numeric value (``data-v``) so the page's sort script orders numbers, not text."""
-    head = (
-        ['<th data-type="text">method</th>', '<th data-type="num">n</th>']
-        + [f'<th data-type="num" title="{escape(key)}">{escape(label)}</th>' for key, label in columns]
-        + ['<th data-type="text">verdict</th>']
-    )
+    verdicts = any(s.verdicts for s in summaries)  # a verdict column only where some record holds one
+    head = ['<th data-type="text">method</th>', '<th data-type="num">n</th>'] + [f'<th data-type="num" title="{escape(key)}">{escape(label)}</th>' for key, label in columns]
+    head += ['<th data-type="text">verdict</th>'] if verdicts else []
     rows = []
     for s in summaries:
         role = f' class="role-{s.role}" title="{escape(s.role_reason)}"' if s.role_reason else ""
@@ -33,6 +31,7 @@ def table_html(table_id: str, columns: list[tuple[str, str]], summaries: list[Me
             st = s.stats.get(key)
             value = "" if st is None or st.mean is None else repr(st.mean)
             cells.append(f'<td data-v="{value}">{st.text(0 if key == "passes" else 2) if st else "–"}</td>')
-        cells.append(f'<td data-v="{escape(", ".join(s.verdicts))}">{"".join(_badge(v) for v in s.verdicts)}</td>')
+        if verdicts:
+            cells.append(f'<td data-v="{escape(", ".join(s.verdicts))}">{"".join(_badge(v) for v in s.verdicts)}</td>')
         rows.append(f"<tr{role}>" + "".join(cells) + "</tr>")
     return f'<table class="sortable" id="{escape(table_id)}"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
