@@ -37,3 +37,15 @@ def tiny_runs(tmp_path_factory):
     run_frontier(load_config(tiny_config(root, "frontier", [FINETUNE, DEL])), BUDGETS, pool=4, pool_budgets=[0.5], pool_methods=["finetune"])
     run_experiment(load_config(tiny_config(root, "plain", [FINETUNE, DEL, RANDOM])))
     return root / "runs"
+
+
+@pytest.fixture(scope="package")
+def tiny_class_run(tmp_path_factory):
+    """Class removal of class 1 (finetune, output_mask) with the class metric set: relearn, probe and verdicts."""
+    from expunge.experiments import load_config, run_experiment
+
+    root = tmp_path_factory.mktemp("html-class")
+    config = tiny_config(root, "class", [FINETUNE, {"name": "output_mask", "unlearner": "output_mask"}], seeds=(0,))
+    config.update(split={"kind": "class", "classes": [1]}, evaluation={"metrics": ["class"]}, oracles=3)
+    run_experiment(load_config(config))
+    return root / "runs"

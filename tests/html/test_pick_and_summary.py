@@ -134,3 +134,14 @@ def test_verdicts_show_as_badges_and_the_column_only_when_recorded():
     html = table_html("t", [("avg_gap", "Avg.Gap")], judged)
     assert '<span class="badge good">removed</span>' in html and '<span class="badge bad">output-only</span>' in html and ">verdict</th>" in html
     assert ">verdict</th>" not in table_html("t", [("avg_gap", "Avg.Gap")], [summary("plain", gap=1.0)])
+
+
+def test_class_run_gets_relearn_and_probe_panels_and_verdict_badges(tiny_class_run, tmp_path):
+    from expunge.html_report.page import write_html_report
+
+    html = write_html_report(tmp_path / "page.html", [tiny_class_run]).read_text()
+    for div in ("relearn-r0", "probe-r0", "frontier-r0"):
+        assert f'id="{div}' in html, div
+    assert ">verdict</th>" in html and html.count('<span class="badge') >= 3  # one verdict per row: oracles, finetune, output_mask
+    assert ">target acc (test)</th>" in html  # the class columns, not 50 numbers
+    assert "masks-r0" not in html  # no localized method: no mask panel

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ..experiments.plots import spread_coincident
+
 SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star", "pentagon", "hexagon", "triangle-left", "triangle-right"]
 ORACLE_COLOR = "black"
 
@@ -61,23 +63,27 @@ def frontier_figure(
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for p in usable:
         groups[str(p.get("base_method") or p["method"])].append(p)
-    for i, (base, rows) in enumerate(sorted(groups.items(), key=lambda kv: (kv[0] == "retrain", kv[0]))):
-        rows = sorted(rows, key=lambda r: r["relative_passes"])
+    log_x = all(p["relative_passes"] > 0 for p in usable)  # a training-free method at 0 passes cannot sit on a log axis
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] == "retrain", kv[0]))
+    ordered = [(base, sorted(rows, key=lambda r: r["relative_passes"])) for base, rows in ordered]
+    flat = [r for _, rows in ordered for r in rows]
+    shown = dict(zip(map(id, flat), spread_coincident([r["relative_passes"] for r in flat], [r[quality] for r in flat], log_x=log_x)))
+    for i, (base, rows) in enumerate(ordered):
         ref = base == "retrain"
         budgets = ["reference" if ref else ("measured" if r.get("training_free") else ("–" if r.get("budget") is None else f"{r['budget']:g}")) for r in rows]
         fig.add_trace(
             go.Scatter(
-                x=[r["relative_passes"] for r in rows],
+                x=[float(shown[id(r)]) for r in rows],  # coinciding marks spread slightly sideways, none hidden
                 y=[r[quality] for r in rows],
                 error_x={"type": "data", "array": [r.get("relative_passes_std") or 0.0 for r in rows], "visible": True, "thickness": 1},
                 error_y={"type": "data", "array": [r.get(f"{quality}_std") or 0.0 for r in rows], "visible": True, "thickness": 1},
                 mode="markers" if ref or len(rows) == 1 else "lines+markers",
                 name=base + (" (oracles)" if ref else ""),
                 marker={"symbol": "square" if ref else SYMBOLS[i % len(SYMBOLS)], "size": 11 if ref else 9, **({"color": ORACLE_COLOR} if ref else {})},
-                customdata=[[r["method"], b, r.get("n"), r.get(f"{quality}_std") or 0.0, r.get("relative_passes_std") or 0.0] for r, b in zip(rows, budgets)],
+                customdata=[[r["method"], b, r.get("n"), r.get(f"{quality}_std") or 0.0, r.get("relative_passes_std") or 0.0, r["relative_passes"]] for r, b in zip(rows, budgets)],
                 hovertemplate="<b>%{customdata[0]}</b><br>budget %{customdata[1]}<br>"
                 + f"{quality} "
-                + "%{y:.3f} ± %{customdata[3]:.3f} (std over %{customdata[2]} seeds)<br>passes × retrain %{x:.3g} ± %{customdata[4]:.3g}<extra></extra>",
+                + "%{y:.3f} ± %{customdata[3]:.3f} (std over %{customdata[2]} seeds)<br>passes × retrain %{customdata[5]:.3g} ± %{customdata[4]:.3g}<extra></extra>",
             )
         )
     entry = floor.get(quality) or {}
@@ -85,8 +91,8 @@ def frontier_figure(
         edge = entry["mean"] - (entry.get("std") or 0.0) if higher_better else entry["mean"] + (entry.get("std") or 0.0)
         y0, y1 = (edge, max(edge, *(p[quality] for p in usable))) if higher_better else (min(0.0, edge), edge)
         fig.add_hrect(y0=y0, y1=y1, fillcolor="grey", opacity=0.2, line_width=0, annotation_text="oracles' noise floor", annotation_position="top left")
-    fig.update_xaxes(type="log")
-    return _layout(fig, "Cost–quality frontier (mean ± std over seeds; click a legend entry to hide a method)", "measured cost: example passes × one retraining (log)", label)
+    fig.update_xaxes(type="log" if log_x else "linear")
+    return _layout(fig, "Cost–quality frontier (mean ± std over seeds; click a legend entry to hide a method)", "measured cost: example passes × one retraining" + (" (log)" if log_x else ""), label)
 
 
 def mask_layers_figure(records: Sequence[dict[str, Any]]) -> Any | None:
@@ -119,7 +125,14 @@ def relearn_figure(records: Sequence[dict[str, Any]], variant: str = "full") -> 
         std = np.array([ref.get(f"relearn_k{k}_{variant}_oracle_std") or 0.0 for k in ks], dtype=float)
         fig.add_trace(
             go.Scatter(
-                x=ks + ks[::-1], y=list(mean + std) + list((mean - std)[::-1]), fill="toself", fillcolor="rgba(128,128,128,0.25)", line={"width": 0}, name="oracles (mean ± std)", hoverinfo="skip"
+                x=ks + ks[::-1],
+                y=list(mean + std) + list((mean - std)[::-1]),
+                mode="lines",
+                fill="toself",
+                fillcolor="rgba(128,128,128,0.25)",
+                line={"width": 0},
+                name="oracles (mean ± std)",
+                hoverinfo="skip",
             )
         )
         fig.add_trace(go.Scatter(x=ks, y=list(mean), mode="lines", line={"color": ORACLE_COLOR, "dash": "dash"}, name="oracles' mean"))
@@ -128,7 +141,18 @@ def relearn_figure(records: Sequence[dict[str, Any]], variant: str = "full") -> 
         groups[str(r["method"])].append(r)
     for i, (method, group) in enumerate(groups.items()):
         ys = [float(np.mean([g[f"relearn_k{k}_{variant}"] for g in group if g.get(f"relearn_k{k}_{variant}") is not None] or [np.nan])) for k in ks]
-        fig.add_trace(go.Scatter(x=ks, y=ys, mode="lines+markers", marker={"symbol": SYMBOLS[i % len(SYMBOLS)], "size": 9}, name=method))
+        dodge = (i - (len(groups) - 1) / 2) * 0.12  # methods side by side at each k: equal curves stay visible
+        fig.add_trace(
+            go.Scatter(
+                x=[k + dodge for k in ks],
+                y=ys,
+                customdata=ks,
+                mode="lines+markers",
+                marker={"symbol": SYMBOLS[i % len(SYMBOLS)], "size": 9},
+                name=method,
+                hovertemplate="k=%{customdata}: %{y:.1f}%<extra>" + method + "</extra>",
+            )
+        )
     fig.update_xaxes(tickvals=ks)
     return _layout(fig, f"Relearn attack ({variant} model): target test accuracy after fine-tuning on k examples per class", "k (examples per class)", "target test accuracy (%)")
 

@@ -19,6 +19,7 @@ QUALITIES: list[tuple[str, str, bool]] = [
     ("dist_relearn_k5_full", "relearn k=5 distance to the oracles", False),
     ("forget_quality", "forget quality", True),
     ("avg_gap_auc", "Avg.Gap(AUC) to the oracles", False),
+    ("forgotten_class_share", "share of samples in the forgotten class", False),
 ]
 ACCEPTABLE_VERDICTS = {"removed", "removed from features", "pass", "passed", "ok", "forgotten", "indistinguishable from the oracles"}
 RULE = (
@@ -75,7 +76,7 @@ def what_to_pick(summaries: list[MethodSummary]) -> Pick:
     judged = quality_key(summaries)
     methods = [s for s in summaries if s.role == METHOD and s.n > 0]
     if judged is None or not methods:
-        return Pick(None, "No pick: the run holds no method with a quality measure this page knows (Avg.Gap, class distance, forget quality).")
+        return Pick(None, "No pick: the run holds no method with a quality measure this page knows (" + ", ".join(label for _, label, _ in QUALITIES) + ").")
     key, label, higher = judged
     scored = [s for s in methods if s.stats.get(key) and s.stats[key].mean is not None]
     rejected = [s for s in scored if s.verdicts and not set(s.verdicts) <= ACCEPTABLE_VERDICTS]
