@@ -78,10 +78,10 @@ def test_class_set_on_output_mask(setup) -> None:
     assert out["target_acc_test"] == 0.0 and out["relearn_k1_head_oracle"] < out["relearn_k1_head"]
     assert {"probe_penultimate", "probe_earlier", "probe_penultimate_oracle", "mia_fr", "mia_fs"} <= set(out)
     verdict = build_metrics(["class_verdict"], "class")[0]
-    verdict.relearn_metric = Relearn(ks=[5], steps=10, variants=["full"])
+    verdict.relearn_metric = Relearn(ks=[5], steps=10, variants=["head"])
     v = verdict(masked, ctx)
     # the mask closes none of the original-to-oracle relearn gap; the verdicts themselves are tested with 3 oracles in test_verdicts.py
-    assert v["gap_closed_relearn_k5_full"] == pytest.approx(0.0) and v["dist_other_acc_test"] >= 0 and "band_relearn_k5_full" in v
+    assert v["gap_closed_relearn_k5_head"] == pytest.approx(0.0) and v["dist_other_acc_test"] >= 0 and "band_relearn_k5_head" in v
     assert verdict_name(verdict(original, ctx)["verdict"]) == "not removed"
 
 

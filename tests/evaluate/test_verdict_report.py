@@ -20,7 +20,7 @@ def test_class_run_records_calibration_and_leave_one_out_retrain_rows(tmp_path) 
         "oracles": 3,
         "seeds": [0],
         "methods": [{"name": "output_mask"}],
-        "evaluation": {"metrics": ["class_accuracy", "class_mia", "feature_probe", {"name": "relearn", "ks": [5], "steps": 5, "variants": ["full"]}, "class_verdict"]},
+        "evaluation": {"metrics": ["class_accuracy", "class_mia", "feature_probe", {"name": "relearn", "ks": [5], "steps": 5, "variants": ["head"]}, "class_verdict"]},
         "cache_dir": str(tmp_path / "cache"),
         "out": str(tmp_path / "run"),
         "quiet": True,
@@ -31,13 +31,13 @@ def test_class_run_records_calibration_and_leave_one_out_retrain_rows(tmp_path) 
     assert set(block["checks"]) == {"destroyed", "output_mask", "original"} and block["oracles_against_others"]["oracles"] == 3
     retrain = [r for r in records if r["method"] == "retrain"]
     raw = [o["metrics"] for o in run["oracles"]]
-    assert "relearn_k5_full_std" in raw[0] and raw[0]["relearn_draws"] == 5  # the verdict read the configured attack, 5 draws
+    assert "relearn_k5_head_std" in raw[0] and raw[0]["relearn_draws"] == 5  # the verdict read the configured attack, 5 draws
     for k, rec in enumerate(retrain):
         others = [m for j, m in enumerate(raw) if j != k]
-        mean = sum(m["relearn_k5_full"] for m in others) / len(others)
-        assert rec["relearn_k5_full_oracle"] == pytest.approx(mean)  # the OTHER oracles only
-        assert rec["dist_relearn_k5_full"] == pytest.approx(abs(rec["relearn_k5_full"] - mean))
-        assert rec["verdict"] in (0.0, 1.0, 2.0, 3.0) and "band_relearn_k5_full" in rec
+        mean = sum(m["relearn_k5_head"] for m in others) / len(others)
+        assert rec["relearn_k5_head_oracle"] == pytest.approx(mean)  # the OTHER oracles only
+        assert rec["dist_relearn_k5_head"] == pytest.approx(abs(rec["relearn_k5_head"] - mean))
+        assert rec["verdict"] in (0.0, 1.0, 2.0, 3.0) and "band_relearn_k5_head" in rec
     report = (tmp_path / "run" / "report.md").read_text()
     assert "## Class verdict calibration" in report and "must be broke the model" in report and "Rule: not removed if" in report
     assert "| original |" in report  # the do-nothing row

@@ -34,7 +34,7 @@ def pool():
     ctx = EvalContext(torch.device("cpu"), 0, b.train, b.test, split, original, oracles, {"forget_classes": [CLS]})
     verdict = build_metrics(["class_verdict"], "class")[0]
     assert isinstance(verdict, ClassVerdict)
-    verdict.relearn_metric = Relearn(ks=[5], steps=10, variants=["full"])  # 5 draws (the default), one k and variant: fast
+    verdict.relearn_metric = Relearn(ks=[5], steps=10, variants=["head"])  # 5 draws (the default), one k and variant: fast
     return ctx, verdict
 
 
@@ -56,18 +56,18 @@ def test_live_verdicts_of_the_adversarial_models(pool) -> None:
     masked = UNLEARNERS.get("output_mask")().unlearn(copy.deepcopy(ctx.original), task)
     out = verdict(masked, ctx)
     assert verdict_name(out["verdict"]) == "output-only"
-    assert out["dist_relearn_k5_full"] > out["band_relearn_k5_full"]  # the class comes back at once
+    assert out["dist_relearn_k5_head"] > out["band_relearn_k5_head"]  # the class comes back at once
     wrecked = destroyed_model(ctx.original, [CLS], seed=1)
     broke = verdict(wrecked, ctx)
     assert verdict_name(broke["verdict"]) == "broke the model" and broke["dist_other_acc_test"] > broke["band_other_acc_test"]
     # the features really were re-drawn and the head kept
     assert not torch.equal(wrecked.hidden[0].weight, ctx.original.hidden[0].weight) and torch.equal(wrecked.fc.weight[0], ctx.original.fc.weight[0])
     values = verdict.values(masked, ctx)
-    assert values["relearn_draws"] == 5 and values["relearn_k5_full_std"] >= 0
+    assert values["relearn_draws"] == 5 and values["relearn_k5_head_std"] >= 0
 
 
 def row(relearn: float, probe: float, other: float = 90.0, target: float = 0.0) -> dict[str, float]:
-    return {"relearn_k5_full": relearn, "probe_penultimate": probe, "other_acc_test": other, "target_acc_test": target}
+    return {"relearn_k5_head": relearn, "probe_penultimate": probe, "other_acc_test": other, "target_acc_test": target}
 
 
 ORACLES = [row(60, 75, 90.0), row(64, 77, 90.5), row(57, 74, 89.8), row(62, 76, 90.2)]
@@ -89,11 +89,11 @@ def test_band_grows_with_the_oracles_spread_and_the_draw_noise() -> None:
     rule = ClassRule(loo_factor=3.0, z=3.0, min_band=2.0)
     assert loo_distances([1.0, 2.0, 6.0]).tolist() == pytest.approx([3.0, 1.5, 4.5])
     quiet = judge_class(row(61, 75.5), ORACLES, rule)
-    rms = float(np.sqrt(np.mean(loo_distances([o["relearn_k5_full"] for o in ORACLES]) ** 2)))
-    assert quiet["band_relearn_k5_full"] == pytest.approx(3.0 * rms)
-    noisy = [o | {"relearn_k5_full_std": 40.0, "relearn_draws": 5.0} for o in ORACLES]
-    assert sampling_error(noisy[0], "relearn_k5_full") == pytest.approx(40 / np.sqrt(5))
-    assert judge_class(row(61, 75.5), noisy, rule)["band_relearn_k5_full"] > quiet["band_relearn_k5_full"]
+    rms = float(np.sqrt(np.mean(loo_distances([o["relearn_k5_head"] for o in ORACLES]) ** 2)))
+    assert quiet["band_relearn_k5_head"] == pytest.approx(3.0 * rms)
+    noisy = [o | {"relearn_k5_head_std": 40.0, "relearn_draws": 5.0} for o in ORACLES]
+    assert sampling_error(noisy[0], "relearn_k5_head") == pytest.approx(40 / np.sqrt(5))
+    assert judge_class(row(61, 75.5), noisy, rule)["band_relearn_k5_head"] > quiet["band_relearn_k5_head"]
     assert sampling_error({"probe_penultimate": 50.0, "target_test_n": 100.0}, "probe_penultimate") == pytest.approx(5.0)
     same = [row(60, 75)] * 3  # no spread at all: the floor keeps the band above 0
     assert judge_class(row(61, 75), same, rule)["band_probe_penultimate"] == 2.0
@@ -101,14 +101,14 @@ def test_band_grows_with_the_oracles_spread_and_the_draw_noise() -> None:
 
 def test_leave_one_out_never_compares_an_oracle_with_itself() -> None:
     means = {k: float(np.mean([o[k] for o in ORACLES])) for k in ORACLES[0]}
-    stored = [o | {f"{k}_oracle": means[k] for k in o} | {"dist_relearn_k5_full": abs(o["relearn_k5_full"] - means["relearn_k5_full"]), "verdict": 2.0} for o in ORACLES]
+    stored = [o | {f"{k}_oracle": means[k] for k in o} | {"dist_relearn_k5_head": abs(o["relearn_k5_head"] - means["relearn_k5_head"]), "verdict": 2.0} for o in ORACLES]
     rows = leave_one_out(stored)
     for i, new in enumerate(rows):
         others = [o for j, o in enumerate(ORACLES) if j != i]
-        assert new["relearn_k5_full_oracle"] == pytest.approx(np.mean([o["relearn_k5_full"] for o in others]))
-        assert new["dist_relearn_k5_full"] == pytest.approx(abs(ORACLES[i]["relearn_k5_full"] - new["relearn_k5_full_oracle"]))
-        assert new["dist_relearn_k5_full"] == pytest.approx(loo_distances([o["relearn_k5_full"] for o in ORACLES])[i])
-        assert new["relearn_k5_full"] == ORACLES[i]["relearn_k5_full"] and "band_relearn_k5_full" in new
+        assert new["relearn_k5_head_oracle"] == pytest.approx(np.mean([o["relearn_k5_head"] for o in others]))
+        assert new["dist_relearn_k5_head"] == pytest.approx(abs(ORACLES[i]["relearn_k5_head"] - new["relearn_k5_head_oracle"]))
+        assert new["dist_relearn_k5_head"] == pytest.approx(loo_distances([o["relearn_k5_head"] for o in ORACLES])[i])
+        assert new["relearn_k5_head"] == ORACLES[i]["relearn_k5_head"] and "band_relearn_k5_head" in new
     assert oracle_pass_rate(ORACLES)["fraction_removed"] == 1.0
     assert oracle_pass_rate(ORACLES[:2])["passed"] is None  # too few oracles to calibrate
 

@@ -31,7 +31,7 @@ class is gone from the *representation*, always next to the retrained oracle:
   original-to-oracle gap closed on the decisive ones, each one's band, and a verdict
   (``expunge.evaluate.verdicts.judge_class``): ``not removed`` (target test accuracy > ``max_target_acc``),
   ``broke the model`` (other-class accuracy below the oracles' by more than the band),
-  ``removed`` (relearn k=5 whole model and the penultimate probe both within the band of the oracle
+  ``removed`` (relearn k=5 head only and the penultimate probe both within the band of the oracle
   mean, either side), ``output-only`` otherwise. The band comes from the oracles' leave-one-out
   spread and the measurements' sampling error (``ClassRule.sentence()`` states it). Stored as a
   number (a code of ``VERDICTS``; stores and reports hold floats); ``verdict_name`` maps it back.
@@ -358,25 +358,41 @@ class FeatureProbe:
     """Linear probes on the penultimate and an earlier layer: share of target test images still decoded as the target."""
 
     per_class: int = hp(200, low=2, doc="train-pool images per class the probe is fit on")
+    repeats: int = hp(
+        3,
+        low=1,
+        high=100,
+        doc="independent draws of the probe's fit sample averaged; > 1 also reports probe_*_std, which the verdict uses (the fit sample moves the probe by more than the test images' binomial error)",
+    )
     needs = frozenset({"train_set", "test_set", "split", "oracles", "forget_classes"})
 
-    def probe_rows(self, ctx: EvalContext, labels: np.ndarray) -> np.ndarray:
-        """Rows of the train pool the probe is fit on: up to ``per_class`` per class, drawn with the context's seed."""
-        rng = np.random.default_rng(ctx.seed)
+    def probe_rows(self, ctx: EvalContext, labels: np.ndarray, draw: int = 0) -> np.ndarray:
+        """Rows of the train pool the probe is fit on: up to ``per_class`` per class; draw 0 uses the context's seed (the single-draw probe)."""
+        rng = np.random.default_rng(ctx.seed if draw == 0 else [ctx.seed, draw])
         return np.sort(np.concatenate([rng.permutation(np.where(labels == c)[0])[: self.per_class] for c in np.unique(labels)]))
+
+    def key(self) -> tuple:
+        return ("probe", self.per_class, self.repeats)
 
     def values(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         def compute() -> dict[str, float]:
             p = model_pass(model, ctx)
             labels = p.train.labels.numpy()
-            rows = self.probe_rows(ctx, labels)
-            return {f"probe_{name}": probe_accuracy(p.pool_features[name][rows], labels[rows], p.target_test_features[name], forget_classes(ctx)) for name in p.pool_features}
+            draws: dict[str, list[float]] = {}
+            for r in range(self.repeats):
+                rows = self.probe_rows(ctx, labels, r)
+                for name in p.pool_features:
+                    draws.setdefault(f"probe_{name}", []).append(probe_accuracy(p.pool_features[name][rows], labels[rows], p.target_test_features[name], forget_classes(ctx)))
+            out = {key: float(np.mean(v)) for key, v in draws.items()} | {"probe_draws": float(self.repeats)}
+            if self.repeats > 1:
+                out |= {f"{key}_std": float(np.std(v, ddof=1)) for key, v in draws.items()}
+            return out
 
-        return _per_model(ctx, model, ("probe", self.per_class), compute)
+        return _per_model(ctx, model, self.key(), compute)
 
     def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, float]:
         ctx.memo.setdefault(CONFIGURED_PROBE, self)  # the verdict reads the run's configured probe (ClassVerdict.attacks)
-        return self.values(model, ctx) | _reference(ctx, ("probe", self.per_class), lambda o: self.values(o, ctx))
+        return self.values(model, ctx) | _reference(ctx, self.key(), lambda o: self.values(o, ctx))
 
 
 # ---- relearn attack ------------------------------------------------------------------------
@@ -531,17 +547,18 @@ class ClassVerdict:
     loo_factor: float = hp(3.0, low=0.0, doc="band = at least this many times the oracles' RMS leave-one-out distance")
     z: float = hp(3.0, low=0.0, doc="band = at least this many sampling errors (relearn draws, binomial over the images scored)")
     min_band: float = hp(2.0, low=0.0, doc="band = at least this many points")
+    decisive: list[str] = hp(default_factory=lambda: list(ClassRule().decisive), doc="the columns that must lie within the band for removed (relearn_k<k>_<head|full>, probe_<layer>)")
     needs = frozenset({"train_set", "test_set", "split", "original", "oracles", "forget_classes"})
     relearn_metric: Relearn = field(default_factory=Relearn, init=False, repr=False)
     probe_metric: FeatureProbe = field(default_factory=FeatureProbe, init=False, repr=False)
 
     def rule(self) -> ClassRule:
-        return ClassRule(max_target_acc=self.max_target_acc, loo_factor=self.loo_factor, z=self.z, min_band=self.min_band)
+        return ClassRule(max_target_acc=self.max_target_acc, decisive=tuple(self.decisive), loo_factor=self.loo_factor, z=self.z, min_band=self.min_band)
 
     def attacks(self, ctx: EvalContext) -> tuple[Relearn, FeatureProbe]:
         """The relearn attack and probe this verdict reads: the run's configured ones when it evaluated them first, else its own.
 
-        A configured attack is used only if it measures every decisive relearn column (e.g. k=5, whole model).
+        A configured attack is used only if it measures every decisive relearn column (e.g. k=5, head only).
         """
         configured: Relearn | None = ctx.memo.get(CONFIGURED_RELEARN)
         needed = {c for c in self.rule().decisive if c.startswith("relearn_")}
@@ -557,7 +574,7 @@ class ClassVerdict:
 
     def _key(self, ctx: EvalContext) -> str:
         relearn_metric, probe_metric = self.attacks(ctx)
-        return f"class_forgetting:verdict_rows:{relearn_metric.key()}:{probe_metric.per_class}"
+        return f"class_forgetting:verdict_rows:{relearn_metric.key()}:{probe_metric.key()}"
 
     def oracle_rows(self, ctx: EvalContext) -> list[dict[str, float]]:
         """Each oracle's measured columns, once per context."""

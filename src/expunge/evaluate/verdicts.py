@@ -11,7 +11,7 @@ Class removal (``judge_class``), checked in this order:
 1. ``not removed``: target test accuracy above ``max_target_acc`` (first: an untouched original
    loses other-class accuracy to the confusable target, which must not read as a broken model);
 2. ``broke the model``: other-class test accuracy below the oracles' mean by more than the band;
-3. ``removed``: every decisive column (relearn k=5 whole model, penultimate probe) within the band
+3. ``removed``: every decisive column (relearn k=5 head only, penultimate probe) within the band
    of the oracles' mean, on either side (overshooting the oracle is a distance too);
 4. ``output-only``: otherwise.
 
@@ -33,7 +33,7 @@ import numpy as np
 VERDICTS = ("not removed", "output-only", "removed", "broke the model")
 """Verdict codes (records hold floats): 0 not removed, 1 output-only, 2 removed, 3 broke the model."""
 
-DRAWS_KEY = "relearn_draws"
+DRAWS_KEYS = (("relearn_", "relearn_draws"), ("probe_", "probe_draws"))
 COUNT_KEYS = (("other_acc_test", "other_test_n"), ("target_acc_test", "target_test_n"), ("probe_", "target_test_n"))
 DERIVED_SUFFIXES = ("_oracle", "_oracle_std", "_std", "_n", "_draws")
 DERIVED_PREFIXES = ("dist_", "band_", "gap_closed_")
@@ -46,7 +46,7 @@ class ClassRule:
     """The class-removal rule's settings; ``sentence()`` is what reports print."""
 
     max_target_acc: float = 10.0
-    decisive: tuple[str, ...] = ("relearn_k5_full", "probe_penultimate")
+    decisive: tuple[str, ...] = ("relearn_k5_head", "probe_penultimate")
     utility: str = "other_acc_test"
     loo_factor: float = 3.0
     z: float = 3.0
@@ -94,16 +94,17 @@ def _number(row: Mapping[str, Any], key: str | None) -> float | None:
 
 
 def sampling_error(row: Mapping[str, Any], column: str) -> float:
-    """Standard error of one model's value: over attack draws (``{column}_std`` / √draws) or binomial over the images scored; 0 if unknown."""
-    std, draws = _number(row, f"{column}_std"), _number(row, DRAWS_KEY)
+    """Standard error of one model's value: over draws (``{column}_std`` / √draws) and binomial over the test images scored, combined; 0 if unknown."""
+    variance = 0.0
+    std, draws = _number(row, f"{column}_std"), _number(row, next((key for prefix, key in DRAWS_KEYS if column.startswith(prefix)), None))
     if std is not None and draws is not None and draws > 1:
-        return std / math.sqrt(draws)
+        variance += std**2 / draws
     n = _number(row, next((key for prefix, key in COUNT_KEYS if column.startswith(prefix)), None))
     p = _number(row, column)
     if n is not None and n > 0 and p is not None:
         p = min(max(p, 0.0), 100.0)
-        return math.sqrt(p * (100.0 - p) / n)
-    return 0.0
+        variance += p * (100.0 - p) / n
+    return math.sqrt(variance)
 
 
 def band(column: str, candidate: Mapping[str, Any], oracles: Sequence[Mapping[str, Any]], rule: ClassRule) -> float:

@@ -53,6 +53,7 @@ NOT_METRICS = {
     "target_test_n",
     "other_test_n",
     "relearn_draws",
+    "probe_draws",
 }
 
 
@@ -162,6 +163,8 @@ CLASS_CONSOLE = [
     ("mia_fs", "Fs"),
     ("probe_penultimate", "probe"),
     ("probe_penultimate_oracle", "probe(oracle)"),
+    ("relearn_k5_head", "relearn5 head"),
+    ("relearn_k5_head_oracle", "head(oracle)"),
     ("relearn_k5_full", "relearn5"),
     ("relearn_k5_full_oracle", "relearn5(oracle)"),
     ("seconds", "sec"),
