@@ -46,3 +46,14 @@ def test_leaderboard_counts_classes_removed_on_most_seeds() -> None:
     cheap = next(r for r in board if r["method"] == "cheap")
     assert cheap["relative_passes_pooled"] == pytest.approx(0.05) and cheap["goal_met"]
     assert not next(r for r in board if r["method"] == "retrain")["goal_met"]  # removed everywhere, but at full cost
+
+
+def test_leaderboard_sentence_names_the_closest_method_when_nobody_meets_the_goal() -> None:
+    from expunge.evaluate.class_summary import leaderboard_markdown
+
+    def row(method: str, removed: int, cost: float) -> dict:
+        return {"method": method, "classes": 10, "removed": removed, "relative_passes_pooled": cost, "relative_passes_median": cost, "goal_met": cost <= 0.1 and removed >= 8}
+
+    lines = leaderboard_markdown([row("retrain", 10, 1.0), row("salun", 6, 0.08), row("mask", 0, 0.0)])
+    assert lines[-1].endswith("missed; closest salun (6 of 10 classes removed at 0.08 × retrain).") and "| salun | 6 / 10 | 0.08 |" in "\n".join(lines)
+    assert leaderboard_markdown([row("del", 9, 0.05)])[-1].endswith("met by del.")

@@ -78,3 +78,22 @@ def class_leaderboard(records: Sequence[dict[str, Any]], methods: Sequence[str],
             }
         )
     return sorted(rows, key=lambda r: (-r["removed"], r["relative_passes_pooled"] if r["relative_passes_pooled"] == r["relative_passes_pooled"] else float("inf")))
+
+
+def leaderboard_markdown(board: Sequence[dict[str, Any]], max_cost: float = 0.10, min_classes: int = 8) -> list[str]:
+    """``class_leaderboard`` rows as a markdown table and one sentence on the goal: who meets it or, if nobody, who comes closest.
+
+    Closest: the most classes removed among methods within the cost limit (else among all methods).
+    """
+    lines = ["| method | classes removed | passes × retrain (pooled) | median | goal |", "|---|---|---|---|---|"]
+    for r in board:
+        lines.append(f"| {r['method']} | {r['removed']} / {r['classes']} | {r['relative_passes_pooled']:.3g} | {r['relative_passes_median']:.3g} | {'met' if r['goal_met'] else 'missed'} |")
+    goal = f"at most {max_cost:g} × a retrain's passes and removed in at least {min_classes} classes"
+    met = [r["method"] for r in board if r["goal_met"]]
+    if met:
+        return [*lines, "", f"Goal ({goal}): met by {', '.join(met)}."]
+    cheap = [r for r in board if r["relative_passes_pooled"] <= max_cost] or list(board)
+    if not cheap:
+        return [*lines, "", f"Goal ({goal}): no runs."]
+    best = max(cheap, key=lambda r: r["removed"])
+    return [*lines, "", f"Goal ({goal}): missed; closest {best['method']} ({best['removed']} of {best['classes']} classes removed at {best['relative_passes_pooled']:.3g} × retrain)."]
