@@ -36,7 +36,8 @@ def _run(config_source: str | Path, overrides: list[str], overwrite: bool = Fals
 
     config = load_config(config_source, overrides)
     records = run_experiment(config, overwrite=overwrite)
-    print(console_table(records))
+    run_json = Path(config.out) / "run.json"
+    print(console_table(records, json.loads(run_json.read_text()) if run_json.exists() else None))
     print(f"\nwrote {Path(config.out) / 'results.json'} and {Path(config.out) / 'report.md'}")
     ok = {r["method"] for r in records if r.get("status", "ok") == "ok"}
     return failed_status(sorted({r["method"] for r in records} - ok), Path(config.out) / "records")

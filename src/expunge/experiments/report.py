@@ -179,8 +179,14 @@ def oracle_std_line(spread: dict[str, float]) -> str:
     return ("Oracle std: " + ", ".join(parts) + ".") if parts else ""
 
 
-def console_table(records: list[dict[str, Any]]) -> str:
-    """Mean ± std per method: the metrics (no per-metric Δ columns), then cost as wall time and as example passes."""
+def console_table(records: list[dict[str, Any]], run_info: dict[str, Any] | None = None) -> str:
+    """Mean ± std per method: the metrics (no per-metric Δ columns), then cost as wall time and as example passes.
+
+    With ``run_info`` (run.json) the untouched original heads the table as ``original`` (do nothing), as in report.md.
+    """
+    baseline = original_row(run_info) if run_info else None
+    if baseline and not any(r.get("method") == "original" for r in records):
+        records = [baseline, *records]
     short = {"mia_efficacy": "MIA", "mia_auc": "AUC", "avg_gap": "AvgGap", "avg_gap_auc": "Gap(AUC)", "seconds": "sec", "relative_time": "xRetrain(s)", "relative_passes": "xRetrain(pass)"}
     columns = [(k, short.get(k, label)) for k, label in table_columns(records) if not k.startswith("delta_")]
     have = {k for k, _ in columns}
