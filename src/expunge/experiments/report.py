@@ -16,7 +16,7 @@ from ..evaluate.stats import RATIO_SOURCES, pooled_cost_ratio
 from ..evaluate.verdicts import ClassRule, calibration_lines, noise_floor_flags, verdict_name
 from ..family import FAMILIES
 from ..utils import atomic_write_text
-from .plots import plot_mask_composition, plot_tradeoff
+from .plots import plot_mask_composition, plot_recovery, plot_tradeoff
 from .pool import pool_report_section
 
 TABLE_COLUMNS = [
@@ -242,37 +242,6 @@ def recovery_table(records: list[dict[str, Any]]) -> str:
             lines.append(f"| {pts[0]['epoch']} | " + " | ".join(cells) + f" | {np.mean([p['avg_gap'] for p in pts]):.2f} |")
         lines.append("")
     return "\n".join(lines)
-
-
-def plot_recovery(records: list[dict[str, Any]], path: Path) -> bool:
-    rows = [r for r in records if r.get("recovery")]
-    if not rows:
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    metrics = (("delta_forget", "ΔFA", "tab:blue"), ("delta_retain", "ΔRA", "tab:orange"), ("delta_test", "ΔTA", "tab:green"), ("delta_mia", "ΔMIA-eff", "tab:red"))
-    styles = ["-", "--", ":", "-."]
-    for m_index, (method, group) in enumerate(group_by_method(rows).items()):
-        epochs = [p["epoch"] for p in group[0]["recovery"]]
-        for key, label, color in metrics:
-            values = np.mean([[p[key] for p in g["recovery"]] for g in group], axis=0)
-            ax.plot(epochs, values, styles[m_index % len(styles)], color=color, marker="o", markersize=3, label=f"{method}: {label}")
-    ax.axhspan(-2, 2, color="grey", alpha=0.2, label="±2 points")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_yscale("symlog", linthresh=2)  # keeps both the ±2 band and the post-reset collapse readable
-    ax.set_xlabel("finetuning epoch (0 = right after the reset)")
-    ax.set_ylabel("Δ = oracle − method (points, symlog)")
-    ax.set_title("Recovery during the finetune (mean over seeds)")
-    ax.legend(fontsize=7, ncol=2, loc="upper right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
 
 
 def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: Path) -> str:
