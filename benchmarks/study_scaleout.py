@@ -132,7 +132,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--cells", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=40, help="finetune epochs per cell (40: about 30-35 s at one thread on a shared core)")
+    parser.add_argument("--epochs", type=int, default=160, help="finetune epochs per cell (160: about 30-35 s at one thread; 40 took 8.5 s at load average 3)")
     parser.add_argument("--runs", default="runs/study-scaleout")
     parser.add_argument("--out", default=str(RESULTS / "study_scaleout.json"))
     args = parser.parse_args(argv)
