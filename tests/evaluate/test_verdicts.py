@@ -145,3 +145,16 @@ def test_leave_one_out_leaves_another_familys_verdict_alone() -> None:
     rows = [{"fid": 10.0 + i, "fid_oracle": 11.0, "verdict": 7.0} for i in range(3)]
     out = leave_one_out(rows)
     assert [r["verdict"] for r in out] == [7.0, 7.0, 7.0] and out[0]["fid_oracle"] == pytest.approx(11.5)
+
+
+def test_unmoved_features_inside_a_wide_band_are_output_only() -> None:
+    """Where the original itself lies inside the oracles' band, a logit mask (the original's features) must not read as removed."""
+    oracles = [{"target_acc_test": 0.0, "other_acc_test": 80.0, "relearn_k5_head": v, "probe_penultimate": p} for v, p in ((55.0, 74.0), (63.0, 76.0), (71.0, 78.0))]
+    original = {"target_acc_test": 85.0, "other_acc_test": 80.0, "relearn_k5_head": 70.0, "probe_penultimate": 77.5}
+    masked = {**original, "target_acc_test": 0.0}  # output_mask: same features, target logit suppressed
+    assert verdict_name(judge_class(masked, oracles)["verdict"]) == "removed"  # the band alone has no power here
+    assert verdict_name(judge_class(masked, oracles, original=original)["verdict"]) == "output-only"
+    moved = {**masked, "relearn_k5_head": 62.0}  # features changed toward the oracles
+    assert verdict_name(judge_class(moved, oracles, original=original)["verdict"]) == "removed"
+    # the middle oracle, against the other two, has moved toward them and is removed
+    assert verdict_name(judge_class(oracles[1], [oracles[0], oracles[2]], original=original)["verdict"]) == "removed"

@@ -50,7 +50,7 @@ def class_calibration(verdict: ClassVerdict, ctx: EvalContext) -> dict[str, Any]
     classes = forget_classes(ctx)
     models = {"destroyed": destroyed_model(ctx.original, classes, ctx.seed), "output_mask": logit_masked(ctx.original, classes), "original": ctx.original}
     checks = {name: verdict.values(model, ctx) for name, model in models.items()}
-    return calibration_block(verdict.oracle_rows(ctx), checks, verdict.rule())
+    return calibration_block(verdict.oracle_rows(ctx), checks, verdict.rule(), checks["original"])
 
 
 __all__ = ["class_calibration", "destroyed_model", "logit_masked"]

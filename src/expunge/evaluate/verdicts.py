@@ -12,8 +12,16 @@ Class removal (``judge_class``), checked in this order:
    loses other-class accuracy to the confusable target, which must not read as a broken model);
 2. ``broke the model``: other-class test accuracy below the oracles' mean by more than the band;
 3. ``removed``: every decisive column (relearn k=5 head only, penultimate probe) within the band
-   of the oracles' mean, on either side (overshooting the oracle is a distance too);
+   of the oracles' mean, on either side (overshooting the oracle is a distance too), and, when the
+   original is known, on at least one decisive column closer to the oracles' mean than the original
+   is, by more than ``max(moved_z × sampling error, min_moved)``;
 4. ``output-only``: otherwise.
+
+Why the second condition of 3: where the original itself lies inside the band (a small model whose
+oracles scatter widely), the band alone has no power, and a logit mask, whose features are the
+original's, was judged ``removed`` in 6 of 10 class tasks of the class-leaderboard study. Requiring
+the candidate to have moved toward the oracles makes ``output_mask`` ``output-only`` in 10 of 10 and
+keeps 28 of 30 oracles ``removed`` against the others (docs/metrics.md).
 
 The band of a column is ``max(loo_factor × the oracles' RMS leave-one-out distance, z × sampling error,
 min_band)``: the leave-one-out distance of oracle i is ``|x_i − mean of the other oracles|`` (the
@@ -51,13 +59,16 @@ class ClassRule:
     loo_factor: float = 3.0
     z: float = 3.0
     min_band: float = 2.0
+    moved_z: float = 1.0
+    min_moved: float = 1.0
 
     def sentence(self) -> str:
         return (
             f"not removed if target_acc_test > {self.max_target_acc:g}%; else broke the model if {self.utility} is below the oracles' "
             f"mean by more than the band; else removed if {' and '.join(self.decisive)} each lie within the band of the oracles' mean "
-            f"(either side); else output-only. Band = max({self.loo_factor:g} × the oracles' RMS leave-one-out distance, "
-            f"{self.z:g} × sampling error, {self.min_band:g} points)"
+            f"(either side) and, on at least one of them, the model is closer to that mean than the original by more than "
+            f"max({self.moved_z:g} × sampling error, {self.min_moved:g} point); else output-only. Band = max({self.loo_factor:g} × the "
+            f"oracles' RMS leave-one-out distance, {self.z:g} × sampling error, {self.min_band:g} points)"
         )
 
 
@@ -116,6 +127,18 @@ def band(column: str, candidate: Mapping[str, Any], oracles: Sequence[Mapping[st
     return max(rule.loo_factor * spread, rule.z * noise, rule.min_band)
 
 
+def moved_toward_oracles(candidate: Mapping[str, Any], original: Mapping[str, Any], mean: Mapping[str, float], rule: ClassRule) -> bool:
+    """True when, on at least one decisive column, ``candidate`` is closer to the oracles' mean than ``original`` by more than the noise margin."""
+    for c in rule.decisive:
+        if c not in mean or not _finite(original.get(c)):
+            continue
+        gain = abs(float(original[c]) - mean[c]) - abs(float(candidate[c]) - mean[c])
+        noise = math.sqrt(sampling_error(candidate, c) ** 2 + sampling_error(original, c) ** 2)
+        if gain > max(rule.moved_z * noise, rule.min_moved):
+            return True
+    return False
+
+
 def judge_class(candidate: Mapping[str, Any], oracles: Sequence[Mapping[str, Any]], rule: ClassRule | None = None, original: Mapping[str, Any] | None = None) -> dict[str, float]:
     """The class-removal verdict of ``candidate`` against ``oracles`` (module doc), with the numbers behind it.
 
@@ -140,7 +163,7 @@ def judge_class(candidate: Mapping[str, Any], oracles: Sequence[Mapping[str, Any
         verdict = "not removed"
     elif rule.utility in mean and float(candidate[rule.utility]) < mean[rule.utility] - out[f"band_{rule.utility}"]:
         verdict = "broke the model"
-    elif all(c in mean for c in rule.decisive) and all(out[f"dist_{c}"] <= out[f"band_{c}"] for c in rule.decisive):
+    elif all(c in mean for c in rule.decisive) and all(out[f"dist_{c}"] <= out[f"band_{c}"] for c in rule.decisive) and (original is None or moved_toward_oracles(candidate, original, mean, rule)):
         verdict = "removed"
     else:
         verdict = "output-only"
@@ -177,11 +200,11 @@ def leave_one_out(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None = No
     return out
 
 
-def oracle_pass_rate(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None = None) -> dict[str, Any]:
+def oracle_pass_rate(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None = None, original: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Each oracle judged against the others: the share called ``removed`` (a sound rule gives >= 0.9)."""
     if len(rows) < MIN_CALIBRATION_ORACLES:
         return {"oracles": len(rows), "fraction_removed": None, "passed": None, "note": f"needs at least {MIN_CALIBRATION_ORACLES} oracles (oracles={len(rows)})"}
-    verdicts = [verdict_name(judge_class(row, [r for j, r in enumerate(rows) if j != i], rule)["verdict"]) for i, row in enumerate(rows)]
+    verdicts = [verdict_name(judge_class(row, [r for j, r in enumerate(rows) if j != i], rule, original)["verdict"]) for i, row in enumerate(rows)]
     fraction = verdicts.count("removed") / len(verdicts)
     return {"oracles": len(rows), "verdicts": verdicts, "fraction_removed": fraction, "required": MIN_ORACLE_PASS_RATE, "passed": fraction >= MIN_ORACLE_PASS_RATE}
 
@@ -190,17 +213,17 @@ CALIBRATION_EXPECTED = {"destroyed": "broke the model", "output_mask": "output-o
 """What the rule must call each adversarial model: re-drawn features plus a logit mask, the logit mask alone, doing nothing."""
 
 
-def calibration_block(oracle_rows: Sequence[Mapping[str, Any]], checks: Mapping[str, Mapping[str, Any]], rule: ClassRule | None = None) -> dict[str, Any]:
+def calibration_block(oracle_rows: Sequence[Mapping[str, Any]], checks: Mapping[str, Mapping[str, Any]], rule: ClassRule | None = None, original: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``verdict_calibration``: the oracle pass rate and the verdict of each adversarial model against its expected one.
 
     ``checks`` maps a name of ``CALIBRATION_EXPECTED`` to that model's measured values; ``passed``
     is True only when every check ran and passed (None when the oracles are too few to tell).
     """
     rule = rule or ClassRule()
-    block: dict[str, Any] = {"rule": rule.sentence(), "oracles_against_others": oracle_pass_rate(oracle_rows, rule), "checks": {}}
+    block: dict[str, Any] = {"rule": rule.sentence(), "oracles_against_others": oracle_pass_rate(oracle_rows, rule, original), "checks": {}}
     for name, values in checks.items():
         expected = CALIBRATION_EXPECTED[name]
-        got = verdict_name(judge_class(values, oracle_rows, rule)["verdict"])
+        got = verdict_name(judge_class(values, oracle_rows, rule, original)["verdict"])
         block["checks"][name] = {"expected": expected, "verdict": got, "passed": got == expected}
     results = [block["oracles_against_others"]["passed"], *(c["passed"] for c in block["checks"].values())]
     block["passed"] = None if None in results else all(results)
@@ -277,6 +300,7 @@ __all__ = [
     "calibration_lines",
     "is_raw",
     "judge_class",
+    "moved_toward_oracles",
     "leave_one_out",
     "loo_distances",
     "noise_floor_flags",
