@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .stats import pooled_cost_ratio
-from .verdicts import verdict_name
+from .verdicts import ClassRule, is_raw, judge_class, oracle_pass_rate, verdict_name
 
 
 def finite_mean(values: Sequence[Any]) -> float:
@@ -97,3 +97,63 @@ def leaderboard_markdown(board: Sequence[dict[str, Any]], max_cost: float = 0.10
         return [*lines, "", f"Goal ({goal}): no runs."]
     best = max(cheap, key=lambda r: r["removed"])
     return [*lines, "", f"Goal ({goal}): missed; closest {best['method']} ({best['removed']} of {best['classes']} classes removed at {best['relative_passes_pooled']:.3g} × retrain)."]
+
+
+def rejudge_cell(
+    records: Sequence[dict[str, Any]], original: dict[str, Any], oracles: Sequence[dict[str, Any]], calibration: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One class task's stored records and calibration block, judged again by the current rule from their stored numbers.
+
+    Why: verdicts are pure functions of measured values, so a study summary never shows a verdict that an
+    older rule drew. Method rows are judged against all oracles, ``retrain`` rows against the other oracles,
+    and the calibration's oracle pass rate is recomputed; its ``output_mask`` check is re-judged from the
+    ``output_mask`` method's row when the task ran it (the same logit-masked original), and its other checks
+    (``destroyed``, ``original``) keep their stored verdicts, which the current rule's extra condition for
+    ``removed`` cannot change. Records without a class verdict are returned unchanged.
+    """
+    rule = ClassRule()
+    raw_oracles = [_raw(o) for o in oracles]
+    raw_original = _raw(original)
+    if len(raw_oracles) < 1 or not all(c in raw_original for c in rule.decisive):
+        return list(records), calibration
+    out = []
+    for r in records:
+        index = int(r.get("seed", -1)) if r["method"] == "retrain" else -1  # a retrain row's seed is its oracle's index
+        if r.get("verdict") is None or r.get("status", "ok") != "ok" or not all(c in r for c in rule.decisive):
+            out.append(dict(r))
+        elif r["method"] == "retrain":
+            others = [o for j, o in enumerate(raw_oracles) if j != index]
+            ok = 0 <= index < len(raw_oracles) and others
+            out.append({**r, "verdict": judge_class(raw_oracles[index], others, rule, raw_original)["verdict"]} if ok else dict(r))
+        else:
+            out.append({**r, "verdict": judge_class(_raw(r), raw_oracles, rule, raw_original)["verdict"]})
+    if calibration is None:
+        return out, None
+    block = dict(calibration, rule=rule.sentence(), oracles_against_others=oracle_pass_rate(raw_oracles, rule, raw_original), checks=dict(calibration.get("checks", {})))
+    masked = next((_raw(r) for r in records if r["method"] == "output_mask" and r.get("status", "ok") == "ok"), None)
+    if masked is not None and "output_mask" in block["checks"]:
+        got = verdict_name(judge_class(masked, raw_oracles, rule, raw_original)["verdict"])
+        block["checks"]["output_mask"] = {**block["checks"]["output_mask"], "verdict": got, "passed": got == block["checks"]["output_mask"]["expected"]}
+    results = [block["oracles_against_others"].get("passed"), *(c.get("passed") for c in block["checks"].values())]
+    block["passed"] = None if None in results else all(results)
+    return out, block
+
+
+def _raw(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if is_raw(k) or k.endswith(("_std", "_n", "_draws"))}
+
+
+def calibration_markdown(pooled: dict[str, Any]) -> list[str]:
+    """``verdicts.pool_calibrations`` as a short table: each adversarial check, how many tasks it passed."""
+    fraction = pooled.get("fraction_removed")
+    lines = [
+        f"Verdict calibration over {pooled['runs']} class tasks: oracles judged `removed` against the others: "
+        + (f"{pooled['oracles_removed']} / {pooled['oracles_judged']} ({fraction:.0%}; must be ≥ 90%)" if fraction is not None else "not measured (fewer than 3 oracles)"),
+        "",
+        "| check | must be | passed | verdicts |",
+        "|---|---|---|---|",
+    ]
+    for name, c in pooled["checks"].items():
+        verdicts = ", ".join(f"{v} {n}" for v, n in sorted(c["verdicts"].items()))
+        lines.append(f"| {name} | {c['expected']} | {c['passed']} / {c['runs']} | {verdicts} |")
+    return lines

@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluate.class_summary import calibration_markdown, class_leaderboard, leaderboard_markdown, rejudge_cell, verdict_counts
 from ..evaluate.gaps import deltas
 from ..evaluate.stats import RATIO_SOURCES, pooled_cost_ratio
 from ..evaluate.targets import check_target
+from ..evaluate.verdicts import pool_calibrations
 from ..utils import atomic_write_json, atomic_write_text
 from .study_plan import OUTPUTS, parse_study
 
@@ -38,13 +40,40 @@ def _records_run(folder: Path, output: Path) -> list[dict[str, Any]]:
         info = json.loads(run.read_text())
         oracles = [o["metrics"] for o in info.get("oracles", [])]
         original = info.get("original", {}).get("metrics")
+        if original and oracles and any(r.get("verdict") is not None for r in records):
+            records = class_records(records, original, oracles, info)
         if original and oracles:
             records.append({"method": "original", "status": "ok", **original, **deltas(original, oracles)})
         pool = info.get("original", {}).get("info", {}).get("spec_hash")
+        oracle_hashes = [o.get("info", {}).get("spec_hash") for o in info.get("oracles", [])]
         for r in records:
-            if r["method"] in ("original", *ORACLE_ROWS):
+            if r["method"] == "original":
                 r["_pool"] = pool  # cells sharing an original repeat these rows: counted once per pool
+            elif r["method"] in ORACLE_ROWS:
+                r["_pool"] = (pool, *oracle_hashes)  # oracles differ with the forget set (a class study's cells share the original only)
     return records
+
+
+def class_records(records: list[dict[str, Any]], original: dict[str, Any], oracles: list[dict[str, Any]], info: dict[str, Any]) -> list[dict[str, Any]]:
+    """A class task's records re-judged by the current verdict rule (``class_summary.rejudge_cell``), tagged with the
+    forgotten class, the task's re-judged calibration block on the first row (``_calibration``)."""
+    records, block = rejudge_cell(records, original, oracles, info.get("verdict_calibration"))
+    classes = (info.get("config") or {}).get("split", {}).get("classes") or []
+    for r in records:
+        r["class"] = classes[0] if len(classes) == 1 else str(classes)
+    if block is not None and records:
+        records[0]["_calibration"] = block
+    return records
+
+
+def class_verdicts(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The class-removal leaderboard (classes judged ``removed`` per method, pooled cost) and the pooled calibration of a group."""
+    judged = [r for r in records if r.get("verdict") is not None and r.get("class") is not None]
+    if not judged:
+        return None
+    methods = list(dict.fromkeys(r["method"] for r in judged if r["method"] != "original"))
+    blocks = [r["_calibration"] for r in records if r.get("_calibration")]
+    return {"leaderboard": class_leaderboard(judged, methods), "verdicts": verdict_counts(judged, methods), "calibration": pool_calibrations(blocks) if blocks else None}
 
 
 def _unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -168,7 +197,11 @@ def summarize_study(folder: str | Path) -> dict[str, Any]:
     for label, group in groups.items():
         rows = group_rows(_unique(group["records"]), columns)
         targets = [check_target(rows, t).to_dict() for t in spec.targets] if rows else []
-        summary_groups.append({"label": label, "key": group["key"], "cells": group["cells"], "rows": rows, "targets": targets})
+        entry = {"label": label, "key": group["key"], "cells": group["cells"], "rows": rows, "targets": targets}
+        verdicts = class_verdicts(_unique(group["records"]))
+        if verdicts is not None:
+            entry["class_verdicts"] = verdicts
+        summary_groups.append(entry)
     statuses = [c.get("status") for c in store["cells"].values()]
     return {
         "study": spec.name,
@@ -216,6 +249,13 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             lines += ["Targets:", ""]
             lines += [_target_line(t) for t in group["targets"]]
             lines.append("")
+        verdicts = group.get("class_verdicts")
+        if verdicts:
+            lines += ["Class-removal leaderboard (verdicts re-judged from the stored numbers by the current rule; a class counts when most of its seeds are `removed`):", ""]
+            lines += [*leaderboard_markdown(verdicts["leaderboard"]), ""]
+            lines += ["Verdicts per run: " + "; ".join(f"{m}: " + ", ".join(f"{v} {n}" for v, n in c.items()) for m, c in verdicts["verdicts"].items()), ""]
+            if verdicts["calibration"]:
+                lines += [*calibration_markdown(verdicts["calibration"]), ""]
     if summary["failed_cells"]:
         lines += ["## Cells not finished", ""] + [f"- {c['cell']}: {c['status']}" + (f": {c['error']}" if c.get("error") else "") for c in summary["failed_cells"]] + [""]
     return "\n".join(lines)
