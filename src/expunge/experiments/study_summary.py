@@ -174,10 +174,16 @@ def group_table(rows: dict[str, dict[str, Any]], columns: Sequence[str], baselin
     return lines
 
 
-def summarize_study(folder: str | Path) -> dict[str, Any]:
-    """Read study.json and every finished cell's output; return the summary (pure: nothing is recomputed)."""
+def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> dict[str, Any]:
+    """Read study.json and every finished cell's output; return the summary (pure: nothing is recomputed).
+
+    ``cells``: summarize only these cell ids (e.g. to report the cells a rule was chosen on apart from the others).
+    """
     folder = Path(folder)
     store = json.loads((folder / "study.json").read_text())
+    if cells is not None:
+        keep = set(cells)
+        store["cells"] = {k: v for k, v in store["cells"].items() if k in keep}
     spec = parse_study({k: v for k, v in store["study"].items() if k not in ("source", "base_source")}, store["study"].get("source", "<stored>"))
     grouping = [a for a in spec.axes if a not in spec.aggregate]
     groups: dict[str, dict[str, Any]] = {}
