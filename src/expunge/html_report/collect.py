@@ -91,6 +91,20 @@ def _label(folder: Path, root: Path) -> str:
     return root.name if rel == "." else f"{root.name}/{rel}"
 
 
+def _current_verdicts(records: Any, info: Any) -> tuple[Any, Any]:
+    """Class verdicts judged again by the current rule from the stored numbers (as study summaries do), so a page never shows a stale rule's verdict."""
+    if not isinstance(records, list) or not isinstance(info, dict) or not any(isinstance(r, dict) and r.get("verdict") is not None for r in records):
+        return records, info
+    original = (info.get("original") or {}).get("metrics")
+    oracles = [o.get("metrics", {}) for o in info.get("oracles", []) if isinstance(o, dict)]
+    if not original or not oracles:
+        return records, info
+    from ..evaluate.class_summary import rejudge_cell
+
+    judged, block = rejudge_cell(records, original, oracles, info.get("verdict_calibration"))
+    return judged, ({**info, "verdict_calibration": block} if block is not None else info)
+
+
 def collect(sources: list[str | Path]) -> Collection:
     """Every run, frontier, pool and study below the given folders; a folder with none of them is an error."""
     found = Collection()
@@ -109,6 +123,7 @@ def collect(sources: list[str | Path]) -> Collection:
             frontier = _read(frontier_path) if frontier_path.exists() else None
             records = _read(results) if results.exists() else list((frontier or {}).get("records", []))
             info = _read(folder / "run.json") if (folder / "run.json").exists() else None
+            records, info = _current_verdicts(records, info)
             found.runs.append(Run(_label(folder, root), folder, records, info, frontier, _samples(folder)))
         for path in sorted(root.rglob("pool.json")):
             if path.parent not in seen:
