@@ -117,7 +117,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     budgets = parse_budgets(args.budgets)
     pool_budgets = parse_budgets(args.pool_budgets) if args.pool_budgets else None
     config = load_config(args.config, list(args.overrides) + (["quiet=true"] if args.quiet else []))
-    path = run_frontier(config, budgets, pool=args.pool, pool_budgets=pool_budgets, tuned=args.tuned, pool_methods=args.pool_methods)
+    path = run_frontier(config, budgets, pool=args.pool, pool_budgets=pool_budgets, tuned=args.tuned, pool_methods=args.pool_methods, overwrite=args.overwrite)
     result = json.loads(path.read_text())
     print(pareto_table(result["points"], QUALITIES + (POOL_QUALITIES if args.pool else [])))
     print(f"\nwrote {path}, {path.parent / 'frontier.md'} and {path.parent / 'frontier.png'}")
@@ -224,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     frontier.add_argument("config")
     frontier.add_argument("overrides", nargs="*")
     frontier.add_argument("--budgets", default="0.05,0.1,0.25,0.5,1.0", help="fractions of one oracle retraining's example passes, in (0, 1]")
+    frontier.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     frontier.add_argument("--pool", type=int, default=0, metavar="N", help="also score ε-score / LiRA / ceiling with N models per side")
     frontier.add_argument("--pool-budgets", default=None, help="budgets that get a pool (default: all); e.g. 0.1,0.25")
     frontier.add_argument("--pool-methods", nargs="+", default=None, metavar="NAME", help="pool only these methods (default: all); each pooled method costs N runs per pool budget")

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from expunge.cli import main
-from expunge.errors import ConfigError
+from expunge.errors import ConfigError, OutFolderConflict
 from expunge.experiments import load_config
 from expunge.experiments.config import MethodConfig
 from expunge.experiments.frontier import (
@@ -218,3 +218,14 @@ def test_pool_methods_limit_the_pool_and_unknown_names_are_clear_errors(tmp_path
     pooled = {p["method"] for p in result["points"] if p.get("epsilon_score") is not None}
     assert pooled == {"DEL@0.5"}
     assert not (tmp_path / "run" / "pool-b0.5" / "pool" / "methods" / "finetune@0.5").exists()
+
+
+def test_changed_frontier_refuses_then_overwrite_moves_the_old_records_aside(tmp_path) -> None:
+    methods = [{"name": "finetune", "hyperparams": {"lr": 0.05}}]
+    run_frontier(load_config(tiny_config(tmp_path, methods)), [0.5])
+    changed = load_config(tiny_config(tmp_path, [{"name": "finetune", "hyperparams": {"lr": 0.02}}]))
+    with pytest.raises(OutFolderConflict, match="--overwrite"):
+        run_frontier(changed, [0.5])
+    run_frontier(changed, [0.5], overwrite=True)
+    replaced = [p for p in (tmp_path / "run").iterdir() if p.name.startswith("replaced-")]
+    assert len(replaced) == 1 and any(replaced[0].rglob("*.json"))  # the old records were moved, not deleted

@@ -376,8 +376,11 @@ def run_frontier(
     tuned: str | Path | None = None,
     executor: Any | None = None,
     pool_methods: Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Run every configured method at every budget through ``run_experiment``; write frontier.json/.md and the plot.
+
+    ``overwrite``: finished records of another config in the out folder are moved aside (as ``expunge run --overwrite``).
 
     ``pool_methods`` (base method names, tuned copies are ``NAME-tuned``) limits the ε-score pool to
     those methods; by default every method is pooled.
@@ -404,7 +407,7 @@ def run_frontier(
     sizes = task_sizes(ctx)
     plans = plan_frontier(config, budgets, oracle_passes, sizes, tuned_entries)
     derived = frontier_config(config, plans)
-    records = run_experiment(derived, executor)
+    records = run_experiment(derived, executor, overwrite=overwrite)
     by_name = {p.method.name: p for p in plans}
     for r in records:
         plan = by_name.get(r["method"])

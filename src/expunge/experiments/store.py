@@ -147,7 +147,7 @@ class OutFolder:
                 more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
                 raise OutFolderConflict(
                     f"out {self.path} holds finished records of another config: {key} was made with config hash {old}, this run's is {new}{more}; "
-                    f"choose a new out=..., or pass --overwrite (expunge run / demo; run_experiment(..., overwrite=True)) to move the old outputs aside into {self.path}/{REPLACED_PREFIX}<UTC time>/."
+                    f"choose a new out=..., or pass --overwrite (expunge run / demo / frontier; run_experiment(..., overwrite=True)) to move the old outputs aside into {self.path}/{REPLACED_PREFIX}<UTC time>/."
                 )
             if conflicts:
                 log.warning("--overwrite: moved the previous outputs of %s aside into %s", self.path, self.move_aside())
