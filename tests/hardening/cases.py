@@ -6,6 +6,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from expunge.experiments.config import set_path
+
 
 def valid_config(tmp_path: Path) -> dict[str, Any]:
     """A tiny classifier config that validates (synthetic data, so nothing is read from disk)."""
@@ -29,15 +31,9 @@ def valid_config(tmp_path: Path) -> dict[str, Any]:
 
 
 def mutate(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``config`` with the dotted ``path`` set to ``value`` (the override mechanism's own ``set_path``)."""
     config = copy.deepcopy(config)
-    *parents, last = path.split(".")
-    node: Any = config
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-    if isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
+    set_path(config, path.split("."), value)
     return config
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .stats import pooled_cost_ratio
-from .verdicts import ClassRule, is_raw, judge_class, oracle_pass_rate, verdict_name
+from .verdicts import ClassRule, judge_class, measured, oracle_pass_rate, verdict_name
 
 
 def finite_mean(values: Sequence[Any]) -> float:
@@ -112,8 +112,8 @@ def rejudge_cell(
     ``removed`` cannot change. Records without a class verdict are returned unchanged.
     """
     rule = ClassRule()
-    raw_oracles = [_raw(o) for o in oracles]
-    raw_original = _raw(original)
+    raw_oracles = [measured(o) for o in oracles]
+    raw_original = measured(original)
     if len(raw_oracles) < 1 or not all(c in raw_original for c in rule.decisive):
         return list(records), calibration
     out = []
@@ -126,21 +126,17 @@ def rejudge_cell(
             ok = 0 <= index < len(raw_oracles) and others
             out.append({**r, "verdict": judge_class(raw_oracles[index], others, rule, raw_original)["verdict"]} if ok else dict(r))
         else:
-            out.append({**r, "verdict": judge_class(_raw(r), raw_oracles, rule, raw_original)["verdict"]})
+            out.append({**r, "verdict": judge_class(measured(r), raw_oracles, rule, raw_original)["verdict"]})
     if calibration is None:
         return out, None
     block = dict(calibration, rule=rule.sentence(), oracles_against_others=oracle_pass_rate(raw_oracles, rule, raw_original), checks=dict(calibration.get("checks", {})))
-    masked = next((_raw(r) for r in records if r["method"] == "output_mask" and r.get("status", "ok") == "ok"), None)
+    masked = next((measured(r) for r in records if r["method"] == "output_mask" and r.get("status", "ok") == "ok"), None)
     if masked is not None and "output_mask" in block["checks"]:
         got = verdict_name(judge_class(masked, raw_oracles, rule, raw_original)["verdict"])
         block["checks"]["output_mask"] = {**block["checks"]["output_mask"], "verdict": got, "passed": got == block["checks"]["output_mask"]["expected"]}
     results = [block["oracles_against_others"].get("passed"), *(c.get("passed") for c in block["checks"].values())]
     block["passed"] = None if None in results else all(results)
     return out, block
-
-
-def _raw(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if is_raw(k) or k.endswith(("_std", "_n", "_draws"))}
 
 
 def calibration_markdown(pooled: dict[str, Any]) -> list[str]:

@@ -90,6 +90,11 @@ def is_raw(key: str) -> bool:
     return key != "verdict" and not key.endswith(DERIVED_SUFFIXES) and not key.startswith(DERIVED_PREFIXES)
 
 
+def measured(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The measured columns of a stored row (values, spreads, counts, draws), without anything a verdict derived from them."""
+    return {k: v for k, v in row.items() if is_raw(k) or k.endswith(("_std", "_n", "_draws"))}
+
+
 def loo_distances(values: Sequence[float]) -> np.ndarray:
     """``|x_i − mean of the others|`` for each value: how far one oracle lies from the rest."""
     x = np.asarray(values, dtype=np.float64)
@@ -194,7 +199,7 @@ def leave_one_out(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None = No
                 if f"{name}_oracle_std" in row:
                     new[f"{name}_oracle_std"] = float(np.std(values)) if len(values) > 1 else float("nan")
         if "verdict" in row and all(c in row for c in rule_.decisive):  # a class verdict (another family's verdict is left alone)
-            judged = judge_class({k: v for k, v in row.items() if is_raw(k) or k.endswith(("_std", "_n", "_draws"))}, others, rule_, original)
+            judged = judge_class(measured(row), others, rule_, original)
             new |= {k: v for k, v in judged.items() if k == "verdict" or k.startswith(("band_", "gap_closed_")) or k in row}
         out.append(new)
     return out
@@ -300,6 +305,7 @@ __all__ = [
     "calibration_lines",
     "is_raw",
     "judge_class",
+    "measured",
     "moved_toward_oracles",
     "leave_one_out",
     "loo_distances",
