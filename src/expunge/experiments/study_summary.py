@@ -201,10 +201,11 @@ def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> d
     columns = spec.columns or default_columns(spec.kind, all_records)
     summary_groups = []
     for label, group in groups.items():
-        rows = group_rows(_unique(group["records"]), columns)
+        unique = _unique(group["records"])
+        rows = group_rows(unique, columns)
         targets = [check_target(rows, t).to_dict() for t in spec.targets] if rows else []
         entry = {"label": label, "key": group["key"], "cells": group["cells"], "rows": rows, "targets": targets}
-        verdicts = class_verdicts(_unique(group["records"]))
+        verdicts = class_verdicts(unique)
         if verdicts is not None:
             entry["class_verdicts"] = verdicts
         summary_groups.append(entry)
