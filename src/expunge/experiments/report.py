@@ -272,7 +272,7 @@ def write_report(records: list[dict[str, Any]], run_info: dict[str, Any], out: P
         "Avg.Gap(AUC) uses the loss AUC instead of MIA-eff. Cost: wall seconds, and example passes (forward + backward of "
         "one example = 1) as a multiple of one oracle's training, which a busy machine cannot distort.",
         "",
-        "Original model: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in run_info["original"]["metrics"].items()),
+        "Original model: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in run_info["original"]["metrics"].items() if not isinstance(v, (dict, list))),
         "",
     ]
     if calibration:

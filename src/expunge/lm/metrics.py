@@ -22,6 +22,8 @@ oracle 0 gives the noise floor (``*_floor``).
 - ``lm_mia``: AUC of the loss attack and of Min-K% (mean of the lowest k% token log-probs)
   separating forget answers from held-out authors' answers (0.5 = no signal).
 - ``lm_perplexity``: answer perplexity on retain, forget and world facts.
+- ``lm_examples``: not a number but a bounded block (``lm_examples``) for the HTML report: per-question
+  truth ratios on the forget and retain questions and the greedy answers to the first few of each.
 """
 
 from __future__ import annotations
@@ -339,4 +341,54 @@ class Perplexity:
         return out
 
 
-register_set("lm", ["lm_forget_quality", "lm_utility", "lm_rouge", "lm_concept_occurrence", "lm_mia", "lm_perplexity"])
+def _compact(values: np.ndarray, limit: int) -> list[float | None]:
+    """At most ``limit`` values, 4 significant digits (NaN as null): a distribution for a plot, not a measurement to re-derive."""
+    return [float(f"{v:.4g}") if math.isfinite(v) else None for v in np.asarray(values, float)[:limit].tolist()]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@METRICS.register(
+    "lm_examples",
+    "per-question truth ratios (forget, retain) and greedy answers to the first forget and retain questions, stored for the HTML report",
+    families=("lm",),
+)
+@dataclass
+class Examples:
+    """One bounded ``lm_examples`` block per model: what the HTML report's language-model panel shows beside the numbers.
+
+    The original's and every oracle's block come from the same metric (run.json's ``original`` /
+    ``oracles`` metrics, the ``retrain`` rows), so answers and distributions can be set side by side.
+    Reuses the truth ratios and greedy answers the other lm metrics computed (``ModelReport`` caches
+    them), so it costs nothing extra when run with the ``lm`` set. Size: at most ``max_ratios`` truth
+    ratios per part and 2 x ``samples`` answers of at most ``max_chars`` characters (about 5 KB a record
+    at the defaults).
+    """
+
+    samples: int = hp(5, low=0, doc="forget and retain questions whose answers are stored (the first ones, in the evaluation's stable order)")
+    max_ratios: int = hp(200, low=0, doc="per-question truth ratios stored per part (the first ones)")
+    max_chars: int = hp(240, low=16, doc="longest stored question / answer text, in characters")
+    truth_ratio_mean: str = hp("geometric", choices=sorted(TRUTH_RATIO_MEANS), doc="mean over the perturbed answers, as in lm_forget_quality")
+    needs: frozenset[str] = frozenset({"lm_corpus"})
+
+    def __call__(self, model: nn.Module, ctx: EvalContext) -> dict[str, Any]:
+        rep = report(ctx, model)
+        d = rep.data
+        block: dict[str, Any] = {"truth_ratio_mean": self.truth_ratio_mean, "truth_ratio": {}, "truth_ratio_n": {}, "answers": []}
+        for part, records in (("forget", d.forget), ("retain", d.retain)):
+            if not records:
+                continue
+            block["truth_ratio"][part] = _compact(rep.truth_ratio(records, self.truth_ratio_mean), self.max_ratios)
+            block["truth_ratio_n"][part] = len(records)
+            chosen = records[: self.samples]
+            answers = rep.generations(records)[: self.samples]  # the whole group's greedy answers, cached for lm_rouge
+            for i, (q, generated) in enumerate(zip(chosen, answers)):
+                block["answers"].append(
+                    {"part": part, "index": i, "question": _clip(q.question, self.max_chars), "reference": _clip(q.answer, self.max_chars), "answer": _clip(generated, self.max_chars), "key": q.key}
+                )
+        return {"lm_examples": block}
+
+
+register_set("lm", ["lm_forget_quality", "lm_utility", "lm_rouge", "lm_concept_occurrence", "lm_mia", "lm_perplexity", "lm_examples"])
