@@ -390,7 +390,8 @@ def retrain(
 
     The reference ("oracle") models every unlearned model is compared with; train them once and
     pass them to ``evaluate(..., oracles=...)`` for every method. ``recipe``: a ``Recipe`` or a dict of
-    its fields (SGD with momentum: epochs, lr, batch_size, schedule ...); ``True`` = the default recipe.
+    its fields (epochs, lr, batch_size, schedule, ``optimizer``: sgd | adam | adamw ...); ``True`` = the
+    default recipe (SGD with momentum, cosine schedule).
     ``augment(inputs, generator) -> inputs`` transforms every training batch, as your own training did.
     """
     if count < 1:
@@ -416,12 +417,14 @@ def evaluate(
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = False,
+    augment: Callable[..., torch.Tensor] | None = None,
 ) -> Evaluation:
     """Score ``model`` (or an ``UnlearnResult``) against models retrained without ``forget``: the pipeline's metrics and Δs.
 
     Give the retrained models (``oracles=[...]``, trained on ``retain`` only) or a recipe to train
     ``num_oracles`` of them from fresh initializations of the same architecture (``retrain=Recipe(...)``,
-    a dict of its fields, or ``True`` for the default recipe). ``metrics`` names a metric set or
+    a dict of its fields such as ``{"optimizer": "adam", "lr": 1e-3}``, or ``True`` for the default
+    recipe; ``augment`` as in ``retrain``). ``metrics`` names a metric set or
     metrics from the registry (default ``example``: forget / retain / test accuracy, SVC MIA-efficacy,
     loss-AUC). ``.table()`` prints the comparison; ``.deltas["avg_gap"]`` is SalUn's Avg.Gap, to be
     read against ``.spread["loo_avg_gap"]`` (each oracle scored against the others: the noise floor).
@@ -439,7 +442,7 @@ def evaluate(
     if retrain is not None:
         if num_oracles < 1:
             raise ConfigError("num_oracles must be >= 1 (3 or more gives a noise floor).")
-        oracles, oracle_cost = retrain_oracles(original if original is not None else scored, parts, split, _recipe(retrain), num_oracles, seed, device, progress)
+        oracles, oracle_cost = retrain_oracles(original if original is not None else scored, parts, split, _recipe(retrain), num_oracles, seed, device, progress, augment)
     oracles = [on_device(o, device) for o in (oracles or [])]
     if not oracles:
         raise ConfigError("oracles=[] is empty; give at least one retrained model.")

@@ -49,3 +49,12 @@ class MaskedUpdate:
                 param.grad.add_(param, alpha=self.weight_decay)
             if entry is not None:
                 param.grad.mul_(entry)
+
+    @torch.no_grad()
+    def decay(self, rate: float) -> None:
+        """Decoupled weight decay (AdamW): ``w -= rate * w`` for the selected entries only; call before ``optimizer.step()``."""
+        for param, entry in self._params:
+            if entry is None:
+                param.mul_(1.0 - rate)
+            else:
+                param.sub_(param * entry, alpha=rate)

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .cost import count as count_passes
 from .errors import ConfigError, DeterministicError
+from .hparams import hp
 from .masked_update import MaskedUpdate
 from .masks import Mask
 from .seeds import Seeds
@@ -27,18 +28,45 @@ class TrainingDiverged(DeterministicError, RuntimeError):
     """The loss became NaN or infinite; the run is recorded as failed."""
 
 
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """How one optimizer is built from a Recipe, and whether its weight decay is decoupled (AdamW).
+
+    Coupled decay is added to the gradient by ``MaskedUpdate`` before masking; decoupled decay
+    shrinks the weights themselves (``MaskedUpdate.decay``), also only inside the mask. Either way
+    the optimizer gets ``weight_decay=0``, so no entry outside a mask can move.
+    """
+
+    build: Callable[[list[nn.Parameter], Recipe], torch.optim.Optimizer]
+    decoupled_decay: bool = False
+    doc: str = ""
+
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    "sgd": OptimizerSpec(lambda p, r: torch.optim.SGD(p, lr=r.lr, momentum=r.momentum, weight_decay=0.0), doc="SGD with momentum (heavy ball); weight decay added to the gradient"),
+    "adam": OptimizerSpec(lambda p, r: torch.optim.Adam(p, lr=r.lr, betas=(r.momentum, 0.999), weight_decay=0.0), doc="Adam, betas (momentum, 0.999); weight decay added to the gradient (L2)"),
+    "adamw": OptimizerSpec(
+        lambda p, r: torch.optim.AdamW(p, lr=r.lr, betas=(r.momentum, 0.999), weight_decay=0.0), True, "AdamW, betas (momentum, 0.999); decoupled weight decay (w -= lr * weight_decay * w)"
+    ),
+}
+# Fields added after the first results were stored, with the value every earlier run used: left out of
+# ``Recipe.to_dict`` (and so of every cache key and config hash) while they hold it, so old keys stay valid.
+LATER_FIELDS: dict[str, Any] = {"optimizer": "sgd"}
+
+
 @dataclass
 class Recipe:
-    """Everything that determines an SGD training run (and hence its cache key)."""
+    """Everything that determines a training run (and hence its cache key): optimizer, schedule, epochs, batch, seed."""
 
     epochs: int = 15
     lr: float = 0.05
-    momentum: float = 0.9
+    momentum: float = 0.9  # SGD momentum, or Adam's / AdamW's beta1
     weight_decay: float = 0.0
     batch_size: int = 128
     schedule: str = "cosine"  # cosine (per epoch, to min_lr_factor * lr) | constant
     min_lr_factor: float = 0.01
     seed: int = 0
+    optimizer: str = hp("sgd", choices=tuple(OPTIMIZERS), doc="sgd (with momentum) | adam | adamw (expunge.train.OPTIMIZERS)")
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -49,9 +77,14 @@ class Recipe:
             raise ConfigError(f"recipe.batch_size must be >= 1, got {self.batch_size}.")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"recipe.schedule {self.schedule!r} unknown; choose one of {sorted(SCHEDULES)}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"recipe.optimizer {self.optimizer!r} unknown; choose one of {sorted(OPTIMIZERS)}.")
+        if self.optimizer != "sgd" and not 0 <= self.momentum < 1:
+            raise ConfigError(f"recipe.momentum is {self.optimizer}'s beta1 and must lie in [0, 1), got {self.momentum}.")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields, less those of ``LATER_FIELDS`` that hold their old value: a default SGD recipe keys as before."""
+        return {k: v for k, v in asdict(self).items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
 
 
 SCHEDULES: dict[str, Callable[[Recipe, int], float]] = {
@@ -88,18 +121,19 @@ def train(
     desc: str = "train",
     epoch_callback: Callable[[int, nn.Module], None] | None = None,
 ) -> TrainLog:
-    """SGD with momentum and a per-epoch schedule; only entries in ``mask`` move.
+    """The recipe's optimizer (``OPTIMIZERS``: SGD with momentum by default) and a per-epoch schedule; only entries in ``mask`` move.
 
     ``batches(epoch)`` returns that epoch's batches (shuffled by the caller's seed). Time spent
     in ``epoch_callback`` (e.g. evaluation for a recovery curve) is excluded from ``seconds``.
     """
     model.to(device)
-    update = MaskedUpdate(model, mask, recipe.weight_decay)
+    spec = OPTIMIZERS[recipe.optimizer]
+    update = MaskedUpdate(model, mask, 0.0 if spec.decoupled_decay else recipe.weight_decay)
     params = update.parameters()
     log = TrainLog()
     if not params or recipe.epochs == 0:
         return log
-    optimizer = torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=0.0)
+    optimizer = spec.build(params, recipe)
     start = time.perf_counter()
     excluded = 0.0
     bar = tqdm(range(recipe.epochs), desc=desc, disable=not progress, leave=False, unit="epoch")
@@ -116,6 +150,8 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             update.apply()
+            if spec.decoupled_decay and recipe.weight_decay:
+                update.decay(optimizer.param_groups[0]["lr"] * recipe.weight_decay)
             optimizer.step()
             count_passes(len(batch[1]))
             total += float(loss.detach()) * len(batch[1])

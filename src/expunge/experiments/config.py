@@ -122,7 +122,8 @@ class ExperimentConfig:
     augment: str | None = None  # "package.module:function" (inputs, generator) -> inputs: every training batch of the original and oracles
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as plain data; the recipe through ``Recipe.to_dict`` (a default optimizer is left out, so older config hashes hold)."""
+        return {**asdict(self), "recipe": self.recipe.to_dict()}
 
     def validate(self) -> ExperimentConfig:
         """Every name, hyperparameter key, type and range, checked before anything trains."""

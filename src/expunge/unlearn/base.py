@@ -22,7 +22,7 @@ from ..hparams import hp
 from ..masks import Mask
 from ..registry import Registry
 from ..seeds import Seeds
-from ..train import Batch, LossFn, Recipe, cross_entropy_loss, epoch_batches
+from ..train import LATER_FIELDS, Batch, LossFn, Recipe, cross_entropy_loss, epoch_batches
 
 UNLEARNERS: Registry = Registry("unlearner", entry_point_group="expunge.unlearners")
 
@@ -76,8 +76,11 @@ class SGDSettings:
         return int(sizes["retain"])
 
     def recipe(self, seed: int) -> Recipe:
-        """The training Recipe with these settings: fields are matched by name, so the two cannot drift apart silently."""
-        return Recipe(**{f.name: getattr(self, f.name) for f in fields(Recipe) if f.name != "seed"}, seed=seed)
+        """The training Recipe with these settings: fields are matched by name, so the two cannot drift apart silently.
+
+        Fields added to Recipe later (``LATER_FIELDS``: the optimizer) keep their default: the unlearners run SGD as published.
+        """
+        return Recipe(**{f.name: getattr(self, f.name) for f in fields(Recipe) if f.name != "seed" and f.name not in LATER_FIELDS}, seed=seed)
 
 
 class Unlearner(Protocol):
