@@ -176,8 +176,9 @@ def run_study(study: str | Path | dict[str, Any] | StudySpec, scale: str = "smok
     store.data["cells"] = {c.id: store.data["cells"].get(c.id, {}) for c in cells}  # cells the definition no longer has leave the summary
     for cell in cells:
         entry = store.cell(cell.id)
+        done = store.finished(cell)  # before the new hash is written: a changed config (e.g. a method added) is not finished
         entry.update(axes=cell.labels, config_hash=cell.config_hash(), out=cell.config.out)
-        if not store.finished(cell):
+        if not done:
             entry.update(status="pending")
     store.save()
     todo = [c for c in cells if not store.finished(c)]
