@@ -49,3 +49,34 @@ def tiny_class_run(tmp_path_factory):
     config.update(split={"kind": "class", "classes": [1]}, evaluation={"metrics": ["class"]}, oracles=3)
     run_experiment(load_config(config))
     return root / "runs"
+
+
+@pytest.fixture(scope="package")
+def tiny_lm_run(tmp_path_factory):
+    """A tiny GPT-2 on 8 fictitious authors (2 forgotten), 2 oracles, NPO for one epoch: the LM panel's records (about 5 s)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    pytest.importorskip("transformers")
+    pytest.importorskip("tokenizers")
+    from expunge.experiments import load_config, run_experiment
+
+    root = tmp_path_factory.mktemp("html-lm")
+    config = {
+        "name": "lm",
+        "family": "lm",
+        "dataset": {"name": "authors", "options": {"num_authors": 8, "seed": 0, "num_facts": 6}},
+        "split": {"kind": "authors", "fraction": 0.25, "train_size": None, "test_size": None, "validation_fraction": 0.0, "seed": 0},
+        "model": {"name": "tiny_gpt2", "options": {"n_layer": 1, "n_embd": 32, "n_head": 2}},
+        "recipe": {"epochs": 2, "lr": 0.003, "batch_size": 16},
+        "oracles": 2,
+        "seeds": [0],
+        "methods": [{"name": "NPO", "unlearner": "lm_npo", "hyperparams": {"epochs": 1}}, {"name": "grad diff", "unlearner": "lm_grad_diff", "hyperparams": {"epochs": 1}}],
+        "evaluation": {"metrics": ["lm"]},
+        "cache_dir": str(root / "cache"),
+        "out": str(root / "runs" / "lm"),
+        "quiet": True,
+    }
+    run_experiment(load_config(config))
+    return root / "runs"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..utils import atomic_write_text
-from . import charts
+from . import charts, lm_panel
 from .collect import Collection, Run, clean, collect
 from .pick import QUALITIES, RULE, quality_key, what_to_pick
 from .study import study_html
@@ -29,6 +29,8 @@ tr.role-oracle{background:#e8e8e8}tr.role-baseline{background:#fff4d6}
 .badge.good{background:#2e7d32}.badge.bad{background:#c62828}
 .pick{background:#e3f2fd;border-left:4px solid #1565c0;padding:8px 12px;margin:8px 0}
 .rule,.meta{font-size:12px;color:#555}.grid img{max-width:100%;border:1px solid #ddd}
+table.lm-answers{border-collapse:collapse;font-size:12px;margin:6px 0}table.lm-answers th,table.lm-answers td{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:left}
+table.lm-answers th{background:#f4f4f4}td.lm-hit{background:#e6f4ea}details.lm-method summary{cursor:pointer;margin:4px 0}
 """
 
 # Sorts a table by the clicked header: numbers by data-v (empty last), text alphabetically; click again to reverse.
@@ -93,6 +95,12 @@ def run_section(run: Run, index: int) -> tuple[str, dict[str, Any]]:
     ]
     for name, fig in figures:
         parts.append(_figure(fig, f"{name}-{slug}"))
+    lm = lm_panel.lm_blocks(run.records, run.info)
+    lm_chosen = lm_panel.chosen_method(lm, pick.method) if lm else None
+    if lm:
+        if lm.methods:
+            parts.append(lm_panel.answers_html(slug, lm, lm_chosen))
+        parts.append(_figure(lm_panel.truth_ratio_figure(lm, lm_chosen), f"truthratio-{slug}"))
     if run.samples:
         parts.append("<h3>Samples (before / after / oracle, same latent codes)</h3>")
         parts += [f'<figure class="grid"><img alt="{escape(s["caption"])}" src="data:image/png;base64,{s["png"]}"><figcaption>{escape(s["caption"])}</figcaption></figure>' for s in run.samples]
@@ -101,6 +109,8 @@ def run_section(run: Run, index: int) -> tuple[str, dict[str, Any]]:
         "label": run.label,
         "pick": pick.text,
         "methods": [s.method for s in summaries],
+        "lm_methods": list(lm.methods) if lm else [],
+        "lm_chosen": lm_chosen,
         "frontier_points": len([p for p in points if p.get("relative_passes") is not None and p.get(key) is not None]),
     }
     return "\n".join(parts), data
