@@ -90,6 +90,12 @@ class _Excluded:
             _ACTIVE.insert(self._index, self.meter)
 
 
+def charge(cost: Cost) -> None:
+    """Add a cost measured earlier (a cached analysis being reused) to every active meter: a reused result costs what computing it did."""
+    for meter in _ACTIVE:
+        meter.cost = meter.cost + cost
+
+
 def count(examples: int, backward: bool = True) -> None:
     """Report ``examples`` forward(+backward) passes to every active meter."""
     for meter in _ACTIVE:

@@ -41,7 +41,7 @@ from ..unlearn.common import output_classes
 from ..utils import eval_mode
 from .attribution import ClassAttribution, choose_donor, class_attribution, margin_attribution, precision_at_true
 from .bank import ConceptBank, ConceptDataError, activation_map, concept_example_sets, embed, fit_bank, last_linear
-from .cbm import CBMFit, fit_cbm
+from .cbm import CBMFit, PosthocCBM, fit_cbm
 
 LABELLINGS = ("random", "random_all", "targeted")
 SCOPES = ("head", "full", "mask")
@@ -198,6 +198,66 @@ def _predictions(model: nn.Module, inputs: torch.Tensor, emb: torch.Tensor, laye
         return torch.cat([model(inputs[i : i + 512].to(device)).argmax(1).cpu() for i in range(0, len(inputs), 512)]).numpy()
 
 
+ANALYSIS_FIELDS = (
+    "model", "dataset", "pool", "target", "num_classes", "device", "top_m", "donor", "layer", "cav", "examples_per_concept",
+    "min_examples", "per_class", "bank", "attributes", "seed", "present_only", "ranking", "heldout", "exclude",
+)  # fmt: skip
+
+
+def encode_analysis(analysis: ConceptAnalysis) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A ConceptAnalysis as JSON plus tensors (safetensors): everything ``summary()``, the donor choice and concept_patch read."""
+    bank = analysis.bank
+    tensors = {"bank.vectors": bank.vectors, "bank.biases": bank.biases, "bank.accuracies": bank.accuracies, "confusion": torch.from_numpy(np.asarray(analysis.confusion).copy())}
+    for c, a in analysis.attributions.items():
+        tensors[f"attribution.{c}.scores"] = torch.from_numpy(np.asarray(a.scores).copy())
+        tensors[f"attribution.{c}.mean_margin"] = torch.from_numpy(np.asarray(a.mean_margin).copy())
+    cbm = None
+    if analysis.cbm is not None:
+        tensors["cbm.head.weight"], tensors["cbm.head.bias"] = analysis.cbm.cbm.head.weight.detach(), analysis.cbm.cbm.head.bias.detach()
+        fit = analysis.cbm
+        cbm = {"accuracy": fit.accuracy, "model_accuracy": fit.model_accuracy, "nonzero_fraction": fit.nonzero_fraction, "accuracy_on": fit.accuracy_on}
+    payload = {
+        "bank": {"names": bank.names, "layer": bank.layer, "method": bank.method, "dropped": bank.dropped},
+        "cbm": cbm,
+        "attributions": {str(c): {"completeness_error": a.completeness_error, "n_images": a.n_images} for c, a in analysis.attributions.items()},
+        "tops": {str(c): v for c, v in analysis.tops.items()},
+        "rankings": {str(c): v for c, v in analysis.rankings.items()},
+        "target": analysis.target,
+        "donor": analysis.donor,
+        "ranking": analysis.ranking,
+        "true_concepts": analysis.true_concepts,
+    }
+    return payload, {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+
+
+def decode_analysis(payload: dict[str, Any], tensors: dict[str, torch.Tensor]) -> ConceptAnalysis:
+    """The inverse of ``encode_analysis``."""
+    b = payload["bank"]
+    bank = ConceptBank(list(b["names"]), tensors["bank.vectors"], tensors["bank.biases"], tensors["bank.accuracies"], b["layer"], b["method"], dict(b["dropped"]))
+    cbm = None
+    if payload["cbm"] is not None:
+        weight = tensors["cbm.head.weight"]
+        head = PosthocCBM(bank, int(weight.shape[0]))
+        head.head.weight.data.copy_(weight)
+        head.head.bias.data.copy_(tensors["cbm.head.bias"])
+        cbm = CBMFit(head, **payload["cbm"])
+    attributions = {
+        int(c): ClassAttribution(int(c), tensors[f"attribution.{c}.scores"].numpy(), tensors[f"attribution.{c}.mean_margin"].numpy(), float(a["completeness_error"]), int(a["n_images"]))
+        for c, a in payload["attributions"].items()
+    }
+    tops = {int(c): list(v) for c, v in payload["tops"].items()}
+    rankings = {int(c): list(v) for c, v in payload["rankings"].items()}
+    return ConceptAnalysis(bank, cbm, attributions, tops, int(payload["target"]), int(payload["donor"]), tensors["confusion"].numpy(), rankings, payload["ranking"], payload["true_concepts"])
+
+
+def concept_analysis_kind() -> Any:
+    """The ``concept`` analysis kind (``experiments.analysis``): ``analyse`` keyed by all of its arguments; registered on first use."""
+    from ..experiments.analysis import AnalysisKind, register_analysis
+
+    kind = AnalysisKind(lambda **arguments: analyse(**arguments), ANALYSIS_FIELDS, encode_analysis, decode_analysis, version=1)
+    return register_analysis("concept", "concept bank -> post-hoc CBM -> IG ranking -> donor, on the original (concept_poison, concept_patch)", kind)
+
+
 def poison_labels(true: torch.Tensor, num_classes: int, labelling: str, donor: int, exclude: list[int], generator: torch.Generator) -> torch.Tensor:
     """New labels for the target class's examples."""
     n = len(true)
@@ -293,15 +353,19 @@ class ConceptPoison:
             retain = np.sort(rng.choice(retain, max(1, int(round(self.retain_fraction * len(retain)))), replace=False))
         parts_x, parts_y = [task.train_set.inputs[torch.as_tensor(retain)]], [targets[torch.as_tensor(retain)]]
         self.analyses = []
+        analysis_info: list[dict[str, Any]] = []
+        from ..experiments.analysis import run_analysis  # lazy: experiments imports the unlearners
+
+        concept_analysis_kind()
         for target in forget_classes:
             donor = self.donor
-            analysis = analyse(
-                model,
-                task.train_set,
-                pool,
-                target,
-                num_classes,
-                task.device,
+            arguments = dict(
+                model=model,
+                dataset=task.train_set,
+                pool=pool,
+                target=target,
+                num_classes=num_classes,
+                device=task.device,
                 top_m=self.top_m,
                 donor=donor,
                 layer=self.layer,
@@ -312,10 +376,14 @@ class ConceptPoison:
                 bank=bank,
                 attributes=self.attributes,
                 seed=task.seed,
+                present_only=True,
                 ranking=self.ranking,
                 heldout=task.split.validation if len(task.split.validation) else None,
                 exclude=forget_classes,
             )
+            found = run_analysis(task.analysis_store, "concept", arguments)
+            analysis = found.value
+            analysis_info.append(found.info())
             if analysis.donor in forget_classes:
                 raise ConfigError(f"donor {analysis.donor} of class {target} is itself being forgotten; give donor=<another class>.")
             self.analyses.append(analysis)
@@ -345,8 +413,20 @@ class ConceptPoison:
             scope=self.scope,
             ranking=self.ranking,
             concept=[a.summary() for a in self.analyses],
+            analysis=analysis_info,
+            columns=self.record_columns(analysis_info),
         )
         return model
+
+    def record_columns(self, analysis_info: list[dict[str, Any]]) -> dict[str, Any]:
+        """Top-level record fields: precision@M (mean over the forgotten classes; None without ground truth) and the analysis's charged cost."""
+        precisions = [p for p in (a.precision_at_true() for a in self.analyses) if p is not None]
+        return {
+            "precision_at_m": float(np.mean(precisions)) if precisions else None,
+            "analysis_cached": all(i["cached"] for i in analysis_info),
+            "analysis_seconds": sum(i["analysis_wall_seconds"] for i in analysis_info),
+            "analysis_forward_passes": sum(i["analysis_forward_passes"] for i in analysis_info),
+        }
 
 
 def spatial_layer_name(model: nn.Module, example: torch.Tensor) -> str:

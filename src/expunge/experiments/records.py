@@ -34,6 +34,7 @@ def method_record(ctx: Context, method: MethodConfig, run: int, result: MethodRu
         "localizer": method.localizer,
         "alpha": method.alpha,
         "seed": run,
+        **(result.notes.get("columns") or {}),  # what the unlearner reports as record columns (concept_poison: precision_at_m)
         **metrics,
         **deltas(metrics, ctx.oracle_metrics),
         **cost_fields(result.cost, ctx),

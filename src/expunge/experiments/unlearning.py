@@ -14,6 +14,7 @@ from ..evaluate import deltas
 from ..masks import Mask
 from ..unlearn import UNLEARNERS, UnlearningTask
 from ..utils import seed_everything
+from .analysis import store_for
 from .config import MethodConfig
 from .context import Context
 from .localization import localize
@@ -48,6 +49,7 @@ def make_task(ctx: Context, run: int, progress: bool) -> UnlearningTask:
         forget_classes=extras.get("forget_classes"),
         analysis_images=extras.get("analysis_images"),
         other_images=extras.get("other_images"),
+        analysis_store=store_for(ctx.cache.root),
     )
 
 

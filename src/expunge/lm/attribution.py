@@ -33,7 +33,7 @@ from torch import nn
 
 from .. import cost
 from ..errors import ConfigError
-from ..utils import eval_mode
+from ..utils import eval_mode, stable_hash
 from .models import answer_mask, codec_of, special_ids
 from .tokenizer import TextCodec, normalize_word
 
@@ -226,3 +226,72 @@ def find_concepts(
         ranked = [(w, s) for w, s in sorted(scores[a].items(), key=lambda kv: (-kv[1], kv[0])) if w and w not in excluded and w not in in_prompts[a]]
         words[a] = [w for w, _ in ranked[:k]]
     return ConceptWords(words, {a: dict(c) for a, c in scores.items()}, ig_info)
+
+
+LOCATION_FIELDS = ("model", "codec", "device", "forget_rows", "forget_authors", "excluded", "k", "locator", "n_steps", "ig_batch_size", "seed", "baseline", "exclude_prompt_words")
+
+
+def codec_fingerprint(codec: TextCodec) -> str:
+    """What of the tokenizer the location depends on (vocabulary, special ids, row length): part of the analysis key."""
+    t = codec.tokenizer
+    vocab = sorted(t.get_vocab().items()) if hasattr(t, "get_vocab") else None
+    return stable_hash({"class": type(t).__qualname__, "vocab": vocab, "specials": [codec.pad_id, codec.sep_id, codec.eos_id], "max_length": codec.max_length}, length=32)
+
+
+def encode_words(found: ConceptWords) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """ConceptWords as JSON (author keys as strings); no tensors."""
+    payload = {
+        "words": {str(a): list(w) for a, w in found.words.items()},
+        "scores": {str(a): {w: float(v) for w, v in s.items()} for a, s in found.scores.items()},
+        "ig": {k: float(v) for k, v in found.ig.items()},
+    }
+    return payload, {}
+
+
+def decode_words(payload: dict[str, Any], tensors: dict[str, torch.Tensor]) -> ConceptWords:
+    return ConceptWords({int(a): list(w) for a, w in payload["words"].items()}, {int(a): dict(s) for a, s in payload["scores"].items()}, dict(payload["ig"]))
+
+
+def _locate(model: nn.Module, codec: str, device: str, **arguments: Any) -> ConceptWords:
+    """``find_concepts``; ``codec`` and ``device`` are only in the key (the model carries both)."""
+    return find_concepts(model, **arguments)
+
+
+def location_arguments(
+    model: nn.Module,
+    forget_rows: torch.Tensor,
+    forget_authors: Sequence[int],
+    excluded: set[str],
+    k: int,
+    locator: str,
+    n_steps: int,
+    ig_batch_size: int,
+    seed: int,
+    baseline: str,
+    exclude_prompt_words: bool,
+) -> dict[str, Any]:
+    """The ``lm_concept_words`` analysis's arguments. The seed only draws the ``random`` locator's words, so other locators share one entry across seeds."""
+    device = next(model.parameters()).device
+    return dict(
+        model=model,
+        codec=codec_fingerprint(codec_of(model)),
+        device=device.type,
+        forget_rows=forget_rows,
+        forget_authors=[int(a) for a in forget_authors],
+        excluded=sorted(excluded),
+        k=k,
+        locator=locator,
+        n_steps=n_steps,
+        ig_batch_size=ig_batch_size,
+        seed=seed if locator == "random" else 0,
+        baseline=baseline,
+        exclude_prompt_words=exclude_prompt_words,
+    )
+
+
+def location_kind() -> Any:
+    """The ``lm_concept_words`` analysis kind (``experiments.analysis``), registered on first use."""
+    from ..experiments.analysis import AnalysisKind, register_analysis
+
+    kind = AnalysisKind(_locate, LOCATION_FIELDS, encode_words, decode_words, version=1)
+    return register_analysis("lm_concept_words", "concept words per forget author (IG / random / capitalized) on the original LM (lm_concept)", kind)

@@ -47,7 +47,7 @@ from ..masked_update import MaskedUpdate
 from ..masks import Mask
 from ..unlearn.base import UNLEARNERS, UnlearningTask
 from ..utils import eval_mode
-from .attribution import LOCATORS, answer_words, find_concepts, shared_words
+from .attribution import LOCATORS, answer_words, location_arguments, location_kind, shared_words
 from .models import adamw_loop, answer_logprob, answer_mask, answer_nll, codec_of, peak_memory_mb, special_ids, token_logprobs, train_lm
 from .tokenizer import TextCodec, normalize_word
 
@@ -548,7 +548,13 @@ class ConceptUnlearning(LMSettings):
         train_authors = task.train_set.targets[torch.as_tensor(np.concatenate([task.split.forget, task.split.retain]))].tolist()
         excluded = shared_words(codec, train_rows, train_authors, self.max_author_share) if self.max_author_share < 1 else set()
         model.to(task.device)
-        concepts = find_concepts(model, forget, authors, excluded, self.top_k, self.locator, self.ig_steps, self.ig_batch_size, task.seed, self.ig_baseline, self.exclude_prompt_words)
+        from ..experiments.analysis import run_analysis  # lazy: experiments imports the unlearners
+
+        location_kind()
+        arguments = location_arguments(model, forget, authors, excluded, self.top_k, self.locator, self.ig_steps, self.ig_batch_size, task.seed, self.ig_baseline, self.exclude_prompt_words)
+        found = run_analysis(task.analysis_store, "lm_concept_words", arguments)
+        concepts = found.value
+        task.notes.update(analysis=[found.info()], columns={"analysis_cached": found.cached, "analysis_seconds": found.cost.wall_seconds, "analysis_passes": found.cost.passes})
         pool = None
         if self.replacement == "random":
             retain = task.train_set.inputs[torch.as_tensor(task.split.retain)]

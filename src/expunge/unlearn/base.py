@@ -49,6 +49,7 @@ class UnlearningTask:
     analysis_images: torch.Tensor | None = None
     other_images: tuple[torch.Tensor, torch.Tensor] | None = None
     seeds: Seeds = field(default_factory=Seeds)
+    analysis_store: Any = None  # experiments.analysis.AnalysisStore: per-original analyses computed once and reused (None: compute)
 
     def stream(self, offset: int = 0) -> int:
         """Seed of one of this run's random streams (data order, labels, subsets): all derived by ``Seeds``."""
