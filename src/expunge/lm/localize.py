@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..localize.base import LOCALIZERS
+from ..localize.base import DEFAULT_BATCH, LOCALIZERS, check_batch_size
 from ..localize.gradient import summed_gradient
 from ..localize.scores import Scores
 from ..train import Batch, LossFn
@@ -52,7 +52,7 @@ class TransformerDEL:
     data_source = "forget"
     default_granularity = "param"
 
-    def __init__(self, scope: str = "projections", top_fraction: float = 0.1, data_source: str = "forget") -> None:
+    def __init__(self, scope: str = "projections", top_fraction: float = 0.1, data_source: str = "forget", batch_size: int = DEFAULT_BATCH) -> None:
         if scope not in ("projections", "all"):
             raise ConfigError(f"lm_del scope {scope!r} unknown; choose 'projections' or 'all'.")
         if not 0 < top_fraction <= 1:
@@ -60,6 +60,7 @@ class TransformerDEL:
         self.scope = scope
         self.top_fraction = top_fraction
         self.data_source = data_source
+        self.batch_size = check_batch_size(batch_size, "lm_del")  # the runner's batches; the summed gradient does not depend on it
 
     def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> Scores:
         grads = summed_gradient(model, loss_fn, data)

@@ -7,11 +7,22 @@ from typing import Any, Protocol, TypeVar
 
 from torch import nn
 
+from ..errors import ConfigError
 from ..registry import Registry
 from ..train import Batch, LossFn
 from .scores import Scores
 
 LOCALIZERS: Registry = Registry("localizer", entry_point_group="expunge.localizers")
+DEFAULT_BATCH = 128  # examples per batch the runner feeds a localizer unless its batch_size option says otherwise
+
+
+def check_batch_size(value: object, localizer: str) -> int:
+    """``localizer_options.batch_size`` must be a positive integer: memory only, the summed gradient does not depend on it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"localizer_options.batch_size of {localizer} must be an integer >= 1 (examples per batch), got {value!r}; e.g. batch_size: 256.")
+    return value
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from ..hparams import hp
 from ..train import Batch, LossFn, to_device
 from ..utils import eval_mode
-from .base import LOCALIZERS, options
+from .base import DEFAULT_BATCH, LOCALIZERS, check_batch_size, options
 from .scores import CHANNEL_RULES, Scores
 
 CRITERIA: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -85,7 +85,7 @@ def summed_gradient(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) ->
 class GradientLocalizer:
     """Scores = criterion(θ, Σ_i ∇ℓ_i) over the examples; see ``CRITERIA`` for grad / weighted_grad / weight."""
 
-    def __init__(self, criterion: str = "weighted_grad", granularity: str = "channel", data_source: str = "forget", channel_rule: str = "del_code") -> None:
+    def __init__(self, criterion: str = "weighted_grad", granularity: str = "channel", data_source: str = "forget", channel_rule: str = "del_code", batch_size: int = DEFAULT_BATCH) -> None:
         if criterion not in CRITERIA:
             raise ConfigError(f"criterion {criterion!r} unknown; choose one of {sorted(CRITERIA)}.")
         if data_source not in ("forget", "train"):
@@ -94,6 +94,7 @@ class GradientLocalizer:
         self.default_granularity = granularity
         self.data_source = data_source
         self.channel_rule = channel_rule
+        self.batch_size = check_batch_size(batch_size, "the gradient localizers")  # the runner's batches; the scores do not depend on it
 
     def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch]) -> Scores:
         params = dict(model.named_parameters())
@@ -114,6 +115,7 @@ class GradientOptions:
     granularity: str = hp("channel", choices=("param", "channel"), doc="score entries, or rows by their top-h mean")
     data_source: str = hp("forget", choices=("forget", "train"), doc="the data whose loss is differentiated")
     channel_rule: str = hp("del_code", choices=CHANNEL_RULES, doc="how h is counted per row (see scores.top_h_count)")
+    batch_size: int = hp(DEFAULT_BATCH, low=1, doc="examples per gradient batch (memory only: batches are weighted by size, so the mask is the same up to float rounding)")
 
 
 @LOCALIZERS.register("del", "DEL: |θ·g| of the forget loss, per-channel top-h mean, global top-α (arXiv 2412.02432)", families=("classifier", "gan"))

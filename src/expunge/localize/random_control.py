@@ -50,6 +50,7 @@ class RandomControlLocalizer:
         self.data_source = self.reference.data_source
         self.reference_source = getattr(self.reference, "reference_source", None)
         self.default_granularity = self.reference.default_granularity
+        self.batch_size = getattr(self.reference, "batch_size", None)  # the reference's data batches (when it has the option)
         self.seed = seed
 
     def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch], **extra: object) -> Scores:

@@ -25,7 +25,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..hparams import hp
 from ..train import Batch, LossFn
-from .base import LOCALIZERS, options
+from .base import DEFAULT_BATCH, LOCALIZERS, check_batch_size, options
 from .gradient import accumulate_gradients
 from .scores import CHANNEL_RULES, Scores
 
@@ -46,12 +46,13 @@ class SSDImportanceLocalizer:
     data_source = "forget"
     reference_source = "train"
 
-    def __init__(self, eps: float = 1e-12, granularity: str = "param", channel_rule: str = "del_code") -> None:
+    def __init__(self, eps: float = 1e-12, granularity: str = "param", channel_rule: str = "del_code", batch_size: int = DEFAULT_BATCH) -> None:
         if eps < 0:
             raise ConfigError(f"ssd_importance eps must be >= 0, got {eps}.")
         self.eps = float(eps)
         self.default_granularity = granularity
         self.channel_rule = channel_rule
+        self.batch_size = check_batch_size(batch_size, "ssd_importance")  # the runner's batches, for I_F and I_D alike
 
     def fit(self, model: nn.Module, loss_fn: LossFn, data: Iterable[Batch], reference: Iterable[Batch] | None = None) -> Scores:
         if reference is None:
@@ -71,6 +72,7 @@ class SSDImportanceOptions:
     eps: float = hp(1e-12, low=0.0, low_open=True, doc="added to the training-set importance before dividing")
     granularity: str = hp("param", choices=("param", "channel"))
     channel_rule: str = hp("del_code", choices=CHANNEL_RULES)
+    batch_size: int = hp(DEFAULT_BATCH, low=1, doc="examples per batch for both Fisher estimates; unlike DEL's gradient this changes the scores (squared batch gradients)")
 
 
 @LOCALIZERS.register("ssd_importance", "SSD importance: diagonal Fisher on the forget set over that on the training set (Foster et al., AAAI 2024)", families=("classifier", "gan"))
