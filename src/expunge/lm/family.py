@@ -39,6 +39,7 @@ from ..errors import ConfigError, DataError
 from ..family import FAMILIES, Family, FamilyData
 from ..hparams import hp
 from ..train import Recipe
+from .companies import build_companies
 from .corpus import AuthorsCorpus, build_corpus, entity_ids, load_qa_corpus
 from .tokenizer import TextCodec, load_tokenizer
 
@@ -92,6 +93,15 @@ def tokenize_corpus(corpus: AuthorsCorpus, tokenizer: str = "bpe", vocab_size: i
 @DATASETS.register("authors", "synthetic TOFU-like fictitious-authors QA corpus, tokenized (language-model family)")
 def load_authors(num_authors: int = 100, seed: int = 0, num_facts: int = 30, num_holdout: int | None = None, tokenizer: str = "bpe", vocab_size: int = 1024, max_length: int | None = None) -> LMBundle:
     return tokenize_corpus(build_corpus(num_authors, seed, num_facts, num_holdout), tokenizer, vocab_size, max_length)
+
+
+@DATASETS.register("companies", "synthetic fictitious-companies QA corpus (another schema than authors: the held-out check), tokenized (language-model family)")
+def load_companies(
+    num_companies: int = 40, seed: int = 0, num_facts: int = 30, num_holdout: int | None = None, tokenizer: str = "bpe", vocab_size: int = 1024, max_length: int | None = None
+) -> LMBundle:
+    """``companies.build_companies`` tokenized like the authors corpus; split it with the ``authors`` builder (companies are its entities)."""
+    corpus = build_companies(num_companies, seed, num_facts, num_holdout)
+    return tokenize_corpus(corpus, tokenizer, vocab_size, max_length, name="companies", source=f"generated fictitious companies (seed {seed})")
 
 
 @DATASETS.register("qa_jsonl", "a user's QA corpus in JSON lines (TOFU layout: entity, question, answer, paraphrased_answer, perturbed_answer), tokenized (language-model family)")
