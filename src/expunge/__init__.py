@@ -17,13 +17,13 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import PRESETS, Evaluation, Recipe, UnlearnResult, evaluate, fresh_copy, retrain, unlearn
+    from .api import PRESETS, Evaluation, ForgetClass, Recipe, UnlearnResult, evaluate, fresh_copy, retrain, unlearn
 
 __version__ = "0.1.0"
 
-_API = ("unlearn", "evaluate", "UnlearnResult", "Evaluation", "PRESETS", "fresh_copy", "retrain", "Recipe")
+_API = ("unlearn", "evaluate", "UnlearnResult", "Evaluation", "PRESETS", "fresh_copy", "retrain", "Recipe", "ForgetClass")
 _SHADOWED = ("unlearn", "evaluate")  # API functions named like a subpackage
-__all__ = ["__version__", "unlearn", "evaluate", "UnlearnResult", "Evaluation", "PRESETS", "fresh_copy", "retrain", "Recipe"]
+__all__ = ["__version__", "unlearn", "evaluate", "UnlearnResult", "Evaluation", "PRESETS", "fresh_copy", "retrain", "Recipe", "ForgetClass"]
 
 
 class _Package(types.ModuleType):

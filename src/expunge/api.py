@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .cache import ModelCache, data_fingerprint, model_fingerprint
+from .class_request import ForgetClass, class_parts
 from .cost import Cost
 from .data.adapters import Parts, gather_parts, is_index_list
 from .data.base import DatasetBundle, IndexedTensorDataset
@@ -45,6 +46,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "DEL-combo-open": {**_DEL, "budget": "per_layer", "hyperparams": {"lr": 0.05, "reset": "original_init", "bn_recompute": True, "unmask_after": 0}},
     "DEL-small-batch": {**_DEL, "hyperparams": {"lr": 0.025, "batch_size": 32}},
     "DEL-own-init-small-batch": {**_DEL, "hyperparams": {"lr": 0.025, "batch_size": 32, "reset": "original_init"}},
+    "salun": {"unlearner": "salun", "localizer": "salloc", "alpha": 0.5},  # SalUn as published: random labels on a SalLoc mask at α = 0.5
 }
 # method="del": (largest measured budget <= the budget asked for, variant when the original's init is known, variant without it).
 # Mean SVC Avg.Gap over IID, non-IID {2,5} and the held-out pairs {4,6}, {1,8} (3 seeds each; lower is better):
@@ -116,6 +118,14 @@ def training_parts(forget: Any, retain: Any, dataset: Any) -> Parts:
     return gather_parts({"forget": forget, "retain": retain}, dataset)
 
 
+def request_parts(forget: Any, retain: Any, dataset: Any) -> tuple[Parts, dict[str, Any]]:
+    """The parts of a deletion request (indices or datasets) or of a class removal (``ForgetClass``), and the task's extras."""
+    if isinstance(forget, ForgetClass):
+        request = class_parts(forget, retain, dataset)
+        return request.parts, request.extras
+    return training_parts(forget, retain, dataset), {}
+
+
 def _split(parts: Parts, num_test: int = 1, test: np.ndarray | None = None, description: str = "expunge.unlearn") -> ForgetSplit:
     forget = parts.indices["forget"]
     retain = parts.indices.get("retain")
@@ -180,6 +190,7 @@ class UnlearnResult:
     config: dict[str, Any]
     forget: np.ndarray  # the forgotten examples' positions in the data ``unlearn`` was given
     notes: dict[str, Any] = field(default_factory=dict)
+    classes: list[int] | None = None  # the forgotten classes of a ``ForgetClass`` request
 
     def deletion_record(self, evaluation: Evaluation | None = None, weights_path: str | Path | None = None) -> dict[str, Any]:
         """The evidence for this deletion request (``expunge.deletion``), with the evaluation when there is one."""
@@ -192,7 +203,7 @@ class UnlearnResult:
             metrics=evaluation.metrics if evaluation else None,
             verdict=evaluation.verdict if evaluation else None,
             weights_path=weights_path,
-            extra={"call": self.config["call"], "data": self.config["data"], "model": self.config["model"]},
+            extra={"call": self.config["call"], "data": self.config["data"], "model": self.config["model"], **({"forget_classes": self.classes} if self.classes else {})},
         )
 
     def save(self, folder: str | Path, evaluation: Evaluation | None = None) -> Path:
@@ -241,6 +252,9 @@ def unlearn(
 
     - ``forget`` / ``retain``: a ``Dataset`` of ``(x, y)`` pairs (``TensorDataset``, ``Subset`` ...), a
       ``DataLoader``, or index lists into ``dataset``. ``retain=None`` with indices: every other example.
+      ``forget=ForgetClass(c)`` removes class ``c``: every example of it in ``dataset`` is forgotten and
+      class methods (``output_mask``, ``salun``, ``concept_poison``, ``zero_shot`` with
+      ``ForgetClass(c, analysis=unseen_inputs)`` ...) see the class, as ``split.kind: class`` does.
     - ``method``: ``"del"`` (default) picks the DEL variant that measured best on the cost-quality
       frontier at ``budget`` (docs/benchmarks.md#frontier-full; table in ``DEL_BY_BUDGET``:
       DEL-combo at one epoch, DEL-own-init-small-batch at 0.25-0.5, the faithful DEL at 1.0; the
@@ -263,11 +277,11 @@ def unlearn(
     budget = DEFAULT_BUDGET if budget is None else float(budget)
     if not 0 < budget <= 1:
         raise ConfigError(f"budget={budget} must lie in (0, 1]: a fraction of one retraining's example passes.")
-    parts = training_parts(forget, retain, dataset)
+    parts, extras = request_parts(forget, retain, dataset)
     split = _split(parts)
     device = resolve_device(device)
     config = resolve_method(method, budget, init_state is not None, localizer, alpha, hyperparams)
-    data = FamilyData(_bundle(place(parts.dataset, device)), split)
+    data = FamilyData(_bundle(place(parts.dataset, device)), split, extras)
     ctx = _context(copy.deepcopy(model).to(device), data, device, Recipe(epochs=retrain_epochs), seed, progress, init_state)
     if "epochs" not in hyperparams:
         config = plan_method(config, budget, retrain_epochs * len(split.retain), task_sizes(ctx)).method
@@ -281,7 +295,10 @@ def unlearn(
         "device": str(device),
         "versions": environment_info(device),
     }
-    return UnlearnResult(run.model, model, config.name, run.cost, run.mask, record, split.forget, run.notes)
+    classes = extras.get("forget_classes")
+    if classes:
+        record["forget_classes"] = classes
+    return UnlearnResult(run.model, model, config.name, run.cost, run.mask, record, split.forget, run.notes, classes)
 
 
 @dataclass
@@ -295,13 +312,16 @@ class Evaluation:
     spread: dict[str, float]
     verdict: Any = None
     oracle_cost: Cost | None = None
+    calibration: dict[str, Any] | None = None  # class removal: the verdict's checks on the oracles and adversarial models (evaluate.verdicts.calibration_block)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def table(self) -> str:
         """A Markdown table: one row per metric, columns unlearned / original / oracle mean ± std / Δ."""
-        keys = [k for k, v in self.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        from .evaluate.verdicts import calibration_lines, is_raw
+
+        keys = [k for k, v in self.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and (self.calibration is None or is_raw(k))]
         lines = ["| metric | unlearned | original | oracles (mean ± std) | Δ (oracles − unlearned) |", "|---|---|---|---|---|"]
         from .evaluate.gaps import DELTA_KEYS
 
@@ -317,6 +337,8 @@ class Evaluation:
                 lines.append(f"| {key} | {self.deltas[key]:.2f} | | {'–' if floor is None else f'{floor:.2f} (oracle floor)'} | |")
         if self.verdict is not None:
             lines.append(f"\nverdict: {self.verdict}")
+        if self.calibration is not None:
+            lines += ["", "Calibration of the verdict on this task:", *calibration_lines(self.calibration)]
         return "\n".join(lines)
 
 
@@ -397,7 +419,7 @@ def retrain(
     if count < 1:
         raise ConfigError("count must be >= 1 (3 or more gives a noise floor).")
     device = resolve_device(device)
-    parts = training_parts(forget, retain, dataset)
+    parts, _ = request_parts(forget, retain, dataset)
     models, _ = retrain_oracles(model, parts, _split(parts), _recipe(recipe), count, seed, device, progress, augment)
     return models
 
@@ -413,7 +435,7 @@ def evaluate(
     retrain: Recipe | dict[str, Any] | bool | None = None,
     num_oracles: int = 3,
     original: nn.Module | None = None,
-    metrics: Any = "example",
+    metrics: Any = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = False,
@@ -426,7 +448,9 @@ def evaluate(
     a dict of its fields such as ``{"optimizer": "adam", "lr": 1e-3}``, or ``True`` for the default
     recipe; ``augment`` as in ``retrain``). ``metrics`` names a metric set or
     metrics from the registry (default ``example``: forget / retain / test accuracy, SVC MIA-efficacy,
-    loss-AUC). ``.table()`` prints the comparison; ``.deltas["avg_gap"]`` is SalUn's Avg.Gap, to be
+    loss-AUC; with ``forget=ForgetClass(c)`` the ``class`` set: class accuracies, Fr / Fs, feature
+    probes, the relearn attack and the calibrated class verdict, ``.verdict`` one of
+    ``evaluate.verdicts.VERDICTS`` and ``.calibration`` its checks; the original model is needed). ``.table()`` prints the comparison; ``.deltas["avg_gap"]`` is SalUn's Avg.Gap, to be
     read against ``.spread["loo_avg_gap"]`` (each oracle scored against the others: the noise floor).
     """
     result = model if isinstance(model, UnlearnResult) else None
@@ -435,7 +459,10 @@ def evaluate(
     if (oracles is None) == (retrain is None):
         raise ConfigError("evaluate needs exactly one of oracles=[retrained models] or retrain=Recipe(...) (to train them).")
     device = resolve_device(device)
-    parts = training_parts(forget, retain, dataset)
+    parts, extras = request_parts(forget, retain, dataset)
+    classes = extras.get("forget_classes")
+    if classes and original is None:
+        raise ConfigError("class metrics compare with the model before unlearning: pass original=your_model (an UnlearnResult carries it).")
     test_set, test_idx = _test_part(test, dataset)
     split = _split(parts, len(test_set), test_idx, description="expunge.evaluate")
     oracle_cost = None
@@ -446,7 +473,9 @@ def evaluate(
     oracles = [on_device(o, device) for o in (oracles or [])]
     if not oracles:
         raise ConfigError("oracles=[] is empty; give at least one retrained model.")
-    eval_ctx = EvalContext(device, seed, place(parts.dataset, device), place(test_set, device), split, on_device(original, device) if original is not None else None, oracles, {})
+    extras_ = {"forget_classes": classes} if classes else {}
+    eval_ctx = EvalContext(device, seed, place(parts.dataset, device), place(test_set, device), split, on_device(original, device) if original is not None else None, oracles, extras_)
+    metrics = metrics if metrics is not None else ("class" if classes else "example")
     chosen = build_metrics(metrics if isinstance(metrics, list) else [metrics], "example")
     check_needs(chosen, eval_ctx)
     scored = on_device(scored, device)
@@ -454,7 +483,17 @@ def evaluate(
     oracle_values = [run_metrics(chosen, o, eval_ctx) for o in oracles]
     original_values = run_metrics(chosen, eval_ctx.original, eval_ctx) if eval_ctx.original is not None else None
     gaps = deltas(values, oracle_values)
-    return Evaluation(values, gaps, original_values, oracle_values, oracle_spread(oracle_values), verdict_of({**values, **gaps}, oracle_values), oracle_cost)
+    calibration = _calibration(chosen, eval_ctx)
+    return Evaluation(values, gaps, original_values, oracle_values, oracle_spread(oracle_values), verdict_of({**values, **gaps}, oracle_values), oracle_cost, calibration)
+
+
+def _calibration(chosen: list[Any], eval_ctx: EvalContext) -> dict[str, Any] | None:
+    """The class verdict's calibration on this task, as the pipeline's pool summary holds it (None without a class verdict)."""
+    from .evaluate.class_forgetting import ClassVerdict
+    from .evaluate.verdict_calibration import class_calibration
+
+    verdict = next((m for m in chosen if isinstance(m, ClassVerdict)), None)
+    return class_calibration(verdict, eval_ctx) if verdict is not None else None
 
 
 def verdict_of(record: dict[str, Any], oracle_metrics: list[dict[str, float]]) -> str | None:
