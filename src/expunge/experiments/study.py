@@ -29,7 +29,8 @@ from ..utils import atomic_write_json, environment_info, resolve_device, stable_
 from . import prepare_data
 from .config import ExperimentConfig, load_config
 from .executors import Job, JobResult, make_executor
-from .study_plan import OUTPUTS, Cell, StudySpec, kind_options, load_study, plan_cells
+from .study_plan import OUTPUTS, Cell, StudySpec, kind_options, load_study, plan_cells, tune_of
+from .study_tune import attach, cell_fields, finished, plan_searches, run_searches
 
 log = logging.getLogger("expunge.study")
 CELL_KINDS: Registry = Registry("study kind")
@@ -47,7 +48,7 @@ def run_cell_experiment(config: ExperimentConfig, options: dict[str, Any]) -> Pa
 def run_cell_frontier(config: ExperimentConfig, options: dict[str, Any]) -> Path:
     from .frontier import run_frontier
 
-    return run_frontier(config, options["budgets"], pool=options["pool"], pool_budgets=options["pool_budgets"], pool_methods=options["pool_methods"])
+    return run_frontier(config, options["budgets"], pool=options["pool"], pool_budgets=options["pool_budgets"], pool_methods=options["pool_methods"], tuned=options.get("tuned"))
 
 
 @CELL_KINDS.register("pool", "one build_pool: N originals, N or 2N oracles, N replicates per method (options: models, ceiling, unlearn_seeds)")
@@ -128,6 +129,7 @@ class StudyStore:
             "overrides": overrides,
             "environment": environment_info(resolve_device(device)),
             "cells": previous.get("cells", {}),
+            "tune": previous.get("tune", {}),  # the tune stage's searches (study_tune), reused when their key is unchanged
             "sessions": previous.get("sessions", []),
         }
         self.data["sessions"].append({"started": time.time()})
@@ -173,22 +175,27 @@ def run_study(study: str | Path | dict[str, Any] | StudySpec, scale: str = "smok
     options = kind_options(spec, scale)
     first = cells[0].config
     store = StudyStore(folder, spec, scale, overrides, first.device)
+    if executor is None:
+        executor = make_executor(first.executor.name, **first.executor.options())
+    parallel = first.executor.name != "local"
+    refs: dict[str, Any] = {}
+    untuned = _tune_stage(spec, scale, cells, folder, store, executor, parallel, refs)
     store.data["cells"] = {c.id: store.data["cells"].get(c.id, {}) for c in cells}  # cells the definition no longer has leave the summary
     for cell in cells:
         entry = store.cell(cell.id)
         done = store.finished(cell)  # before the new hash is written: a changed config (e.g. a method added) is not finished
-        entry.update(axes=cell.labels, config_hash=cell.config_hash(), out=cell.config.out)
-        if not done:
+        entry.update(axes=cell.labels, config_hash=cell.config_hash(), out=cell.config.out, **cell_fields(cell))
+        if cell.id in untuned:
+            entry.update(status="failed", error=untuned[cell.id], traceback=None)
+        elif not done:
             entry.update(status="pending")
     store.save()
-    todo = [c for c in cells if not store.finished(c)]
-    resumed = len(cells) - len(todo)
+    todo = [c for c in cells if not store.finished(c) and c.id not in untuned]
+    resumed = len(cells) - len(todo) - len(untuned)
     progress = Progress(len(todo), f"study {spec.name}: cells", min_interval=0.0)  # at INFO: --quiet (log level WARNING) silences it
-    failed: list[str] = []
-    if executor is None:
-        executor = make_executor(first.executor.name, **first.executor.options())
-    parallel = first.executor.name != "local"
-    refs = _put_datasets(todo) if parallel else {}
+    failed: list[str] = list(untuned)
+    if parallel:
+        refs.update(_put_datasets(todo, refs))
     if parallel and todo:
         _train_shared_pools(todo, executor, refs, spec.kind)
 
@@ -205,7 +212,7 @@ def run_study(study: str | Path | dict[str, Any] | StudySpec, scale: str = "smok
     for cell in todo:
         store.cell(cell.id).update(status="running", started=time.time())
         data = _local(cell.data()) if parallel else cell.data()
-        jobs.append(Job(cell.id, cell_job, (data, spec.kind, options, refs)))
+        jobs.append(Job(cell.id, cell_job, (data, spec.kind, {**options, **cell.options}, refs)))
     store.save()
     started = time.time()
     executor.map(jobs, on_result=save)
@@ -216,13 +223,30 @@ def run_study(study: str | Path | dict[str, Any] | StudySpec, scale: str = "smok
     return store.path
 
 
-def _put_datasets(cells: list[Cell]) -> dict[str, Any]:
+def _tune_stage(spec: StudySpec, scale: str, cells: list[Cell], folder: Path, store: StudyStore, executor: Any, parallel: bool, refs: dict[str, Any]) -> dict[str, str]:
+    """Before the cells: every search of the tune stage not yet stored, then the tuned rows into the cells.
+
+    Returns cell id -> why it cannot run (its search failed); those cells are recorded as failed, the others go on.
+    """
+    specs = tune_of(spec, scale)
+    if not specs:
+        return {}
+    searches = plan_searches(specs, cells, folder)
+    pending = [s.cell for s in searches if not finished(store.data["tune"], s)]
+    if parallel and pending:
+        refs.update(_put_datasets(pending, refs))
+        _train_shared_pools(pending, executor, refs, spec.kind)  # two budgets of one cell: its models trained once
+    run_searches(searches, store.data["tune"], store.save, executor, _local if parallel else dict, refs)
+    return attach(cells, store.data["tune"], spec.kind)
+
+
+def _put_datasets(cells: list[Cell], known: dict[str, Any] | None = None) -> dict[str, Any]:
     """Each distinct dataset loaded once by the driver and put in Ray's object store (workers read it from there)."""
     import ray
 
     from ..data import load_dataset
 
-    refs: dict[str, Any] = {}
+    refs: dict[str, Any] = dict(known or {})
     for cell in cells:
         key = dataset_key(cell.config)
         if key not in refs:

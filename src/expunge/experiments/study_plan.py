@@ -21,6 +21,7 @@ A study file (YAML, shipped presets under ``expunge/studies``) holds::
     baselines: [output_mask]       # trivial baselines named beside every method
     columns: [avg_gap, delta_forget]
     targets: [{rule: abs_at_most, method: DEL, metric: [delta_forget], threshold: 2}]
+    tune: [{method: DEL, trials: 8, on: {split: [iid]}}]   # a search per tuning setting first (study_tune)
 
 Every cell's config is built and validated when the study is planned, so a typo in any cell
 fails before anything trains.
@@ -43,6 +44,7 @@ from ..errors import ConfigError
 from ..evaluate.targets import check_rule_spec
 from ..utils import stable_hash
 from .config import ExperimentConfig, apply_overrides, load_config
+from .study_tune import TuneSpec, link_cells, normalize, parse_tune, scaled
 
 # axis name -> (config keys it sets, wrap a scalar value into a list)
 SHORTHANDS: dict[str, tuple[list[str], bool]] = {
@@ -59,7 +61,7 @@ KIND_OPTIONS: dict[str, dict[str, Any]] = {
 }
 REQUIRED_SCALES = ("smoke", "published")
 OUTPUTS = {"run": "results.json", "frontier": "frontier.json", "pool": "pool/pool.json"}  # each kind's output inside its cell folder
-STUDY_KEYS = {"name", "description", "kind", "base", "overrides", "axes", "aggregate", "scales", "baselines", "columns", "targets", "frontier", "pool", "published", "method_grid"}
+STUDY_KEYS = {"name", "description", "kind", "base", "overrides", "axes", "aggregate", "scales", "baselines", "columns", "targets", "frontier", "pool", "published", "method_grid", "tune"}
 
 
 def studies_folder() -> Path:
@@ -81,6 +83,7 @@ class Scale:
     axes: dict[str, Any] = field(default_factory=dict)  # raw axis specs replacing the study's
     options: dict[str, Any] = field(default_factory=dict)  # kind options replacing the study's
     method_grid: dict[str, Any] | None = None  # parts replacing the study's method grid parts
+    tune: Any = None  # None: the study's tune stage; false: none at this scale; a mapping: fields changed in every search
 
 
 @dataclass
@@ -101,6 +104,7 @@ class StudySpec:
     method_grid: dict[str, Any] | None
     raw: dict[str, Any]
     source: str
+    tune: list[TuneSpec] = field(default_factory=list)  # the tune stage as declared (``tune_of`` gives it at a scale)
 
     def to_dict(self) -> dict[str, Any]:
         """The definition as written, with the base config resolved (a stored study re-reads without its files)."""
@@ -112,13 +116,17 @@ class Cell:
     id: str
     labels: dict[str, str]  # axis -> value label
     config: ExperimentConfig
+    tuning: list[dict[str, Any]] = field(default_factory=list)  # per search of the tune stage: role, source cell, chosen params
+    options: dict[str, Any] = field(default_factory=dict)  # kind options of this cell alone (a frontier's tuned folder)
 
     def data(self) -> dict[str, Any]:
         return self.config.to_dict()
 
     def config_hash(self) -> str:
         """What decides the cell's numbers (not where it writes, where models are cached, or how loudly)."""
-        return stable_hash({k: v for k, v in self.config.to_dict().items() if k not in ("out", "quiet", "executor", "cache_dir")})
+        data = {k: v for k, v in self.config.to_dict().items() if k not in ("out", "quiet", "executor", "cache_dir")}
+        tuned = [{"row": t["row"], "params": t["params"]} for t in self.tuning if t.get("params")]
+        return stable_hash({**data, "tuned": tuned} if tuned else data)
 
 
 def _as_override(key: str, value: Any) -> str:
@@ -201,11 +209,12 @@ def _scale(name: str, raw: Any) -> Scale:
     if raw is None or isinstance(raw, list):
         return Scale(overrides=_overrides_of(raw or [], f"scales.{name}"))
     if isinstance(raw, dict):
-        unknown = set(raw) - {"overrides", "axes", "options", "method_grid"}
+        unknown = set(raw) - {"overrides", "axes", "options", "method_grid", "tune"}
         if unknown:
-            raise ConfigError(f"scales.{name}: unknown key(s) {sorted(unknown)}; a scale holds overrides, axes, options and method_grid (parts).")
+            raise ConfigError(f"scales.{name}: unknown key(s) {sorted(unknown)}; a scale holds overrides, axes, options, method_grid (parts) and tune.")
         grid = raw.get("method_grid")
-        return Scale(_overrides_of(raw.get("overrides") or [], f"scales.{name}.overrides"), dict(raw.get("axes") or {}), dict(raw.get("options") or {}), dict(grid) if grid else None)
+        overrides = _overrides_of(raw.get("overrides") or [], f"scales.{name}.overrides")
+        return Scale(overrides, dict(raw.get("axes") or {}), dict(raw.get("options") or {}), dict(grid) if grid else None, raw.get("tune"))
     raise ConfigError(f"scales.{name} must be a list of overrides or a mapping with overrides / axes / options.")
 
 
@@ -244,7 +253,48 @@ def expand_method_grid(grid: dict[str, Any], parts: dict[str, Any] | None = None
     return methods
 
 
+def _method_names(base: dict[str, Any], overrides: list[list[str]], grid: dict[str, Any] | None) -> set[str]:
+    """Every method name the study can have at some scale (a tune search must name one)."""
+    names = {m["name"] for m in expand_method_grid(grid)} if grid else set()
+    for extra in overrides:
+        try:
+            methods = apply_overrides(base, extra).get("methods") or []
+        except ConfigError:
+            continue  # a bad override fails when the cells are planned, naming the cell
+        names |= {str(m.get("name", "finetune")) if isinstance(m, dict) else str(m) for m in methods}
+    return names
+
+
+def _tune_inputs(spec: StudySpec) -> tuple[dict[str, set[str]], set[str]]:
+    """What a search may name: every axis value and every method at some scale."""
+    labels: dict[str, set[str]] = {}
+    for name, axis in spec.axes.items():
+        labels[name] = set(axis_values(name, axis))
+        for scale in spec.scales.values():
+            if name in scale.axes:
+                labels[name] |= set(axis_values(name, scale.axes[name]))
+    methods = _method_names(spec.base, [spec.overrides] + [spec.overrides + s.overrides for s in spec.scales.values()], spec.method_grid)
+    return labels, methods
+
+
+def _tune_specs(data: dict[str, Any], spec: StudySpec) -> list[TuneSpec]:
+    """The tune stage checked at load, at the study's level and at every scale."""
+    raw = data.get("tune")
+    if raw is None:
+        return []
+    labels, methods = _tune_inputs(spec)
+    specs = parse_tune(raw, spec.kind, labels, methods, _label)
+    for name, scale in spec.scales.items():
+        try:
+            parse_tune(scaled(raw, scale.tune, name), spec.kind, labels, methods, _label)
+        except ConfigError as exc:
+            raise ConfigError(f"scales.{name}.tune: {exc}") from exc
+    return specs
+
+
 def parse_study(data: dict[str, Any], source: str = "<inline>", folder: Path | None = None) -> StudySpec:
+    if "tune" in data:
+        data = {**data, "tune": normalize(data["tune"])}
     unknown = set(data) - STUDY_KEYS
     if unknown:
         raise ConfigError(f"study {source}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(STUDY_KEYS)}.")
@@ -268,7 +318,7 @@ def parse_study(data: dict[str, Any], source: str = "<inline>", folder: Path | N
     targets = list(data.get("targets") or [])
     for i, target in enumerate(targets):
         check_rule_spec(target, f"targets.{i}")
-    return StudySpec(
+    spec = StudySpec(
         name=str(data.get("name") or Path(source).stem),
         description=str(data.get("description", "")),
         kind=kind,
@@ -286,6 +336,8 @@ def parse_study(data: dict[str, Any], source: str = "<inline>", folder: Path | N
         raw=copy.deepcopy(data),
         source=source,
     )
+    spec.tune = _tune_specs(data, spec)
+    return spec
 
 
 def load_study(name_or_path: str | Path | dict[str, Any]) -> StudySpec:
@@ -314,6 +366,14 @@ def scale_axes(spec: StudySpec, scale: str) -> dict[str, dict[str, list[str]]]:
     if unknown:
         raise ConfigError(f"scales.{scale}.axes names {sorted(unknown)}, which are not axes of the study ({sorted(spec.axes)}).")
     return {name: axis_values(name, chosen.axes.get(name, raw)) for name, raw in spec.axes.items()}
+
+
+def tune_of(spec: StudySpec, scale: str) -> list[TuneSpec]:
+    """The tune stage at ``scale`` (checked at load)."""
+    chosen = scale_of(spec, scale)
+    if chosen.tune is None or not spec.tune:
+        return spec.tune
+    return parse_tune(scaled(spec.raw.get("tune"), chosen.tune, scale), spec.kind, *_tune_inputs(spec), _label)
 
 
 def kind_options(spec: StudySpec, scale: str) -> dict[str, Any]:
@@ -348,4 +408,5 @@ def plan_cells(spec: StudySpec, scale: str, out: str | Path, overrides: list[str
     caches = {c.config.cache_dir for c in cells}
     if len(caches) > 1:
         raise ConfigError(f"the cells of a study share one model cache; an axis changes cache_dir ({sorted(map(str, caches))}).")
+    link_cells(tune_of(spec, scale), cells, kind_options(spec, scale), f"study {spec.name}, scale {scale}")
     return cells

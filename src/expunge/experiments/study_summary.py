@@ -5,6 +5,9 @@ every cell is pooled (unlearning seeds, and the cells of aggregated axes). Rows:
 (doing nothing: the original scored like a method, its Δs to the oracles), the trivial
 baselines the study names, the methods, and ``retrain`` (each oracle against the others, the
 noise floor). Target rules (``expunge.evaluate.targets``) are applied to each group's rows.
+
+With a tune stage (``study_tune``) the cells searched on (``tuned_on``) and the held-out cells are
+grouped apart and never pooled, tuned-here groups first; every row states its tuning trials.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..evaluate.targets import check_target
 from ..evaluate.verdicts import pool_calibrations
 from ..utils import atomic_write_json, atomic_write_text
 from .study_plan import OUTPUTS, parse_study
+from .study_tune import HELD_OUT, TUNED_HERE
 
 EXAMPLE_COLUMNS = ("avg_gap", "max_gap", "delta_forget", "delta_retain", "delta_test", "delta_mia", "avg_gap_auc", "relative_passes", "relative_time")
 POOL_COLUMNS = ("epsilon_score", "forgetting_quality", "utility_ratio", "lira_auc", "js_forget")
@@ -164,14 +168,40 @@ def _order(names: Iterable[str], baselines: Sequence[str]) -> list[str]:
     return first + [n for n in names if n not in first and n not in last] + last
 
 
-def group_table(rows: dict[str, dict[str, Any]], columns: Sequence[str], baselines: Sequence[str]) -> list[str]:
-    header = ["row", "role", "runs", *columns]
+def group_table(rows: dict[str, dict[str, Any]], columns: Sequence[str], baselines: Sequence[str], trials: bool = False) -> list[str]:
+    """``trials``: a column with each row's tuning trials (a study with a tune stage: equal effort is visible)."""
+    header = ["row", "role", "runs", *(["tuning trials"] if trials else []), *columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in _order(rows, baselines):
         row = rows[name]
         runs = f"{row['runs']['ok']}" + (f" ({row['runs']['failed']} failed)" if row["runs"]["failed"] else "")
-        lines.append("| " + " | ".join([name, _role(name, baselines), runs, *(_fmt(row.get(c)) for c in columns)]) + " |")
+        effort = [str(row["tuning_trials"]) if row.get("tuning_trials") is not None else "–"] if trials else []
+        lines.append("| " + " | ".join([name, _role(name, baselines), runs, *effort, *(_fmt(row.get(c)) for c in columns)]) + " |")
     return lines
+
+
+def cell_role(cell: dict[str, Any]) -> str | None:
+    """``tuned here`` (a setting searched on), ``held out`` (never searched on) or None (the study tunes nothing)."""
+    if not cell.get("tuning"):
+        return None
+    return TUNED_HERE if cell.get("tuned_on") else HELD_OUT
+
+
+def _tuned_row(name: str, rows: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The group's tuning entry a row belongs to: the row itself or one of its budgets (``ROW@B``)."""
+    return next((entry for row, entry in rows.items() if name == row or name.startswith(f"{row}@")), None)
+
+
+def group_tuning(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per tuned row of a group: its trials, the cells it was searched on, and the chosen params per source cell."""
+    out: dict[str, Any] = {}
+    for cell in cells:
+        for link in cell.get("tuning") or []:
+            entry = out.setdefault(link["row"], {"method": link["method"], "trials": link["trials"], "role": link["role"], "searched_on": [], "params": {}})
+            if link["source"] not in entry["searched_on"]:
+                entry["searched_on"].append(link["source"])
+            entry["params"][link["source"]] = link.get("params")
+    return out
 
 
 def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> dict[str, Any]:
@@ -190,8 +220,11 @@ def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> d
     failed_cells = []
     for cell_id, cell in store["cells"].items():
         key = ", ".join(f"{a}={cell.get('axes', {}).get(a)}" for a in grouping) or "all"
-        group = groups.setdefault(key, {"key": {a: cell.get("axes", {}).get(a) for a in grouping}, "cells": [], "records": []})
+        role = cell_role(cell)
+        key += f" ({role})" if role else ""  # a cell searched on is never pooled with a held-out one
+        group = groups.setdefault(key, {"key": {a: cell.get("axes", {}).get(a) for a in grouping}, "cells": [], "records": [], "role": role, "cell_data": []})
         group["cells"].append(cell_id)
+        group["cell_data"].append(cell)
         if cell.get("status") != "ok":
             failed_cells.append({"cell": cell_id, "status": cell.get("status"), "error": cell.get("error")})
             continue
@@ -200,16 +233,29 @@ def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> d
     all_records = [r for g in groups.values() for r in g["records"]]
     columns = spec.columns or default_columns(spec.kind, all_records)
     summary_groups = []
-    for label, group in groups.items():
+    tuned = any(g["role"] for g in groups.values())
+    order = {TUNED_HERE: 0, HELD_OUT: 1, None: 2}
+    for label, group in sorted(groups.items(), key=lambda item: order[item[1]["role"]]):
         unique = _unique(group["records"])
         rows = group_rows(unique, columns)
         targets = [check_target(rows, t).to_dict() for t in spec.targets] if rows else []
         entry = {"label": label, "key": group["key"], "cells": group["cells"], "rows": rows, "targets": targets}
+        if tuned:
+            tuning = group_tuning(group["cell_data"])
+            for name, row in rows.items():
+                match = _tuned_row(name, tuning)
+                row["tuning_trials"] = None if name == "original" or name in ORACLE_ROWS else match["trials"] if match else 0
+            entry.update(tuned_on=group["role"] == TUNED_HERE, tuning=tuning)
         verdicts = class_verdicts(unique)
         if verdicts is not None:
             entry["class_verdicts"] = verdicts
         summary_groups.append(entry)
     statuses = [c.get("status") for c in store["cells"].values()]
+    extra = {}
+    if tuned:
+        cells_of = {role: [k for k, c in store["cells"].items() if cell_role(c) == role] for role in (TUNED_HERE, HELD_OUT)}
+        rows = {link["row"]: {"method": link["method"], "trials": link["trials"], "budgets": link.get("budgets")} for c in store["cells"].values() for link in c.get("tuning") or []}
+        extra["tuning"] = {"declared": spec.raw.get("tune"), "rows": rows, "tuned_on_cells": cells_of[TUNED_HERE], "held_out_cells": cells_of[HELD_OUT], "searches": store.get("tune", {})}
     return {
         "study": spec.name,
         "description": spec.description,
@@ -223,6 +269,7 @@ def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> d
         "groups": summary_groups,
         "published": spec.published,
         "seconds": sum(s.get("seconds", 0.0) for s in store.get("sessions", [])),
+        **extra,
     }
 
 
@@ -247,14 +294,18 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         + "; `original` is doing nothing, `retrain` each oracle against the others (the noise floor).",
         "",
     ]
+    if summary.get("tuning"):
+        lines += [tuning_note(summary["tuning"]), ""]
     for group in summary["groups"]:
         if not group["rows"]:
             lines += [f"## {group['label']}", "", "No finished cell in this group (see below).", ""]
             continue
-        lines += [f"## {group['label']}", "", *group_table(group["rows"], summary["columns"], summary["baselines"]), ""]
+        lines += [f"## {group['label']}", "", *group_table(group["rows"], summary["columns"], summary["baselines"], "tuning" in group), ""]
+        lines += [tuning_line(row, entry, group["tuned_on"]) for row, entry in group.get("tuning", {}).items()]
+        lines += [""] if group.get("tuning") else []
         if group["targets"]:
             lines += ["Targets:", ""]
-            lines += [_target_line(t) for t in group["targets"]]
+            lines += [_target_line(t) + _tuned_flag(t, group) for t in group["targets"]]
             lines.append("")
         verdicts = group.get("class_verdicts")
         if verdicts:
@@ -266,6 +317,46 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     if summary["failed_cells"]:
         lines += ["## Cells not finished", ""] + [f"- {c['cell']}: {c['status']}" + (f": {c['error']}" if c.get("error") else "") for c in summary["failed_cells"]] + [""]
     return "\n".join(lines)
+
+
+def _cells(ids: Sequence[str]) -> str:
+    return f"{len(ids)} cell{'s' if len(ids) != 1 else ''}"
+
+
+def tuning_note(tuning: dict[str, Any]) -> str:
+    declared = "; ".join(
+        f"`{row}`: {t['method']} searched with {t['trials']} trials per setting" + (" and budget" if (t.get("budgets") or [None]) != [None] else "") for row, t in tuning["rows"].items()
+    )
+    return (
+        f"Tune stage ({declared}) on each setting's validation split. Groups marked *tuned here* are the settings searched on "
+        f"({_cells(tuning['tuned_on_cells'])}): their tuned rows were chosen on that setting's data, so they flatter it. "
+        f"*Held out* settings ({_cells(tuning['held_out_cells'])}) were never searched on; their tuned rows carry settings found elsewhere. "
+        "The two are never pooled; `tuning trials` is each row's search effort (0: used as declared)."
+    )
+
+
+def _params(params: dict[str, Any] | None) -> str:
+    if not params:
+        return "–"
+    parts = []
+    for budget, chosen in params.items():
+        text = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in chosen.items())
+        parts.append(text if budget == "-" else f"@{budget}: {text}")
+    return "; ".join(parts)
+
+
+def tuning_line(row: str, entry: dict[str, Any], tuned_on: bool) -> str:
+    chosen = " | ".join(_params(p) for p in entry["params"].values())
+    if tuned_on:
+        return f"- `{row}` tuned here ({entry['trials']} trials per search): {chosen}."
+    return f"- `{row}` held out: carries the settings searched on {', '.join(entry['searched_on'])}: {chosen}."
+
+
+def _tuned_flag(target: dict[str, Any], group: dict[str, Any]) -> str:
+    """A target judged on a row tuned on this very setting says so: the held-out settings are its test."""
+    if group.get("tuned_on") and target.get("row") and _tuned_row(target["row"], group.get("tuning", {})):
+        return " *(a row tuned on this setting; the held-out settings test it)*"
+    return ""
 
 
 def _target_line(t: dict[str, Any]) -> str:

@@ -67,6 +67,12 @@ def check_space(space: dict[str, list[Any]], base: dict[str, Any]) -> None:
     validate_method(MethodConfig(**method_data), "--space")
 
 
+def default_space(method: dict[str, Any]) -> dict[str, list[Any]]:
+    """The unlearner's declared search space (``DEFAULT_SPACES``, else ``GENERIC_SPACE``); alpha only where a localizer uses it."""
+    defaults = DEFAULT_SPACES.get(method.get("unlearner") or method.get("name", ""), GENERIC_SPACE)
+    return {k: list(v) for k, v in defaults.items() if k != "alpha" or method.get("localizer")}
+
+
 def validation_context(ctx: Context) -> Context:
     """The same context with the validation split in the test set's place (oracles re-scored on it)."""
     if len(ctx.split.validation) < 20:
@@ -116,8 +122,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         raise ConfigError(f"method {method_name!r} is not in the config; choose one of {[m.name for m in config.methods]}.")
     base = dataclasses.asdict(matches[0])
     if space is None:
-        defaults = DEFAULT_SPACES.get(base["unlearner"], GENERIC_SPACE)
-        space = {k: v for k, v in defaults.items() if k != "alpha" or base.get("localizer")}
+        space = default_space(base)
     check_space(space, base)
     ctx = validation_context(context_for(config))
     budget_info = None
