@@ -62,6 +62,7 @@ def _outputs_npz(path: Path, model: torch.nn.Module, ctx: Any, seconds: float, e
         forget_acc=np.float64(forget.accuracy()),
         seconds=np.float64(seconds),
         info=np.array(json.dumps(extra or {})),
+        forget_indices=np.asarray(ctx.split.forget, dtype=np.int64),  # rows of forget_logits: which train examples (for the report's images)
     )
 
 
@@ -142,6 +143,7 @@ def build_pool(config: ExperimentConfig, n_models: int, ceiling: bool = True, ex
         environment=environment_info(resolve_device(config.device)),
         methods_config=[asdict(m) for m in config.methods],
         unlearn_seeds=unlearn_seeds,
+        dataset={"name": config.dataset.name, "options": dict(config.dataset.options), "split": asdict(config.split)},  # what forget_indices index (the train set)
     )
     atomic_write_json(folder / "pool.json", scores)
     return folder / "pool.json"
@@ -219,6 +221,8 @@ def score_pool(folder: Path, methods: list[str], n_models: int, ceiling: bool = 
         }
 
     out: dict[str, Any] = {"n_models": n_models, "lira_reference_models": {"in": half, "out": half}, "sides": {}}
+    if "forget_indices" in originals[0]:  # per_example_epsilon[i] is train example forget_indices[i] (pools stored before this have none)
+        out["forget_indices"] = np.asarray(originals[0]["forget_indices"]).astype(int).tolist()
     out["sides"]["original"] = side_scores(originals, "original (trained on the forget set)")
     if held_out is not None:
         out["sides"]["oracle-vs-oracle ceiling"] = side_scores(held_out, f"{n_models} further oracles vs the oracle pool")

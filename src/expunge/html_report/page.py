@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..utils import atomic_write_text
-from . import charts, lm_panel
+from . import charts, lm_panel, thumbnails
 from .collect import Collection, Run, clean, collect
 from .pick import QUALITIES, RULE, quality_key, what_to_pick
 from .study import study_html
@@ -31,6 +31,8 @@ tr.role-oracle{background:#e8e8e8}tr.role-baseline{background:#fff4d6}
 .rule,.meta{font-size:12px;color:#555}.grid img{max-width:100%;border:1px solid #ddd}
 table.lm-answers{border-collapse:collapse;font-size:12px;margin:6px 0}table.lm-answers th,table.lm-answers td{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:left}
 table.lm-answers th{background:#f4f4f4}td.lm-hit{background:#e6f4ea}details.lm-method summary{cursor:pointer;margin:4px 0}
+.pool-images{display:flex;flex-wrap:wrap;gap:16px}.pool-side{flex:1 1 520px}.pool-side h4{margin:4px 0}.thumbs{display:flex;flex-wrap:wrap;gap:4px}
+figure.thumb{margin:0;font-size:10px;text-align:center;color:#555}figure.thumb img{width:40px;height:40px;image-rendering:pixelated;border:1px solid #ddd;display:block}
 """
 
 # Sorts a table by the clicked header: numbers by data-v (empty last), text alphabetically; click again to reverse.
@@ -138,7 +140,9 @@ def pool_sections(found: Collection) -> list[str]:
     for i, pool in enumerate(found.pools):
         figs = [charts.epsilon_figure(pool.data), charts.epsilon_rank_figure(pool.data)]
         if any(f is not None for f in figs):
-            out += [f'<section class="pool"><h2>{escape(pool.label)}: per-example scores</h2>', _figure(figs[0], f"eps-{i}"), _figure(figs[1], f"epsrank-{i}"), "</section>"]
+            view = thumbnails.pool_examples(pool.data)
+            images = thumbnails.examples_html(view, f"pool-{i}") if view else ""
+            out += [f'<section class="pool"><h2>{escape(pool.label)}: per-example scores</h2>', _figure(figs[0], f"eps-{i}"), _figure(figs[1], f"epsrank-{i}"), images, "</section>"]
     return out
 
 
