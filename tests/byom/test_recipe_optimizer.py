@@ -117,3 +117,19 @@ def test_oracles_retrain_with_each_optimizer_and_the_augmentation_hook(name: str
     assert isinstance(oracles[0], nn.Module) and not torch.equal(oracles[0][0].weight, model[0].weight)
     evaluation = expunge.evaluate(model, forget, test=random_data(30, seed=1), dataset=data, retrain=recipe, num_oracles=1, augment=jitter)
     assert sum(calls) == 4 * 70 and "forget_acc" in evaluation.metrics
+
+
+def test_the_pipeline_trains_with_the_configured_optimizer_under_its_own_cache_key(tmp_path) -> None:
+    from expunge.experiments.context import prepare
+
+    from .test_pipeline import config, write_data
+
+    write_data(tmp_path / "data.safetensors")
+    sgd = prepare(load_config(config(tmp_path)))
+    adam = prepare(load_config(config(tmp_path, recipe={"epochs": 1, "batch_size": 32, "optimizer": "adam", "lr": 0.01})))
+    assert not adam.original.info["cache_hit"] and not adam.oracles[0].info["cache_hit"]  # never the SGD models
+    assert not torch.equal(sgd.original.model.state_dict()["1.weight"], adam.original.model.state_dict()["1.weight"])
+    again = prepare(load_config(config(tmp_path, recipe={"epochs": 1, "batch_size": 32, "optimizer": "adam", "lr": 0.01})))
+    assert again.original.info["cache_hit"] and again.oracles[0].info["cache_hit"]
+    default = prepare(load_config(config(tmp_path, recipe={"epochs": 1, "batch_size": 32, "optimizer": "sgd"})))
+    assert default.original.info["cache_hit"]  # writing the default out is the same recipe as leaving it out
