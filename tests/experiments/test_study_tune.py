@@ -78,6 +78,13 @@ def test_search_runs_once_its_row_reaches_both_cells_and_the_summary_keeps_them_
     md = (out / "study.md").read_text()
     assert "| tuning trials |" in md and "`finetune-tuned` tuned here (2 trials" in md and "held out: carries the settings searched on fraction-0.1" in md
 
+    more = tune_study(tmp_path)  # another method in the study: its cells run again, the search is reused
+    more["base"]["methods"].append({"name": "slow", "unlearner": "finetune", "hyperparams": {"epochs": 1, "lr": 0.01}})
+    run_study(more, "smoke", out)
+    assert searches == ["0.1/finetune"]
+    rows = summarize_study(out)["groups"][1]["rows"]
+    assert rows["slow"]["tuning_trials"] == 0 and rows["finetune-tuned"]["runs"]["ok"] == 1
+
 
 def test_a_failed_search_fails_the_cells_that_need_it(tmp_path, monkeypatch) -> None:
     def broken(*args, **kwargs):
