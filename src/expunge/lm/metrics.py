@@ -363,8 +363,8 @@ class Examples:
     ``oracles`` metrics, the ``retrain`` rows), so answers and distributions can be set side by side.
     Reuses the truth ratios and greedy answers the other lm metrics computed (``ModelReport`` caches
     them), so it costs nothing extra when run with the ``lm`` set. Size: at most ``max_ratios`` truth
-    ratios per part and 2 x ``samples`` answers of at most ``max_chars`` characters (about 5 KB a record
-    at the defaults).
+    ratios per part and 2 x ``samples`` answers of at most ``max_chars`` characters (at most about 12 KB
+    of JSON at the defaults; 2.4-3.6 KB on the lm-authors smoke scale).
     """
 
     samples: int = hp(5, low=0, doc="forget and retain questions whose answers are stored (the first ones, in the evaluation's stable order)")
