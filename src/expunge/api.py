@@ -461,6 +461,10 @@ def evaluate(
     device = resolve_device(device)
     parts, extras = request_parts(forget, retain, dataset)
     classes = extras.get("forget_classes")
+    if result is not None and (result.classes or None) != (classes or None):
+        raise ConfigError(
+            f"the result forgot {f'classes {result.classes}' if result.classes else 'examples, not a class'}, but evaluate was given {f'ForgetClass({classes})' if classes else 'examples'}; pass the same forget= as to unlearn."
+        )
     if classes and original is None:
         raise ConfigError("class metrics compare with the model before unlearning: pass original=your_model (an UnlearnResult carries it).")
     test_set, test_idx = _test_part(test, dataset)

@@ -44,7 +44,9 @@ def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[tor
     """The unseen images the method may read, checked: a clear error if absent, a warning with the measured risk if few."""
     x = task.analysis_images
     if x is None or len(x) == 0:
-        raise ConfigError(f"{method} needs a few unseen images of class {target}: set split.analysis_images (e.g. 36, the authors' size).")
+        raise ConfigError(
+            f"{method} needs a few unseen images of class {target}: set split.analysis_images (e.g. 36, the authors' size), or in the API expunge.ForgetClass({target}, analysis=unseen_inputs)."
+        )
     if len(x) < MIN_ANALYSIS_IMAGES:
         warnings.warn(
             f"{method}: only {len(x)} analysis images; measured on Fashion-MNIST, fewer than {MIN_ANALYSIS_IMAGES} often leave part of the class "
