@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -31,14 +32,22 @@ class ExampleView:
 
 
 def _train_inputs(pool: dict[str, Any]) -> Any:
-    """The train inputs the pool's models saw (corruptions applied), from the stored config."""
+    """The train inputs the pool's models saw (corruptions applied), from the stored config; the last load is kept,
+    so a frontier's pools at several budgets load their data once."""
     from ..experiments.config import load_config
     from ..experiments.prepare_data import load_task_data
 
     config = pool.get("config")
     if not isinstance(config, dict):
         raise ValueError("pool.json holds no config")
-    return load_task_data(load_config(config)).bundle.train.inputs
+    key = json.dumps({k: config.get(k) for k in ("dataset", "split", "family")}, sort_keys=True, default=str)
+    if key not in _LAST_LOAD:
+        _LAST_LOAD.clear()
+        _LAST_LOAD[key] = load_task_data(load_config(config)).bundle.train.inputs
+    return _LAST_LOAD[key]
+
+
+_LAST_LOAD: dict[str, Any] = {}
 
 
 def is_image_batch(inputs: Any) -> bool:
