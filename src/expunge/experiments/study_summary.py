@@ -256,6 +256,7 @@ def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> d
         cells_of = {role: [k for k, c in store["cells"].items() if cell_role(c) == role] for role in (TUNED_HERE, HELD_OUT)}
         rows = {link["row"]: {"method": link["method"], "trials": link["trials"], "budgets": link.get("budgets")} for c in store["cells"].values() for link in c.get("tuning") or []}
         extra["tuning"] = {"declared": spec.raw.get("tune"), "rows": rows, "tuned_on_cells": cells_of[TUNED_HERE], "held_out_cells": cells_of[HELD_OUT], "searches": store.get("tune", {})}
+        extra["tuning"]["seconds"] = sum(float(v.get("seconds") or 0.0) for v in extra["tuning"]["searches"].values())
     return {
         "study": spec.name,
         "description": spec.description,
@@ -328,7 +329,7 @@ def tuning_note(tuning: dict[str, Any]) -> str:
         f"`{row}`: {t['method']} searched with {t['trials']} trials per setting" + (" and budget" if (t.get("budgets") or [None]) != [None] else "") for row, t in tuning["rows"].items()
     )
     return (
-        f"Tune stage ({declared}) on each setting's validation split. Groups marked *tuned here* are the settings searched on "
+        f"Tune stage ({declared}, {len(tuning['searches'])} search{'es' if len(tuning['searches']) != 1 else ''}, {tuning.get('seconds', 0.0):.0f} s) on each setting's validation split. Groups marked *tuned here* are the settings searched on "
         f"({_cells(tuning['tuned_on_cells'])}): their tuned rows were chosen on that setting's data, so they flatter it. "
         f"*Held out* settings ({_cells(tuning['held_out_cells'])}) were never searched on; their tuned rows carry settings found elsewhere. "
         "The two are never pooled; `tuning trials` is each row's search effort (0: used as declared)."
