@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from expunge.html_report import write_html_report
-from expunge.html_report.lm_panel import lm_blocks
+from expunge.html_report.lm_panel import _cell, lm_blocks
 
 from .test_browser import ARGS, CHROMIUM, _browser_or_skip
 
@@ -17,6 +17,8 @@ def test_blocks_come_from_the_original_the_oracles_and_each_method(tiny_lm_run) 
     assert blocks is not None and blocks.original is not None
     assert len(blocks.oracles) == 2 and set(blocks.methods) == {"NPO", "grad diff"}
     assert lm_blocks([{k: v for k, v in r.items() if k != "lm_examples"} for r in records], {}) is None  # an older run: no panel
+    first = blocks.methods["NPO"][0][1]["answers"][0]
+    assert "(empty:" in _cell({**first, "answer": " "}) and "lm-hit" in _cell({**first, "answer": f"it is {first['key']}"}) and "lm-hit" not in _cell({**first, "answer": "no idea"})
 
 
 def test_lm_panel_in_headless_chromium(tiny_lm_run, tmp_path) -> None:

@@ -63,8 +63,11 @@ def _cell(entry: dict[str, Any] | None) -> str:
         return '<td class="lm-missing">–</td>'
     key = str(entry.get("key") or "")
     hit = bool(key) and key.lower() in str(entry.get("answer", "")).lower()
+    text = str(entry.get("answer", ""))
+    if not text.strip():
+        return '<td class="lm-answer lm-empty">(empty: the model ended its answer at once)</td>'
     attrs = 'class="lm-hit" title="states the fact"' if hit else 'class="lm-answer"'
-    return f"<td {attrs}>{escape(str(entry.get('answer', '')))}</td>"
+    return f"<td {attrs}>{escape(text)}</td>"
 
 
 def answers_table(table_id: str, blocks: LMBlocks, method: str) -> str:

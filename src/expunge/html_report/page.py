@@ -30,7 +30,7 @@ tr.role-oracle{background:#e8e8e8}tr.role-baseline{background:#fff4d6}
 .pick{background:#e3f2fd;border-left:4px solid #1565c0;padding:8px 12px;margin:8px 0}
 .rule,.meta{font-size:12px;color:#555}.grid img{max-width:100%;border:1px solid #ddd}
 table.lm-answers{border-collapse:collapse;font-size:12px;margin:6px 0}table.lm-answers th,table.lm-answers td{border:1px solid #ddd;padding:3px 6px;vertical-align:top;text-align:left}
-table.lm-answers th{background:#f4f4f4}td.lm-hit{background:#e6f4ea}details.lm-method summary{cursor:pointer;margin:4px 0}
+table.lm-answers th{background:#f4f4f4}td.lm-hit{background:#e6f4ea}td.lm-empty{color:#888;font-style:italic}details.lm-method summary{cursor:pointer;margin:4px 0}
 .pool-images{display:flex;flex-wrap:wrap;gap:16px}.pool-side{flex:1 1 520px}.pool-side h4{margin:4px 0}.thumbs{display:flex;flex-wrap:wrap;gap:4px}
 figure.thumb{margin:0;font-size:10px;text-align:center;color:#555}figure.thumb img{width:40px;height:40px;image-rendering:pixelated;border:1px solid #ddd;display:block}
 """
