@@ -1,0 +1,82 @@
+"""expunge.experiments.published_tables: merged frontier runs, table cells and generated headline lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from expunge.experiments import published_tables as pt
+
+
+def point(method: str, budget: float, cost: float, gap: float, note: str = "", n: int = 3) -> dict:
+    return {
+        "method": f"{method}@{budget:g}" if method != "retrain" else method,
+        "base_method": method,
+        "budget": budget,
+        "relative_passes": cost,
+        "avg_gap": gap,
+        "avg_gap_std": 0.1,
+        "avg_gap_auc": gap / 2,
+        "avg_gap_auc_std": 0.05,
+        "note": note,
+        "n": n,
+        "pareto": {},
+    }
+
+
+def write(folder: Path, stem: str, split: str, points: list[dict]) -> None:
+    floor = {"avg_gap": {"mean": 0.5, "std": 0.1}, "avg_gap_auc": {"mean": 0.3, "std": 0.1}}
+    (folder / f"{stem}_{split}.json").write_text(json.dumps({"modes": {split: {"points": points, "noise_floor": floor, "pools": {}, "oracle_passes": 1000}}}))
+
+
+def test_merge_recomputes_fronts_over_every_budget(tmp_path: Path) -> None:
+    low = [point("a", 0.1, 0.1, 5.0), point("b", 0.1, 0.2, 6.0, "over budget: the one-epoch minimum costs 0.2 × retrain"), point("retrain", 1.0, 1.0, 0.5)]
+    high = [point("a", 1.0, 1.0, 0.4), point("b", 1.0, 1.0, 3.0), point("retrain", 1.0, 1.0, 0.5)]
+    write(tmp_path, "frontier_fmnist", "iid", low)
+    write(tmp_path, "frontier_fmnist_high", "iid", high)
+    data = pt.load_frontier("iid", tmp_path)
+    assert data is not None
+    assert sorted(p["method"] for p in data["points"]) == ["a@0.1", "a@1", "b@0.1", "b@1", "retrain"]  # retrain once, both runs' points
+    assert {p["method"] for p in data["points"] if p["pareto"]["avg_gap"]} == {"a@0.1", "a@1"}  # b@0.1 is dominated by the cheaper a@0.1
+    table = pt.gap_table({"iid": data}, [0.1, 1.0])
+    assert "| a | 5.00 ± 0.10★ | 0.40 ± 0.10★ |" in table
+    assert "| b | 6.00 ± 0.10† | 3.00 ± 0.10 |" in table
+    assert table.splitlines()[-1] == "| retrain (oracle noise floor, at 1.0) | 0.50 ± 0.10 | 0.50 ± 0.10 |"
+
+
+def test_missing_split_cells_and_single_seed(tmp_path: Path) -> None:
+    assert pt.load_frontier("iid", tmp_path) is None
+    write(tmp_path, "frontier_fmnist", "iid", [point("a", 0.1, 0.1, 5.0, n=1), point("retrain", 1.0, 1.0, 0.5)])
+    data = pt.load_frontier("iid", tmp_path)
+    assert "| a | 5.00★ | – |" in pt.gap_table({"iid": data}, [0.1, 0.5])  # one seed: no spread shown
+    assert pt.pool_table(data) == "(no pool ran on this split)"
+
+
+def test_frontier_targets_name_the_missing_budget(tmp_path: Path) -> None:
+    pts = [point("DEL", 0.1, 0.1, 1.5), point("finetune", 0.25, 0.25, 1.0), point("DEL", 0.25, 0.25, 2.5), point("retrain", 1.0, 1.0, 0.5)]
+    write(tmp_path, "frontier_fmnist", "iid", pts)
+    text = pt.frontier_targets({"iid": pt.load_frontier("iid", tmp_path)}, [0.1, 0.25])
+    assert "Avg.Gap: **not met** at 0.25 (0.1: DEL@0.1; 0.25: –)" in text  # DEL@0.25 is dominated by the cheaper DEL@0.1
+    assert "*iid, Avg.Gap ≤ 2 at 0.25:* **not met**: best DEL@0.25 2.50 ± 0.10" in text
+    assert "*iid, stretch: Avg.Gap ≤ 1 at 0.1:* **not met**: best DEL@0.1 1.50 ± 0.10" in text
+
+
+def test_numbers_use_a_typographic_minus_and_never_negative_zero() -> None:
+    assert [pt.num(-1.234), pt.num(1.234, signed=True), pt.num(-1e-15, signed=True), pt.num(None)] == ["−1.23", "+1.23", "0.00", "–"]
+
+
+def test_del_fmnist_headline_names_each_delta_over_the_target() -> None:
+    summary = {k: 0.5 for k in ["delta_forget", "delta_test", "delta_mia_auc", "avg_gap", "avg_gap_auc", "relative_time", "seconds"]} | {"delta_retain": 8.7, "delta_mia": -4.0}
+    mode = {
+        "config": {"split": {"classes": None}, "methods": [{"name": "DEL", "alpha": 0.3, "hyperparams": {"epochs": 4}}], "model": {"name": "m"}, "recipe": {"epochs": 15}, "oracles": 3, "seeds": [0]},
+        "split_sizes": {"retain": 90, "forget": 10, "validation": 5, "test": 20},
+        "original": {"retain_acc": 100.0},
+        "summary": {"DEL": summary},
+        "targets_DEL": {"abs_deltas_within_2_points": {"delta_forget": True, "delta_retain": False, "delta_test": True, "delta_mia": False}, "met": False},
+        "recovery_DEL_long": [{"epoch": 0, **dict.fromkeys(pt.DELTAS, 9.0)}, {"epoch": 1, **dict.fromkeys(pt.DELTAS, 1.0)}],
+        "records": [{"method": "retrain", "seconds": 10.0}, {"method": "retrain", "seconds": 12.0}],
+    }
+    text = pt.del_fmnist({"modes": {"iid": mode}})
+    assert "| IID | **DEL** (α=0.3), 4 epochs | +0.50 | +8.70 | +0.50 | −4.00 | +0.50 | 0.50 | 0.50 | 0.50 |" in text
+    assert "**not met** (|ΔRA| 8.70, |ΔMIA-eff| 4.00 above 2)" in text
+    assert "every |Δ| under 2 from epoch 1 of 1 on" in text
