@@ -80,3 +80,10 @@ def test_del_fmnist_headline_names_each_delta_over_the_target() -> None:
     assert "| IID | **DEL** (α=0.3), 4 epochs | +0.50 | +8.70 | +0.50 | −4.00 | +0.50 | 0.50 | 0.50 | 0.50 |" in text
     assert "**not met** (|ΔRA| 8.70, |ΔMIA-eff| 4.00 above 2)" in text
     assert "every |Δ| under 2 from epoch 1 of 1 on" in text
+
+
+def test_stored_tables_match_their_results() -> None:
+    """A generated file edited by hand, or left stale after its JSON changed, fails here (regenerate with benchmarks/pipeline_tables.py)."""
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    for stem, text in pt.render_all(results).items():
+        assert (results / f"{stem}.md").read_text() == text, f"benchmarks/results/{stem}.md is stale or edited: run python benchmarks/pipeline_tables.py"

@@ -388,3 +388,28 @@ def frontier_small(results: Path) -> str:
     if pool is not None:
         blocks.append(section("reduced_pool", pool_table(pool) + "\n\n" + "\n".join(epsilon_target("iid", pool))))
     return "\n\n".join(blocks)
+
+
+# --- every generated file ------------------------------------------------------------------------
+
+TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {  # output stem -> (stored result, builder)
+    "del_fmnist": ("del_fmnist.json", del_fmnist),
+    "del_budget_fmnist": ("del_budget_fmnist.json", del_budget),
+    "grid_fmnist": ("grid_fmnist.json", grid),
+    "epsilon_fmnist": ("epsilon_fmnist.json", epsilon),
+    "del_mask_remainder": ("del_mask_remainder.json", del_mask_remainder),
+}
+FRONTIER: dict[str, tuple[str, Callable[[Path], str]]] = {
+    "frontier_fmnist": ("frontier_fmnist_{,high_}<split>.json", frontier_full),
+    "frontier_fmnist_small": ("frontier_fmnist_{reduced,quick,reduced_pool}_<split>.json", frontier_small),
+}
+
+
+def render_all(results: Path, script: str = "benchmarks/pipeline_tables.py") -> dict[str, str]:
+    """Every generated file's full text (marker line first), keyed by its stem under ``results``."""
+    out = {}
+    for stem, (source, build) in TABLES.items():
+        out[stem] = (source, build(json.loads((results / source).read_text())))
+    for stem, (source, build_from) in FRONTIER.items():
+        out[stem] = (source, build_from(results))
+    return {stem: MARKER.format(script=script, sources=source) + "\n" + body + "\n" for stem, (source, body) in out.items()}
