@@ -4,7 +4,8 @@
 on the development corpus (corpus seed 1; the lm-authors study evaluates on corpus seed 0), while NPO and
 grad diff kept their defaults at about half lm_concept's example passes. This script gives each of them
 17 random-search trials on the same development corpus, every trial at lm_concept's default cost in example
-passes (``epochs`` fixed so the passes per forget example are at least lm_concept's 125), scored by the rule
+passes (``epochs`` fixed at 62 so every trial costs at least lm_concept's default passes: on the evaluation
+corpus 3844 / 7688 against 3750 / 7500 at forget 5% / 10%, +2.5%), scored by the rule
 lm_concept's sweeps used, fixed here before the run (``RULE``).
 
 ``expunge tune`` is not used: it minimises one record key on the validation split, while this rule maximises
@@ -48,8 +49,7 @@ from expunge.utils import atomic_write_json, environment_info  # noqa: E402
 
 OUT = Path("benchmarks/results/lm_tuning_equal_trials.json")
 TRIALS = 17  # lm_concept's development sweeps (llm_authors_dev_sweep.json, as counted in issue 22)
-CONCEPT_PASSES_PER_FORGET_EXAMPLE = 125  # lm_concept's default: 45 paired passes (90) + IG (35); stored rows: 3750 / 30, 7500 / 60
-EPOCHS = 62  # NPO / grad diff cost (2 * epochs + 2) passes per forget example: 62 -> 126 >= 125
+EPOCHS = 62  # passes over the forget set for every trial; see concept_passes and paired_passes
 SPACES: dict[str, dict[str, list[Any]]] = {
     "lm_npo": {"hyperparams.lr": ["loguniform", 3e-4, 1e-2], "hyperparams.beta": ["loguniform", 0.03, 1.0], "hyperparams.retain_weight": ["loguniform", 0.3, 30.0]},
     "lm_grad_diff": {"hyperparams.lr": ["loguniform", 1e-4, 1e-2], "hyperparams.retain_weight": ["loguniform", 0.3, 30.0]},
@@ -60,9 +60,21 @@ RULE = (
     "fractions its retain utility (`utility`) is at least IDK's (default, same corpus and seed) minus 0.02; among eligible trials the "
     "highest worse-fraction forget quality wins. If no trial is eligible: the highest worse-fraction forget quality among trials whose "
     "utility is at least the method's own default's minus 0.01 at both fractions (sweep 17's rule); if none, the trial with the smallest "
-    "worst shortfall below the IDK window."
+    "worst shortfall below the IDK window. Ties (forget quality on 12 questions takes few values) go to the higher "
+    "better-fraction forget quality, then the higher mean utility (this tie-break was added while the trials ran, after 9 of 17 "
+    "trials at 5% and 2-3 at 10% had been seen)."
 )
 KEYS = ("forget_quality", "utility", "utility_retain", "truth_ratio_forget", "rouge_forget", "rouge_retain", "mia_loss_auc", "mia_mink_auc", "passes", "unlearn_seconds")
+
+
+def paired_passes(forget: int, epochs: int, batch: int = 8) -> int:
+    """Example passes of an LM unlearner's paired loop: each step a forget batch and a full retain batch."""
+    return epochs * (forget + batch * -(-forget // batch))
+
+
+def concept_passes(forget: int) -> int:
+    """lm_concept's default cost: 45 paired passes plus IG (32 steps per forget example); 3750 / 7500 in the stored lm-authors rows."""
+    return paired_passes(forget, 45) + 32 * forget
 
 
 def trial_params(unlearner: str) -> list[dict[str, Any]]:
@@ -77,7 +89,7 @@ def method(name: str, unlearner: str, params: dict[str, Any] | None = None, epoc
     return MethodConfig(name=name, unlearner=unlearner, hyperparams=hyper)
 
 
-def run_fraction(fraction: float, unlearners: list[str], authors: int, corpus_seed: int, seed: int, oracles: int, part: Path) -> None:
+def run_fraction(fraction: float, unlearners: list[str], trials: range, with_references: bool, authors: int, corpus_seed: int, seed: int, oracles: int, part: Path) -> None:
     spec = load_study("lm-authors")
     overrides = [f"dataset.options.seed={corpus_seed}", f"dataset.options.num_authors={authors}", f"oracles={oracles}", "quiet=true"]
     cells = [c.config for c in plan_cells(spec, "published", Path("runs/lm-equal-tuning"), overrides)]
@@ -90,8 +102,8 @@ def run_fraction(fraction: float, unlearners: list[str], authors: int, corpus_se
     references = {"lm_npo": [("IDK (default)", "lm_idk"), ("NPO (default)", "lm_npo")], "lm_grad_diff": [("grad diff (default)", "lm_grad_diff")]}
     runs: list[tuple[str, MethodConfig, int | None]] = []
     for unlearner in unlearners:
-        runs += [(label, method(label, name), None) for label, name in references[unlearner]]
-        runs += [(f"{unlearner} trial {i}", method(f"{unlearner} trial {i}", unlearner, p, EPOCHS), i) for i, p in enumerate(trial_params(unlearner))]
+        runs += [(label, method(label, name), None) for label, name in references[unlearner] if with_references]
+        runs += [(f"{unlearner} trial {i}", method(f"{unlearner} trial {i}", unlearner, p, EPOCHS), i) for i, p in enumerate(trial_params(unlearner)) if i in trials]
     rows = []
     for label, m, trial in runs:
         t = time.perf_counter()
@@ -133,7 +145,7 @@ def select(fractions: dict[float, list[dict[str, Any]]], unlearner: str, default
     tiers = [("IDK window", [t for t in trials if t["in_idk_window"]]), ("own default - 0.01", [t for t in trials if t["within_own_default"]])]
     tier, pool = next(((name, pool) for name, pool in tiers if pool), ("", []))
     if pool:
-        best = max(pool, key=lambda t: t["worse_forget_quality"])
+        best = max(pool, key=lambda t: (t["worse_forget_quality"], max(v["forget_quality"] for v in t["per_fraction"].values()), np.mean([v["utility"] for v in t["per_fraction"].values()])))
     else:
         tier, best = "closest to the IDK window", min(trials, key=lambda t: t["worst_shortfall"])
     return {
@@ -165,8 +177,10 @@ def merge(parts: list[Path], authors: int, corpus_seed: int, seed: int, oracles:
         "scale": f"the lm-authors model and pretraining recipe (tiny GPT-2, 2 layers, width 128, 30 epochs), {oracles} oracles, unlearning seed {seed} only, forget {sorted(fractions)}",
         "passes": {
             "epochs": EPOCHS,
-            "concept_passes_per_forget_example": CONCEPT_PASSES_PER_FORGET_EXAMPLE,
-            "measured": {f"{f:g}": sorted({r["passes"] for r in rows if r["trial"] is not None}) for f, rows in fractions.items()},
+            "rule": "every trial at the same epochs, so that its passes are at least lm_concept's default at both forget fractions of the development and the evaluation corpus",
+            "trials_measured": {f"{f:g}": sorted({r["passes"] for r in rows if r["trial"] is not None}) for f, rows in fractions.items()},
+            "lm_concept_default": {f"{d['fraction']:g}": concept_passes(d["forget_examples"]) for d in data},
+            "evaluation_corpus": {"forget_examples": [30, 60], "trials": [paired_passes(30, EPOCHS), paired_passes(60, EPOCHS)], "lm_concept_default": [concept_passes(30), concept_passes(60)]},
         },
         "forget_examples": {f"{d['fraction']:g}": d["forget_examples"] for d in data},
         "parts": [{"fraction": d["fraction"], "methods": sorted({r["unlearner"] for r in d["rows"]}), "seconds": d["seconds"]} for d in data],
@@ -191,6 +205,8 @@ def main() -> None:
     parser.add_argument("--part", type=Path)
     parser.add_argument("--methods", nargs="+", choices=sorted(SPACES), default=sorted(SPACES), help="one process per fraction and method runs in parallel")
     parser.add_argument("--merge", type=Path, nargs="+")
+    parser.add_argument("--trials", default=f"0:{TRIALS}", help="START:STOP, the trials this process runs (parts are merged)")
+    parser.add_argument("--no-references", action="store_true", help="skip the default rows (another part runs them)")
     parser.add_argument("--authors", type=int, default=50)
     parser.add_argument("--corpus-seed", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -201,7 +217,7 @@ def main() -> None:
     if args.merge:
         merge(args.merge, args.authors, args.corpus_seed, args.seed, args.oracles)
     elif args.fraction is not None and args.part is not None:
-        run_fraction(args.fraction, args.methods, args.authors, args.corpus_seed, args.seed, args.oracles, args.part)
+        run_fraction(args.fraction, args.methods, range(*map(int, args.trials.split(":"))), not args.no_references, args.authors, args.corpus_seed, args.seed, args.oracles, args.part)
     else:
         parser.error("give --fraction and --part (a tuning run) or --merge PARTS")
 
