@@ -26,6 +26,7 @@ def test_study_cli_run_report_and_list(tmp_path, capsys) -> None:
     assert "finetune" in (out / "study.md").read_text()
     tables = (tmp_path / "tables.md").read_text()
     assert tables.startswith("<!-- generated") and "### lr=0.05" in tables and "# Study" not in tables
+    assert json.loads((tmp_path / "tables.json").read_text()) == json.loads((out / "summary.json").read_text())  # the summary beside its tables
     capsys.readouterr()
     assert main(["study", "list"]) == 0
     listing = capsys.readouterr().out

@@ -367,11 +367,14 @@ def _target_line(t: dict[str, Any]) -> str:
 
 
 def write_summary(folder: str | Path, tables: str | Path | None = None) -> Path:
-    """study.md and summary.json beside study.json; ``tables``: also the tables alone, for a docs page to include."""
+    """study.md and summary.json beside study.json; ``tables``: also the tables alone, for a docs page to include,
+    with the summary they came from beside them (``X.md`` and ``X.json``), so the published numbers keep their source."""
     folder = Path(folder)
     summary = summarize_study(folder)
     atomic_write_json(folder / "summary.json", summary)
     atomic_write_text(folder / "study.md", summary_markdown(summary))
     if tables:
+        tables = Path(tables)
         atomic_write_text(tables, tables_markdown(summary))
+        atomic_write_json(tables.with_suffix(".json"), summary)
     return folder / "study.md"
