@@ -46,6 +46,24 @@ def _runs(counts: dict[str, int]) -> str:
     return ", ".join(f"{counts[v]} {v}" for v in ORDER if counts.get(v)) or "no runs"
 
 
+def _compare(a: int, b: int, name_a: str, name_b: str) -> str:
+    """'`A` removes 2 classes more than `B` (7 vs 5)', or 'fewer', or 'as many classes as'."""
+    if a == b:
+        return f"`{name_a}` removes as many classes as `{name_b}` ({a} vs {b})"
+    n = abs(a - b)
+    return f"`{name_a}` removes {n} {'class' if n == 1 else 'classes'} {'more' if a > b else 'fewer'} than `{name_b}` ({a} vs {b})"
+
+
+def distinct_runs(study_dir: Path, cells: Sequence[str], method: str, columns: Sequence[str]) -> dict[str, int]:
+    """A method's ok runs and how many distinct (class, measured values) they hold: runs that are one model measured twice coincide."""
+    rows = []
+    for cell in cells:
+        results = study_dir / "cells" / cell / "results.json"
+        if results.exists():
+            rows += [(r.get("class"), *(r.get(c) for c in columns)) for r in json.loads(results.read_text()) if r.get("method") == method and r.get("status", "ok") == "ok"]
+    return {"runs": len(rows), "distinct": len(set(rows))}
+
+
 def verdict_table(group: dict[str, Any], baselines: Sequence[str]) -> list[str]:
     """Every row's verdict counts over runs beside its classes removed and cost, baselines named as such."""
     board = group["class_verdicts"]["leaderboard"]
@@ -93,18 +111,9 @@ def reading(group: dict[str, Any], baselines: Sequence[str]) -> tuple[list[str],
         if m in board:
             lines += ["", f"- Trivial baseline {described(m)}. It is {BASELINE_NOTES.get(m, 'a baseline the study names')}."]
     if "SalUn" in board and "random_labels" in board:
-        diff = board["SalUn"]["removed"] - board["random_labels"]["removed"]
-        word = "more" if diff > 0 else ("fewer" if diff < 0 else "as many")
-        amount = f"{abs(diff)} " if diff else ""
-        lines += [
-            "",
-            f"- SalUn's saliency mask against no mask at the same cost: SalUn removes {amount}{word} classes than `random_labels` ({board['SalUn']['removed']} vs {board['random_labels']['removed']}).",
-        ]
+        lines += ["", f"- SalUn's saliency mask against no mask at the same cost: {_compare(board['SalUn']['removed'], board['random_labels']['removed'], 'SalUn', 'random_labels')}."]
     if closest is not None and "retrain_budget" in board and closest["method"] != "retrain_budget":
-        diff = closest["removed"] - board["retrain_budget"]["removed"]
-        word = "more" if diff > 0 else ("fewer" if diff < 0 else "as many")
-        amount = f"{abs(diff)} " if diff else ""
-        lines += ["", f"- Against retraining at equal cost: `{closest['method']}` removes {amount}{word} classes than `retrain_budget` ({closest['removed']} vs {board['retrain_budget']['removed']})."]
+        lines += ["", f"- Against retraining at equal cost: {_compare(closest['removed'], board['retrain_budget']['removed'], closest['method'], 'retrain_budget')}."]
     data = {"goal_met_by": met, "closest": closest["method"] if closest and not met else None, "max_cost": MAX_COST, "min_classes": MIN_CLASSES}
     return lines, data
 
@@ -130,6 +139,7 @@ def main() -> None:
     baselines = whole["baselines"]
     read, read_data = reading(group, baselines)
     oracles = distinct_oracles(study_dir, cells)
+    retrains = distinct_runs(study_dir, cells, "retrain_budget", ("target_acc_test", "other_acc_test", "probe_penultimate", "probe_earlier", "relearn_k5_head", "relearn_k5_full"))
     lines = [
         tables_markdown(whole).rstrip(),
         "",
@@ -140,6 +150,15 @@ def main() -> None:
         *read,
         "",
         f"The {oracles['rows']} oracle rows hold {oracles['distinct']} distinct oracle models (neighbouring train seeds share oracles).",
+        *(
+            [
+                "",
+                f"The {retrains['runs']} `retrain_budget` runs hold {retrains['distinct']} distinct sets of measured values: it ignores the original, and its "
+                "initialization and data order come from the unlearning seed, so the train seeds of a class give one model, judged against each seed's oracles.",
+            ]
+            if retrains["runs"]
+            else []
+        ),
         "",
         "Verdict calibration, the tasks the rule was chosen on apart from the others:",
         "",
@@ -152,7 +171,9 @@ def main() -> None:
         if calibration:
             lines += [f"*{label}* ({len(subset)} tasks):", "", *calibration_markdown(calibration), ""]
     atomic_write_text(RESULTS / "class_leaderboard.md", "\n".join(lines) + "\n")
-    atomic_write_json(RESULTS / "class_leaderboard.json", {"summary": whole, "reading": read_data, "oracle_models": oracles, "calibration_split": split, "seen_cells": SEEN})
+    atomic_write_json(
+        RESULTS / "class_leaderboard.json", {"summary": whole, "reading": read_data, "oracle_models": oracles, "retrain_budget_distinct": retrains, "calibration_split": split, "seen_cells": SEEN}
+    )
     print(f"wrote {RESULTS / 'class_leaderboard.md'} and {RESULTS / 'class_leaderboard.json'}")
 
 
