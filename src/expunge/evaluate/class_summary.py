@@ -3,7 +3,9 @@
 Averaging per class first keeps a class with more finished seeds from weighing more; the
 verdict counts are over runs. ``classes_removed`` and ``class_leaderboard`` turn a study's records
 (method x class x seed) into the class-removal leaderboard: classes judged ``removed`` per method
-beside the pooled cost. Used by the class benchmarks and study summaries.
+beside the pooled cost; ``verdict_table`` and ``leaderboard_reading`` render a study group's leaderboard
+for the docs (every row's verdicts, and the goal stated as met or missed). Used by the class
+benchmarks, study summaries and ``published_tables.class_leaderboard_report``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from typing import Any
 
 from .stats import pooled_cost_ratio
 from .verdicts import ClassRule, judge_class, measured, oracle_pass_rate, verdict_name
+
+GOAL_MAX_COST, GOAL_MIN_CLASSES = 0.10, 8  # issue 22's goal: <= 10% of a retrain's passes, removed in >= 8 of 10 classes
+VERDICT_ORDER = ("removed", "output-only", "not removed", "broke the model")
+"""The verdicts in the order the docs tables show them (the goal's verdict first); the same names as ``verdicts.VERDICTS``."""
+BASELINE_NOTES = {
+    "output_mask": "the original with the class's logit masked: it moves no weight",
+    "random_labels": "one epoch on the retain set and the class relabelled at random (SalUn without its saliency mask; no localization, no concepts)",
+    "retrain_budget": "a fresh model trained on the retain set with the recipe's optimizer for 10% of a retrain's passes (one of its 10 epochs)",
+}
+"""What each trivial baseline is, for the leaderboard's reading (a baseline not named here is 'a baseline the study names')."""
 
 
 def finite_mean(values: Sequence[Any]) -> float:
@@ -55,7 +67,7 @@ def classes_removed(records: Sequence[dict[str, Any]], methods: Sequence[str]) -
     return out
 
 
-def class_leaderboard(records: Sequence[dict[str, Any]], methods: Sequence[str], max_cost: float = 0.10, min_classes: int = 8) -> list[dict[str, Any]]:
+def class_leaderboard(records: Sequence[dict[str, Any]], methods: Sequence[str], max_cost: float = GOAL_MAX_COST, min_classes: int = GOAL_MIN_CLASSES) -> list[dict[str, Any]]:
     """One row per method: classes judged removed, the pooled cost in passes (Σ / Σ retrain, median beside) and the goal.
 
     ``goal_met``: pooled cost <= ``max_cost`` of a retrain's passes and at least ``min_classes`` classes
@@ -80,7 +92,7 @@ def class_leaderboard(records: Sequence[dict[str, Any]], methods: Sequence[str],
     return sorted(rows, key=lambda r: (-r["removed"], r["relative_passes_pooled"] if r["relative_passes_pooled"] == r["relative_passes_pooled"] else float("inf")))
 
 
-def leaderboard_markdown(board: Sequence[dict[str, Any]], max_cost: float = 0.10, min_classes: int = 8) -> list[str]:
+def leaderboard_markdown(board: Sequence[dict[str, Any]], max_cost: float = GOAL_MAX_COST, min_classes: int = GOAL_MIN_CLASSES) -> list[str]:
     """``class_leaderboard`` rows as a markdown table and one sentence on the goal: who meets it or, if nobody, who comes closest.
 
     Closest: the most classes removed among methods within the cost limit (else among all methods).
@@ -153,3 +165,82 @@ def calibration_markdown(pooled: dict[str, Any]) -> list[str]:
         verdicts = ", ".join(f"{v} {n}" for v, n in sorted(c["verdicts"].items()))
         lines.append(f"| {name} | {c['expected']} | {c['passed']} / {c['runs']} | {verdicts} |")
     return lines
+
+
+def _group_mean(group: dict[str, Any], method: str, column: str) -> float | None:
+    cell = group["rows"].get(method, {}).get(column)
+    return cell.get("mean") if isinstance(cell, dict) else None
+
+
+def _runs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICT_ORDER if counts.get(v)) or "no runs"
+
+
+def compare_removed(a: int, b: int, name_a: str, name_b: str) -> str:
+    """'`A` removes 2 classes more than `B` (7 vs 5)', or 'fewer', or 'as many classes as'."""
+    if a == b:
+        return f"`{name_a}` removes as many classes as `{name_b}` ({a} vs {b})"
+    n = abs(a - b)
+    return f"`{name_a}` removes {n} {'class' if n == 1 else 'classes'} {'more' if a > b else 'fewer'} than `{name_b}` ({a} vs {b})"
+
+
+def verdict_table(group: dict[str, Any], baselines: Sequence[str]) -> list[str]:
+    """A study group's every row: its verdict counts over runs beside its classes removed and cost, baselines named as such.
+
+    ``group`` is one group of ``study_summary.summarize_study`` with a ``class_verdicts`` block.
+    """
+    board = group["class_verdicts"]["leaderboard"]
+    counts = group["class_verdicts"]["verdicts"]
+    lines = [
+        "| row | role | runs | " + " | ".join(VERDICT_ORDER) + " | classes removed | passes × retrain (pooled) | other_acc_test |",
+        "|---|---|---|" + "---|" * len(VERDICT_ORDER) + "---|---|---|",
+    ]
+    for r in board:
+        m = r["method"]
+        role = "oracle (against the others)" if m == "retrain" else ("trivial baseline" if m in baselines else "method")
+        mine = counts.get(m, {})
+        other = _group_mean(group, m, "other_acc_test")
+        lines.append(
+            f"| {m} | {role} | {sum(mine.values())} | "
+            + " | ".join(str(mine.get(v, 0)) for v in VERDICT_ORDER)
+            + f" | {r['removed']} / {r['classes']} | {r['relative_passes_pooled']:.3g} | {'–' if other is None else f'{other:.1f}'} |"
+        )
+    return lines
+
+
+def leaderboard_reading(group: dict[str, Any], baselines: Sequence[str], max_cost: float = GOAL_MAX_COST, min_classes: int = GOAL_MIN_CLASSES) -> tuple[list[str], dict[str, Any]]:
+    """The goal stated as met or missed, the closest row and what its runs were judged, and each trivial baseline's result.
+
+    Why generated: the page's reading then cannot drift from the stored numbers. Closest: within the cost, the
+    most classes removed, then the most runs judged ``removed``, then the cheapest. Returns the markdown lines
+    and the machine-readable reading (``goal_met_by``, ``closest``, the goal's thresholds).
+    """
+    board = {r["method"]: r for r in group["class_verdicts"]["leaderboard"]}
+    counts = group["class_verdicts"]["verdicts"]
+    oracle_other = _group_mean(group, "retrain", "other_acc_test")
+    candidates = [r for m, r in board.items() if m != "retrain" and r["relative_passes_pooled"] <= max_cost]
+    met = [r["method"] for r in candidates if r["goal_met"]]
+    closest = max(candidates, key=lambda r: (r["removed"], counts.get(r["method"], {}).get("removed", 0), -r["relative_passes_pooled"])) if candidates else None
+
+    def described(m: str) -> str:
+        r, mine = board[m], counts.get(m, {})
+        other = _group_mean(group, m, "other_acc_test")
+        utility = f"; other-class accuracy {other:.1f}% against the oracles' {oracle_other:.1f}%" if other is not None and oracle_other is not None else ""
+        return f"`{m}`: `removed` in {r['removed']} of {r['classes']} classes at {r['relative_passes_pooled']:.3g} × a retrain's passes (runs: {_runs(mine)}{utility})"
+
+    goal = f"a row at ≤ {max_cost:g} × a retrain's passes judged `removed` in at least {min_classes} of 10 classes"
+    if met:
+        lines = [f"**Goal ({goal}): met** by {', '.join(f'`{m}`' for m in met)}. " + "; ".join(described(m) for m in met) + "."]
+    elif closest is not None:
+        lines = [f"**Goal ({goal}): missed.** Closest within the cost: {described(closest['method'])}."]
+    else:
+        lines = [f"**Goal ({goal}):** no row within the cost."]
+    for m in baselines:
+        if m in board:
+            lines += ["", f"- Trivial baseline {described(m)}. It is {BASELINE_NOTES.get(m, 'a baseline the study names')}."]
+    if "SalUn" in board and "random_labels" in board:
+        lines += ["", f"- SalUn's saliency mask against no mask at the same cost: {compare_removed(board['SalUn']['removed'], board['random_labels']['removed'], 'SalUn', 'random_labels')}."]
+    if closest is not None and "retrain_budget" in board and closest["method"] != "retrain_budget":
+        lines += ["", f"- Against retraining at equal cost: {compare_removed(closest['removed'], board['retrain_budget']['removed'], closest['method'], 'retrain_budget')}."]
+    data = {"goal_met_by": met, "closest": closest["method"] if closest and not met else None, "max_cost": max_cost, "min_classes": min_classes}
+    return lines, data
