@@ -51,10 +51,11 @@ def _records_run(folder: Path, output: Path) -> list[dict[str, Any]]:
         pool = info.get("original", {}).get("info", {}).get("spec_hash")
         oracle_hashes = [o.get("info", {}).get("spec_hash") for o in info.get("oracles", [])]
         for r in records:
-            if r["method"] == "original":
-                r["_pool"] = pool  # cells sharing an original repeat these rows: counted once per pool
-            elif r["method"] in ORACLE_ROWS:
-                r["_pool"] = (pool, *oracle_hashes)  # oracles differ with the forget set (a class study's cells share the original only)
+            if r["method"] == "original" or r["method"] in ORACLE_ROWS:
+                # counted once per original *and forget set*: cells that differ only in methods repeat these rows, but the
+                # original's metrics depend on the forget set (a class study's cells share the original, not its scores);
+                # the oracles, retrained without the forget set, identify it
+                r["_pool"] = (pool, *oracle_hashes)
     return records
 
 
