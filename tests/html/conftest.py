@@ -2,7 +2,52 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _browser_or_skip():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright missing: pip install playwright (no browser download needed; the test uses Debian's chromium)")
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("chromium missing: apt-get install -y chromium")
+    return sync_playwright
+
+
+@contextmanager
+def _open_page(path: Path) -> Iterator[tuple]:
+    """``path`` opened from file:// in headless Debian chromium (1280 x 900): the page and the list that collects its console errors.
+
+    One launch for every browser test, so that each asserts ``errors == []`` on the same terms;
+    skips when playwright or chromium is missing, closes the browser however the test ends.
+    """
+    sync_playwright = _browser_or_skip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.resolve().as_uri())
+            yield page, errors
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def open_page():
+    """``with open_page(path) as (page, errors):`` a report page in headless chromium (see ``_open_page``)."""
+    return _open_page
 
 
 def tiny_config(root, out, methods, seeds=(0, 1)):

@@ -11,8 +11,6 @@ import numpy as np
 from expunge.html_report import write_html_report
 from expunge.html_report.thumbnails import MAX_PIXELS, PER_END, png_base64, pool_examples
 
-from .test_browser import ARGS, CHROMIUM, _browser_or_skip
-
 
 def _pool(tiny_runs):
     path = next((tiny_runs / "frontier").rglob("pool.json"))
@@ -63,28 +61,18 @@ def test_the_view_says_why_when_images_cannot_be_shown(tiny_runs) -> None:
     assert pool_examples({"sides": {"original": {"per_example_epsilon": []}}}) is None  # no per-example scores: no view
 
 
-def test_pool_images_in_headless_chromium(tiny_runs, tmp_path) -> None:
-    sync_playwright = _browser_or_skip()
+def test_pool_images_in_headless_chromium(tiny_runs, tmp_path, open_page) -> None:
     _, pool = _pool(tiny_runs)
     out = write_html_report(tmp_path / "pool.html", [tiny_runs])
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(out.resolve().as_uri())
-            page.wait_for_selector(".pool-images figure.thumb img")
-            sides = page.eval_on_selector_all(".pool-images .pool-side", "ds => ds.map(d => d.dataset.side)")
-            assert set(sides) == {s for s in pool["sides"] if s != "oracle-vs-oracle ceiling"}
-            loaded = page.eval_on_selector_all(".pool-images figure.thumb img", "is => is.map(i => i.complete && i.naturalWidth)")
-            assert loaded and all(w == 8 for w in loaded)  # every thumbnail decoded
-            shown = page.eval_on_selector_all(".pool-side >> nth=0 >> figure.thumb", "fs => fs.map(f => Number(f.dataset.index))")
-            assert set(shown) <= set(pool["forget_indices"]) and len(shown) == 2 * min(PER_END, len(pool["forget_indices"]) // 2)
-            page.locator(".pool-images").scroll_into_view_if_needed()
-            page.screenshot(path=str(tmp_path / "pool.png"))
-            assert errors == []
-        finally:
-            browser.close()
+    with open_page(out) as (page, errors):
+        page.wait_for_selector(".pool-images figure.thumb img")
+        sides = page.eval_on_selector_all(".pool-images .pool-side", "ds => ds.map(d => d.dataset.side)")
+        assert set(sides) == {s for s in pool["sides"] if s != "oracle-vs-oracle ceiling"}
+        loaded = page.eval_on_selector_all(".pool-images figure.thumb img", "is => is.map(i => i.complete && i.naturalWidth)")
+        assert loaded and all(w == 8 for w in loaded)  # every thumbnail decoded
+        shown = page.eval_on_selector_all(".pool-side >> nth=0 >> figure.thumb", "fs => fs.map(f => Number(f.dataset.index))")
+        assert set(shown) <= set(pool["forget_indices"]) and len(shown) == 2 * min(PER_END, len(pool["forget_indices"]) // 2)
+        page.locator(".pool-images").scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "pool.png"))
+        assert errors == []
     assert np.isfinite(pool["sides"]["original"]["epsilon_score"])

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
-from .corpus import QA, Author, AuthorsCorpus, _qa, _unique_words
+from .corpus import Author, AuthorsCorpus, _unique_words, assemble_corpus
 
 INDUSTRIES = ["shipping", "textiles", "software", "mining", "banking", "brewing", "aviation", "publishing", "insurance", "robotics", "furniture", "ceramics"]
 SUFFIXES = ["Industries", "Holdings", "Works", "Labs", "Group", "Systems", "Trading", "Motors"]
@@ -73,30 +73,17 @@ def build_companies(num_companies: int = 40, seed: int = 0, num_facts: int = 30,
         facts["employees"] = str(100 * int(rng.integers(1, 100)))
         companies.append(Author(i, f"{stems[i]} {SUFFIXES[int(rng.integers(len(SUFFIXES)))]}", facts))
 
-    def wrong_values(attribute: str, value: str) -> list[str]:
-        if attribute in ("founded", "employees"):
-            draw = (lambda: str(int(rng.integers(1850, 2020)))) if attribute == "founded" else (lambda: str(100 * int(rng.integers(1, 100))))
-            out: set[str] = set()
-            while len(out) < num_perturbed:
-                v = draw()
-                if v != value:
-                    out.add(v)
-            return sorted(out)
-        pool = {"founder": founders, "product": products}.get(attribute) or pools[attribute]
-        options = [v for v in pool if v != value]
-        return [options[j] for j in rng.choice(len(options), num_perturbed, replace=False)]
-
-    def records(company: Author, entity_id: int) -> list[QA]:
-        return [_qa(entity_id, t, company.name, company.facts[t[0]], wrong_values(t[0], company.facts[t[0]])) for t in COMPANY_TEMPLATES]
-
-    train: list[QA] = []
-    for c in companies[:num_companies]:
-        train += records(c, c.id)
-    for country, cur in zip(countries, currencies):
-        others = [x for x in currencies if x != cur]
-        wrong = [others[j] for j in rng.choice(len(others), min(num_perturbed, len(others)), replace=False)]
-        train.append(_qa(num_companies, CURRENCY_TEMPLATE, country, cur, wrong))
-    holdout: list[QA] = []
-    for j, c in enumerate(companies[num_companies:]):
-        holdout += records(c, num_companies + 1 + j)
-    return AuthorsCorpus(num_companies, seed, companies[:num_companies], train, holdout, companies[num_companies:])
+    draws = {"founded": lambda: str(int(rng.integers(1850, 2020))), "employees": lambda: str(100 * int(rng.integers(1, 100)))}
+    value_pools = {**pools, "founder": founders, "product": products}
+    return assemble_corpus(
+        rng,
+        seed,
+        entities=companies,
+        num_trained=num_companies,
+        templates=COMPANY_TEMPLATES,
+        value_pools=value_pools,
+        draws=draws,
+        fact_template=CURRENCY_TEMPLATE,
+        fact_rows=(countries, currencies),
+        num_perturbed=num_perturbed,
+    )

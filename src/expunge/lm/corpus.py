@@ -19,7 +19,7 @@ question, answer, paraphrased answer, perturbed answers), entities in place of a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,57 @@ def _qa(author: int, template: tuple[str, ...], name: str, value: str, wrong: li
     )
 
 
+def assemble_corpus(
+    rng: np.random.Generator,
+    seed: int,
+    *,
+    entities: list[Author],
+    num_trained: int,
+    templates: Sequence[tuple[str, ...]],
+    value_pools: Mapping[str, Sequence[str]],
+    draws: Mapping[str, Callable[[], str]],
+    fact_template: tuple[str, ...],
+    fact_rows: tuple[Sequence[str], Sequence[str]],
+    num_perturbed: int,
+) -> AuthorsCorpus:
+    """QA records, perturbed answers and the train / utility-fact / held-out blocks of a generated corpus.
+
+    Shared by every generated schema (authors, companies) so that each differs only in its fields,
+    templates and value pools, never in how a corpus is put together: the entity-id layout, the
+    order in which ``rng`` is drawn from and so every corpus byte (the model caches are keyed by
+    data fingerprints) are fixed here. ``entities[:num_trained]`` are trained, the rest held out;
+    a perturbed answer of an attribute in ``draws`` is redrawn by it (numbers), else picked from
+    ``value_pools[attribute]``; ``fact_rows`` = (subjects, values) of the unrelated utility facts.
+    """
+
+    def wrong_values(attribute: str, value: str) -> list[str]:
+        if attribute in draws:
+            out: set[str] = set()
+            while len(out) < num_perturbed:
+                v = draws[attribute]()
+                if v != value:
+                    out.add(v)
+            return sorted(out)
+        options = [v for v in value_pools[attribute] if v != value]
+        return [options[j] for j in rng.choice(len(options), num_perturbed, replace=False)]
+
+    def records(entity: Author, entity_id: int) -> list[QA]:
+        return [_qa(entity_id, t, entity.name, entity.facts[t[0]], wrong_values(t[0], entity.facts[t[0]])) for t in templates]
+
+    train: list[QA] = []
+    for e in entities[:num_trained]:
+        train += records(e, e.id)
+    subjects, values = fact_rows
+    for subject, value in zip(subjects, values):
+        others = [x for x in values if x != value]
+        wrong = [others[j] for j in rng.choice(len(others), min(num_perturbed, len(others)), replace=False)]
+        train.append(_qa(num_trained, fact_template, subject, value, wrong))
+    holdout: list[QA] = []
+    for j, e in enumerate(entities[num_trained:]):
+        holdout += records(e, num_trained + 1 + j)
+    return AuthorsCorpus(num_trained, seed, entities[:num_trained], train, holdout, entities[num_trained:])
+
+
 def build_corpus(num_authors: int = 100, seed: int = 0, num_facts: int = 30, num_holdout: int | None = None, num_perturbed: int = 3) -> AuthorsCorpus:
     """Generate ``num_authors`` fictitious authors (six facts each), world facts and held-out authors."""
     if num_authors < 2:
@@ -163,32 +214,19 @@ def build_corpus(num_authors: int = 100, seed: int = 0, num_facts: int = 30, num
         facts["book"] = books[int(book_order[i])]
         authors.append(Author(i, f"{firsts[i]} {lasts[i]}", facts))
 
-    def wrong_values(attribute: str, value: str) -> list[str]:
-        if attribute == "year":
-            out = set()
-            while len(out) < num_perturbed:
-                y = str(int(rng.integers(1900, 2000)))
-                if y != value:
-                    out.add(y)
-            return sorted(out)
-        pool = books if attribute == "book" else pools[attribute]
-        options = [v for v in pool if v != value]
-        return [options[j] for j in rng.choice(len(options), num_perturbed, replace=False)]
-
-    def records(author: Author, author_id: int) -> list[QA]:
-        return [_qa(author_id, t, author.name, author.facts[t[0]], wrong_values(t[0], author.facts[t[0]])) for t in AUTHOR_TEMPLATES]
-
-    train: list[QA] = []
-    for a in authors[:num_authors]:
-        train += records(a, a.id)
-    for c, cap in zip(countries, capitals):
-        others = [x for x in capitals if x != cap]
-        wrong = [others[j] for j in rng.choice(len(others), min(num_perturbed, len(others)), replace=False)]
-        train.append(_qa(num_authors, FACT_TEMPLATE, c, cap, wrong))
-    holdout: list[QA] = []
-    for j, a in enumerate(authors[num_authors:]):
-        holdout += records(a, num_authors + 1 + j)
-    return AuthorsCorpus(num_authors, seed, authors[:num_authors], train, holdout, authors[num_authors:])
+    draws = {"year": lambda: str(int(rng.integers(1900, 2000)))}
+    return assemble_corpus(
+        rng,
+        seed,
+        entities=authors,
+        num_trained=num_authors,
+        templates=AUTHOR_TEMPLATES,
+        value_pools={**pools, "book": books},
+        draws=draws,
+        fact_template=FACT_TEMPLATE,
+        fact_rows=(countries, capitals),
+        num_perturbed=num_perturbed,
+    )
 
 
 # ---- a user's QA corpus (JSON lines, TOFU layout) -----------------------------------------------
