@@ -31,6 +31,7 @@ class TargetResult:
     value: float | None = None
     reference: float | None = None
     note: str = ""
+    interval: dict[str, Any] | None = None  # versus: bootstrap interval of the distance's mean over runs (``versus_interval``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,7 +42,12 @@ class TargetResult:
         verdict = "met" if self.met else "missed"
         where = f" by {self.row}" if self.row else ""
         ref = f" vs {self.reference:.4g}" if self.reference is not None else ""
-        return f"- {self.statement}: **{verdict}**{where} (value {self.value:.4g}{ref}; distance {self.distance:+.3g}, ≤ 0 is met)"
+        line = f"- {self.statement}: **{verdict}**{where} (value {self.value:.4g}{ref}; distance {self.distance:+.3g}, ≤ 0 is met)"
+        if self.interval:
+            i = self.interval
+            state = ("resolved: " + ("met" if i["high"] < 0 else "missed")) if i["resolved"] else "not resolved"
+            line += f"; {i['level']:.0%} bootstrap interval of the distance over runs ({i['n_a']} vs {i['n_b']}): [{i['low']:+.3g}, {i['high']:+.3g}], {state}"
+        return line
 
 
 TARGET_RULES: Registry = Registry("target rule", entry_point_group="expunge.target_rules")
@@ -162,3 +168,27 @@ def check_target(rows: Rows, spec: Mapping[str, Any]) -> TargetResult:
     if spec.get("note"):
         result.note = (result.note + "; " if result.note else "") + str(spec["note"])
     return result
+
+
+def versus_interval(records: Sequence[Mapping[str, Any]], spec: Mapping[str, Any], result: TargetResult, base_seed: int = 0) -> dict[str, Any] | None:
+    """Whether a ``versus`` judgement survives seed noise: a percentile bootstrap of the distance's mean over the runs
+    of the judged row and of the reference (each side resampled on its own; the pair draws from its own stream, so
+    adding a row or a target never moves another interval). None where the rule is not ``versus`` or ``abs_le``
+    (a distance that is not linear in the means), or a side has fewer than two runs."""
+    from .stats import bootstrap_difference
+
+    if spec.get("rule") != "versus" or result.row is None or result.met is None or spec.get("op", "le") == "abs_le":
+        return None
+    metric, reference = spec["metric"], spec["reference"]
+    scale, offset = float(spec.get("scale", 1.0)), float(spec.get("offset", 0.0))
+
+    def values(row: str) -> list[float]:
+        found = [r.get(metric) for r in records if r.get("method") == row and r.get("status", "ok") == "ok"]
+        return [float(v) for v in found if isinstance(v, (int, float)) and math.isfinite(v)]
+
+    mine, theirs = values(result.row), [scale * v + offset for v in values(reference)]
+    if len(mine) < 2 or len(theirs) < 2:
+        return None
+    sign = 1.0 if spec.get("op", "le") == "le" else -1.0  # distance = sign × (value − reference); ≤ 0 is met
+    a, b = (mine, theirs) if sign > 0 else (theirs, mine)
+    return bootstrap_difference(a, b, (result.row, reference, metric, spec.get("op", "le")), base_seed)

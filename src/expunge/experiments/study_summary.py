@@ -23,7 +23,7 @@ import numpy as np
 from ..evaluate.class_summary import calibration_markdown, class_leaderboard, leaderboard_markdown, rejudge_cell, verdict_counts
 from ..evaluate.gaps import deltas
 from ..evaluate.stats import RATIO_SOURCES, pooled_cost_ratio
-from ..evaluate.targets import check_target
+from ..evaluate.targets import check_target, versus_interval
 from ..evaluate.verdicts import pool_calibrations
 from ..utils import atomic_write_json, atomic_write_text
 from .study_plan import OUTPUTS, parse_study
@@ -239,7 +239,7 @@ def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> d
     for label, group in sorted(groups.items(), key=lambda item: order[item[1]["role"]]):
         unique = _unique(group["records"])
         rows = group_rows(unique, columns)
-        targets = [check_target(rows, t).to_dict() for t in spec.targets] if rows else []
+        targets = [_judged(unique, rows, t) for t in spec.targets] if rows else []
         entry = {"label": label, "key": group["key"], "cells": group["cells"], "rows": rows, "targets": targets}
         if tuned:
             tuning = group_tuning(group["cell_data"])
@@ -359,6 +359,13 @@ def _tuned_flag(target: dict[str, Any], group: dict[str, Any]) -> str:
     if group.get("tuned_on") and target.get("row") and _tuned_row(target["row"], group.get("tuning", {})):
         return " *(a row tuned on this setting; the held-out settings test it)*"
     return ""
+
+
+def _judged(records: Sequence[dict[str, Any]], rows: dict[str, dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
+    """One target on one group, with its bootstrap interval over runs where the rule has one."""
+    result = check_target(rows, spec)
+    result.interval = versus_interval(records, spec, result)
+    return result.to_dict()
 
 
 def _target_line(t: dict[str, Any]) -> str:
