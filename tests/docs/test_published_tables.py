@@ -87,3 +87,38 @@ def test_stored_tables_match_their_results() -> None:
     results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
     for stem, text in pt.render_all(results).items():
         assert (results / f"{stem}.md").read_text() == text, f"benchmarks/results/{stem}.md is stale or edited: run python benchmarks/pipeline_tables.py"
+
+
+def test_lm_tuning_table_shows_the_chosen_trials_beside_the_defaults() -> None:
+    per = {"forget_quality": 0.5, "utility": 0.6}
+    trial = {"trial": 3, "hyperparams": {"epochs": 62, "lr": 0.00123456}, "per_fraction": {"0.05": {**per, "forget_quality": 0.004}, "0.1": per}, "in_idk_window": True}
+    data = {
+        "references": {f: [{"label": "IDK (default)", "hyperparams": {}, "forget_quality": 0.25, "utility": 0.61}] for f in ("0.05", "0.1")},
+        "methods": {"lm_npo": {"best": trial, "trials": [trial, {**trial, "trial": 4, "in_idk_window": False}], "space": {"hyperparams.lr": ["loguniform", 0.0003, 0.01]}}},
+        "corpus": {"num_authors": 50, "corpus_seed": 1, "evaluation_corpus_seed": 0},
+        "seeds": {"unlearning": [0]},
+        "passes": {"epochs": 62},
+        "rule": "the stated rule",
+    }
+    text = pt.lm_tuning_equal_trials(data)
+    assert "| IDK (default) | defaults | 0.250 | 0.250 | 0.610 | 0.610 | – |" in text
+    assert "| **NPO (tuned, 2 trials)**: trial 3 | epochs 62, lr 0.001235 | 4.0e-3 | 0.500 | 0.600 | 0.600 | 1 of 2 |" in text
+    assert "lr 0.0003..0.01 (loguniform)" in text and text.endswith("Rule: the stated rule")
+
+
+def test_lm_dev_sweeps_keep_each_sweeps_rule_decision_and_pooled_means() -> None:
+    row = {"forget_quality": 0.5, "utility_retain": 0.6, "mia_loss_auc": 0.8}
+    sweep = {
+        "scale": {"authors": 100, "corpus_seed": 1, "seeds": 2, "first_seed": 2},
+        "variants": {"c b0.2": ["lm_concept", {"beta": 0.2}]},
+        "selection_rule": "fixed before the run",
+        "decision": "default kept",
+        "summary": [{"method": "c b0.2", "fraction": f, "n": 2, **row} for f in (0.05, 0.1)],
+        "pooled": [{"method": "c b0.2", "fraction": 0.05, "seeds": [0, 1, 2, 3], **row, "forget_quality": 1e-5}],
+    }
+    text = pt.lm_dev_sweeps({"purpose": "why", "note": "earlier", "sweeps": [{**sweep, "pooled": None, "selection_rule": None}, sweep]})
+    assert "#### Sweep 1" in text and "#### Sweep 2" in text and "unlearning seeds 2–3 of this run" in text
+    assert text.count("*Rule:* fixed before the run") == 1 and "*Decision:* default kept" in text
+    assert '`c b0.2` = `lm_concept` {"beta": 0.2}' in text
+    assert "| c b0.2 | 2 | 0.500 | 0.600 | 0.800 | 0.500 | 0.600 | 0.800 |" in text
+    assert "| c b0.2 | 4 | 1.0e-5 | 0.600 | 0.800 |" in text  # pooled: one fraction, four seeds

@@ -490,6 +490,96 @@ def zero_shot_cnn512(data: dict[str, Any]) -> str:
     return "\n\n".join(blocks)
 
 
+# --- language models: the tuning record behind the lm-authors rows (docs/methods/language-models.md) ---------------
+
+
+def small(value: float | None) -> str:
+    """A forget quality or utility: three decimals, or two significant digits in e-notation below 0.01 (KS p-values)."""
+    if value is None:
+        return "–"
+    return f"{value:.1e}".replace("e-0", "e-") if 0 < abs(value) < 0.01 else num(value, 3)
+
+
+def _hyper(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k.removeprefix('hyperparams.')} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in params.items()) or "defaults"
+
+
+def lm_tuning_equal_trials(data: dict[str, Any]) -> str:
+    """The defaults and the trials chosen for NPO and grad diff, per forget fraction, with the rule that chose them."""
+    fractions = sorted(data["references"], key=float)
+    header = ["row", "hyperparameters", *(f"forget quality {float(f):.0%}" for f in fractions), *(f"utility {float(f):.0%}" for f in fractions), "trials inside the window"]
+    by_label = {r["label"]: {f: r2 for f in fractions for r2 in data["references"][f] if r2["label"] == r["label"]} for r in data["references"][fractions[0]]}
+    rows = []
+    for label, per in by_label.items():
+        rows.append([label, _hyper(per[fractions[0]]["hyperparams"]), *(small(per[f]["forget_quality"]) for f in fractions), *(small(per[f]["utility"]) for f in fractions), "–"])
+    for unlearner, method in data["methods"].items():
+        best, trials = method["best"], method["trials"]
+        inside = sum(1 for t in trials if t["in_idk_window"])
+        name = {"lm_npo": "NPO", "lm_grad_diff": "grad diff"}.get(unlearner, unlearner)
+        rows.append(
+            [
+                f"**{name} (tuned, {len(trials)} trials)**: trial {best['trial']}",
+                _hyper(best["hyperparams"]),
+                *(small(best["per_fraction"][f]["forget_quality"]) for f in fractions),
+                *(small(best["per_fraction"][f]["utility"]) for f in fractions),
+                f"{inside} of {len(trials)}",
+            ]
+        )
+    corpus = data["corpus"]
+    spaces = "; ".join(
+        f"{ {'lm_npo': 'NPO', 'lm_grad_diff': 'grad diff'}.get(u, u) }: " + ", ".join(f"{k.removeprefix('hyperparams.')} {lo:g}..{hi:g} ({kind})" for k, (kind, lo, hi) in m["space"].items())
+        for u, m in data["methods"].items()
+    )
+    lines = [
+        f"Development corpus: {corpus['num_authors']} authors, corpus seed {corpus['corpus_seed']} (the evaluation corpus, seed {corpus['evaluation_corpus_seed']}, was not used); "
+        f"unlearning seed(s) {', '.join(map(str, data['seeds']['unlearning']))}; every trial at {data['passes']['epochs']} epochs. Search space: {spaces}.",
+        "",
+        table(header, rows),
+        "",
+        f"Rule: {data['rule']}",
+    ]
+    return "\n".join(lines)
+
+
+DEV_SWEEP_COLUMNS = [("forget_quality", "FQ"), ("utility_retain", "retain utility"), ("mia_loss_auc", "loss AUC")]
+
+
+def _sweep_table(rows: list[dict[str, Any]], count_key: str) -> str:
+    fractions = sorted({r["fraction"] for r in rows})
+    header = ["setting", "runs", *(f"{label} {f:.0%}" for f in fractions for _, label in DEV_SWEEP_COLUMNS)]
+    by_method: dict[str, dict[float, dict[str, Any]]] = {}
+    for r in rows:
+        by_method.setdefault(r["method"], {})[r["fraction"]] = r
+    body = []
+    for method, per in by_method.items():
+        counts = {len(r[count_key]) if isinstance(r.get(count_key), list) else r.get(count_key) for r in per.values()}
+        cells = [small(per[f].get(key)) if f in per else "–" for f in fractions for key, _ in DEV_SWEEP_COLUMNS]
+        body.append([method, "/".join(str(c) for c in sorted(counts, key=str)), *cells])
+    return table(header, body)
+
+
+def lm_dev_sweeps(data: dict[str, Any]) -> str:
+    """lm_concept's development sweeps: each sweep's corpus, rule, decision and per-setting means, as stored."""
+    out = [f"Record: {data['purpose']}.", ""]
+    for i, sweep in enumerate(data["sweeps"], 1):
+        scale = sweep["scale"]
+        first = scale.get("first_seed") or 0
+        seeds = f"{first}–{first + scale['seeds'] - 1}" if scale["seeds"] > 1 else str(first)
+        out += [f"#### Sweep {i}", "", f"Development corpus: {scale['authors']} authors, corpus seed {scale['corpus_seed']}; unlearning seeds {seeds} of this run."]
+        if sweep.get("variants"):
+            settings = "; ".join(f"`{name}` = `{unlearner}` {json.dumps(params) if params else 'defaults'}" for name, (unlearner, params) in sweep["variants"].items())
+            out += ["", f"*Settings:* {settings}."]
+        for key, label in (("purpose", "What"), ("selection_rule", "Rule"), ("decision", "Decision"), ("references", "References")):
+            if sweep.get(key):
+                out += ["", f"*{label}:* {sweep[key]}"]
+        out += ["", "Means over this run's seeds (`runs` = seeds per fraction):", "", _sweep_table(sweep["summary"], "n")]
+        if sweep.get("pooled"):
+            out += ["", "Pooled over every seed run so far (`runs` = seeds):", "", _sweep_table(sweep["pooled"], "seeds")]
+        out.append("")
+    out += [f"Earlier sweeps in brief: {data['note']}."]
+    return "\n".join(out)
+
+
 # --- class-removal leaderboard (from the study folder: it reads the cells' records and models) -----
 
 CLASS_LEADERBOARD_SEEN = [f"classes-{c}__seed-{s}" for c in range(3) for s in range(3)] + ["classes-3__seed-0"]
@@ -570,6 +660,8 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {  # output ste
     "del_mask_remainder": ("del_mask_remainder.json", del_mask_remainder),
     "zero_shot_analysis_size": ("zero_shot_analysis_size.json", zero_shot_analysis_size),
     "zero_shot_fmnist_cnn512": ("zero_shot_fmnist_cnn512.json", zero_shot_cnn512),
+    "lm_tuning_equal_trials": ("lm_tuning_equal_trials.json", lm_tuning_equal_trials),
+    "llm_authors_dev_sweep": ("llm_authors_dev_sweep.json", lm_dev_sweeps),
 }
 FRONTIER: dict[str, tuple[str, Callable[[Path], str]]] = {
     "frontier_fmnist": ("frontier_fmnist_{,high_}<split>.json", frontier_full),
