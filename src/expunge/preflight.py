@@ -180,14 +180,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def set_path(data: dict[str, Any], path: list[str], value: Any, label: str | None = None) -> None:
-    """Set ``data[path[0]][path[1]]... = value`` in place; list items by position, missing dicts created."""
+    """Set ``data[path[0]][path[1]]... = value`` in place; list items by position (``+`` appends), missing dicts created."""
     label = label or ".".join(path)
     node: Any = data
     for i, part in enumerate(path):
         last = i == len(path) - 1
+        if isinstance(node, list) and part == "+" and last:  # methods.+={...} appends one item
+            node.append(value)
+            return
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"override {label!r}: {'.'.join(path[: i + 1])} is not a valid list position.")
+                raise ConfigError(f"override {label!r}: {'.'.join(path[: i + 1])} is not a valid list position (an index below {len(node)}, or + at the end to append).")
             key: Any = int(part)
         elif isinstance(node, dict):
             key = part
@@ -202,7 +205,7 @@ def set_path(data: dict[str, Any], path: list[str], value: Any, label: str | Non
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Dotted keys, list items by position: ``methods.2.alpha=0.1``."""
+    """Dotted keys, list items by position: ``methods.2.alpha=0.1``; ``methods.+={name: finetune}`` appends a method."""
     data = copy.deepcopy(data)
     for text in overrides:
         path, value = parse_override(text)

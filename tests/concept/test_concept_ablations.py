@@ -112,3 +112,40 @@ def test_collateral_damage_is_the_other_classes_drop_beside_the_oracles(shapes, 
     assert out["collateral_other_acc_test"] == pytest.approx(expected_other, abs=1e-4) and out["collateral_target_acc_test"] == 0.0
     assert out["other_drop_test"] == pytest.approx(same["collateral_other_acc_test"] - expected_other, abs=1e-4)
     assert out["collateral_excess"] == pytest.approx(out["other_drop_test"]) and out["other_drop_test_oracle"] == 0.0
+
+
+def test_separate_concept_images_are_apart_from_the_training_data_and_independent_of_the_classes(shapes):
+    source = shapes.train.separate_concepts
+    images, labels, names = source.draw(600, seed=5)
+    assert images.shape == (600, 1, 24, 24) and names == C.CONCEPT_NAMES
+    assert (labels.sum(1) == len(C.FAMILIES)).all()  # one value per family on every image
+    again, labels_again, _ = source.draw(600, seed=5)
+    assert torch.equal(images, again) and (labels == labels_again).all()  # drawn from the seed alone
+    assert not torch.equal(source.draw(600, seed=6)[0], images)
+    # no class ties the families together: triangles come with diagonal marks only in the class-composed training set
+    triangle, diag = labels[:, names.index("shape:triangle")], labels[:, names.index("stroke:diag")]
+    assert abs(triangle[diag].mean() - triangle[~diag].mean()) < 0.1
+    train_labels = shapes.train.concept_labels.numpy()
+    t_triangle, t_diag = train_labels[:, names.index("shape:triangle")], train_labels[:, names.index("stroke:diag")]
+    assert t_triangle[t_diag].mean() - t_triangle[~t_diag].mean() > 0.3
+    flat_train = shapes.train.inputs.reshape(len(shapes.train.inputs), -1)
+    assert not any(torch.equal(images[0].reshape(-1), row) for row in flat_train)  # not a training image
+
+
+def test_a_bank_from_separate_concept_images_finds_the_class_concepts(shapes, trained):
+    analysis = _analyse(trained, shapes, bank_source="separate", separate_images=800, separate_seed=3, heldout=np.arange(1000, 1200))
+    training = _analyse(trained, shapes, heldout=np.arange(1000, 1200))
+    assert not torch.equal(analysis.bank.vectors, training.bank.vectors)  # another bank: fitted on other images
+    assert analysis.precision_at_true() >= 0.6  # the true concepts of class 0 lead the ranking from the separate bank
+    same = _analyse(trained, shapes, bank_source="separate", separate_images=800, separate_seed=3, heldout=np.arange(1000, 1200))
+    assert torch.equal(same.bank.vectors, analysis.bank.vectors)
+    with pytest.raises(ConfigError, match="bank_source 'clip' unknown"):
+        _analyse(trained, shapes, bank_source="clip")
+
+
+def test_separate_bank_source_on_data_without_one_is_a_clear_error(trained):
+    plain = C.ConceptTensorDataset(torch.randn(40, 1, 24, 24), torch.arange(40) % 10, torch.zeros(40, len(C.CONCEPT_NAMES), dtype=torch.bool), C.CONCEPT_NAMES)
+    with pytest.raises(ConfigError, match="bank_path"):
+        C.analyse(trained, plain, np.arange(40), 0, 10, CPU, bank_source="separate")
+    with pytest.raises(ConfigError, match="keep one"):
+        C.ConceptPoison(bank_path="x", bank_source="separate").unlearn(trained, None)  # pyright: ignore[reportArgumentType]

@@ -24,3 +24,11 @@ def test_set_path_in_place() -> None:
     method = {"hyperparams": {"lr": 0.05}}
     set_path(method, ["hyperparams", "reset"], "original_init")
     assert method == {"hyperparams": {"lr": 0.05, "reset": "original_init"}}
+
+
+def test_plus_appends_a_list_item_only_at_the_end_of_a_key() -> None:
+    data = {"methods": [{"name": "a"}]}
+    out = apply_overrides(data, ["methods.+={name: b, hyperparams: {lr: 0.1}}", "methods.1.hyperparams.lr=0.2"])
+    assert out["methods"] == [{"name": "a"}, {"name": "b", "hyperparams": {"lr": 0.2}}] and data["methods"] == [{"name": "a"}]
+    with pytest.raises(ConfigError, match=r"or \+ at the end to append"):
+        apply_overrides(data, ["methods.+.name=c"])

@@ -26,6 +26,8 @@ position: the donor a method picks for them can be checked against the table.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -67,11 +69,49 @@ def class_name(cls: int) -> str:
     return "-".join(CLASS_CONCEPTS[cls])
 
 
-class ConceptTensorDataset(IndexedTensorDataset):
-    """An in-memory dataset whose examples also carry boolean concept labels ``(n, K)``."""
+@dataclass(frozen=True)
+class SeparateConceptImages:
+    """Where a dataset draws concept images that are *not* its classes' training images (the paper's route).
 
-    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, concept_labels: torch.Tensor, concept_names: list[str], class_table: dict[int, list[str]] | None = None) -> None:
+    ``draw(n, seed)`` returns ``(images, labels (n, K) bool, names)``: images labelled only by concept, drawn
+    with every concept family independent of the others and of any class, so a bank fitted on them learns the
+    concepts apart from the class compositions of the training data.
+    """
+
+    image_size: int = 24
+    noise: float = 0.25
+
+    def draw(self, n: int, seed: int) -> tuple[torch.Tensor, np.ndarray, list[str]]:
+        if n < 1:
+            raise DataError(f"separate concept images: n must be >= 1, got {n}.")
+        rng = np.random.default_rng(seed)
+        images = np.empty((n, 1, self.image_size, self.image_size), dtype=np.float32)
+        labels = np.zeros((n, len(CONCEPT_NAMES)), dtype=bool)
+        for i in range(n):
+            values = {family: str(rng.choice(options)) for family, options in FAMILIES.items()}
+            for family, value in values.items():
+                labels[i, CONCEPT_NAMES.index(f"{family}:{value}")] = True
+            images[i, 0] = render(values, rng, self.image_size, self.noise)
+        return torch.from_numpy(images), labels, list(CONCEPT_NAMES)
+
+
+class ConceptTensorDataset(IndexedTensorDataset):
+    """An in-memory dataset whose examples also carry boolean concept labels ``(n, K)``.
+
+    ``separate_concepts``: a source of concept images apart from the training images, when the dataset has one.
+    """
+
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        concept_labels: torch.Tensor,
+        concept_names: list[str],
+        class_table: dict[int, list[str]] | None = None,
+        separate_concepts: SeparateConceptImages | None = None,
+    ) -> None:
         super().__init__(inputs, targets)
+        self.separate_concepts = separate_concepts
         if concept_labels.shape != (len(targets), len(concept_names)):
             raise DataError(f"concept_labels must have shape ({len(targets)}, {len(concept_names)}), got {tuple(concept_labels.shape)}.")
         self.concept_labels = concept_labels.bool()
@@ -160,7 +200,8 @@ def generate(n: int, rng: np.random.Generator, keep: float = 0.9, image_size: in
             concepts[i, CONCEPT_NAMES.index(f"{family}:{value}")] = True
         images[i, 0] = render(values, rng, image_size, noise)
     table = {c: class_concepts(c) for c in range(num_classes)}
-    return ConceptTensorDataset(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), torch.from_numpy(concepts), CONCEPT_NAMES, table)
+    source = SeparateConceptImages(image_size, noise)
+    return ConceptTensorDataset(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), torch.from_numpy(concepts), CONCEPT_NAMES, table, source)
 
 
 @DATASETS.register("concept_shapes", "generated shapes/textures/strokes/positions with per-image concept ground truth (10 classes)")

@@ -48,6 +48,9 @@ SCOPES = ("head", "full", "mask")
 # How a class's concepts are ranked. ig: IG through the post-hoc CBM among concepts with mean margin > 0 (the method);
 # the ablations a study runs as rows: ig-all (IG without the margin filter) and margin (mean margin only: no CBM, no IG).
 RANKINGS = ("ig", "ig-all", "margin")
+# Where the concept bank's examples come from: training (per-image concept labels of the training images; expunge's
+# default) or separate (concept images apart from the classes' training images, drawn by the dataset; the paper's route).
+BANK_SOURCES = ("training", "separate")
 
 
 def concept_labels(dataset: Any, attributes: str = "auto") -> tuple[np.ndarray, list[str]]:
@@ -105,6 +108,33 @@ class ConceptAnalysis:
         }
 
 
+def separate_bank(
+    model: nn.Module,
+    dataset: Any,
+    layer: str | None,
+    device: torch.device,
+    cav: str,
+    examples_per_concept: int,
+    min_examples: int,
+    n_images: int,
+    image_seed: int,
+    seed: int,
+) -> ConceptBank:
+    """A bank fitted on concept images apart from the training images (the paper's route), drawn by the dataset's source.
+
+    The training data then contributes only class labels: the concepts are learnt where no class composition ties them.
+    """
+    source = getattr(dataset, "separate_concepts", None)
+    if source is None:
+        raise ConfigError(
+            "bank_source=separate needs a dataset that can draw separate concept images (concept_shapes can); "
+            "for other data fit a bank on your own concept images and pass bank_path (docs/methods/concept.md#concept-images)."
+        )
+    images, labels, names = source.draw(n_images, image_seed)
+    sets = concept_example_sets(labels, names, np.arange(len(images)), examples_per_concept, min_examples, seed)
+    return fit_bank(model, images, sets, layer, device, cav, min_examples=min_examples, seed=seed)
+
+
 def analyse(
     model: nn.Module,
     dataset: Any,
@@ -127,12 +157,16 @@ def analyse(
     ranking: str = "ig",
     heldout: np.ndarray | None = None,
     exclude: list[int] | None = None,
+    bank_source: str = "training",
+    separate_images: int = 2000,
+    separate_seed: int = 0,
 ) -> ConceptAnalysis:
     """Bank -> CBM -> per-class IG attribution -> donor, on the training examples ``pool``.
 
     ``ranking`` (``RANKINGS``): ig (the method), ig-all (no margin filter), margin (no CBM, no IG).
     ``heldout``: indices of images the model never trained on (the validation split); the CBM's accuracy is
     measured on them. ``donor="random"`` draws an arbitrary other class (not in ``exclude``) from ``seed``.
+    ``bank_source`` (``BANK_SOURCES``): where the bank's concept examples come from when no ``bank`` is given.
     """
     if ranking not in RANKINGS:
         raise ConfigError(f"ranking {ranking!r} unknown; choose one of {list(RANKINGS)} (ig is the method, the others its ablations).")
@@ -148,7 +182,11 @@ def analyse(
         if donor_index not in present:
             raise ConfigError(f"donor class {donor_index} is absent from the data (classes present: {present}).")
     rng = np.random.default_rng(seed)
-    if bank is None:
+    if bank_source not in BANK_SOURCES:
+        raise ConfigError(f"bank_source {bank_source!r} unknown; choose one of {list(BANK_SOURCES)}.")
+    if bank is None and bank_source == "separate":
+        bank = separate_bank(model, dataset, layer, device, cav, examples_per_concept, min_examples, separate_images, separate_seed, seed)
+    elif bank is None:
         labels, names = concept_labels(dataset, attributes)
         sets = concept_example_sets(labels, names, pool, examples_per_concept, min_examples, seed)  # pyright: ignore[reportArgumentType]
         bank = fit_bank(model, dataset.inputs, sets, layer, device, cav, min_examples=min_examples, seed=seed)
@@ -201,6 +239,7 @@ def _predictions(model: nn.Module, inputs: torch.Tensor, emb: torch.Tensor, laye
 ANALYSIS_FIELDS = (
     "model", "dataset", "pool", "target", "num_classes", "device", "top_m", "donor", "layer", "cav", "examples_per_concept",
     "min_examples", "per_class", "bank", "attributes", "seed", "present_only", "ranking", "heldout", "exclude",
+    "bank_source", "separate_images", "separate_seed",
 )  # fmt: skip
 
 
@@ -321,6 +360,10 @@ class ConceptPoison:
     per_class: int = hp(200, low=2, doc="images per class for the CBM head and the attributions")
     attributes: str = hp("auto", choices=("auto", "dataset", "fashion_mnist"), doc="where per-image concept labels come from")
     bank_path: str | None = hp(None, doc="a saved ConceptBank (path without suffix); replaces fitting CAVs")
+    bank_source: str = hp(
+        "training", choices=BANK_SOURCES, doc="training: CAVs from the training images' concept labels; separate: from concept images apart from the training data (the paper's route; concept_shapes)"
+    )
+    separate_images: int = hp(2000, low=20, doc="separate concept images drawn for the bank (bank_source=separate)")
     name: str = "concept_poison"
     analyses: list[ConceptAnalysis] = field(default_factory=list, init=False, repr=False)
 
@@ -338,6 +381,8 @@ class ConceptPoison:
         return [int(c) for c in classes]
 
     def unlearn(self, model: nn.Module, task: UnlearningTask, mask: Mask | None = None) -> nn.Module:
+        if self.bank_path and self.bank_source == "separate":
+            raise ConfigError("bank_path and bank_source=separate both give the bank; keep one.")
         if self.scope == "mask" and mask is None:
             raise ConfigError("scope=mask needs a mask: set a localizer (and alpha) in the method, or scope=head|full.")
         model.to(task.device)
@@ -380,6 +425,9 @@ class ConceptPoison:
                 ranking=self.ranking,
                 heldout=task.split.validation if len(task.split.validation) else None,
                 exclude=forget_classes,
+                bank_source=self.bank_source,
+                separate_images=self.separate_images,
+                separate_seed=task.stream(23) if self.bank_source == "separate" else 0,
             )
             found = run_analysis(task.analysis_store, "concept", arguments)
             analysis = found.value
