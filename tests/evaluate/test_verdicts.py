@@ -158,3 +158,22 @@ def test_unmoved_features_inside_a_wide_band_are_output_only() -> None:
     assert verdict_name(judge_class(moved, oracles, original=original)["verdict"]) == "removed"
     # the middle oracle, against the other two, has moved toward them and is removed
     assert verdict_name(judge_class(oracles[1], [oracles[0], oracles[2]], original=original)["verdict"]) == "removed"
+
+
+def test_separating_power_says_when_the_original_already_looks_like_a_retrain() -> None:
+    from expunge.evaluate.verdicts import pool_calibrations, separating_power
+
+    far = row(95, 88, target=85.0)  # the original: the class comes back at once and its features are decodable
+    near = row(61, 76, target=85.0)  # the class's features are shared with other classes: the original sits among the oracles
+    assert separating_power(far, ORACLES)["has_power"] is True
+    weak = separating_power(near, ORACLES)
+    assert weak["has_power"] is False and set(weak["margins"]) == {"relearn_k5_head", "probe_penultimate"}
+    # without power the oracles cannot pass: the "moved toward the oracles" condition fails for all of them
+    assert oracle_pass_rate(ORACLES, None, near)["fraction_removed"] == 0.0 and oracle_pass_rate(ORACLES, None, far)["fraction_removed"] == 1.0
+    assert separating_power(row(61, 76), [row(60, 75)])["has_power"] is None  # one oracle: no scatter to compare with
+    blocks = [calibration_block(ORACLES, {}, None, far), calibration_block(ORACLES, {}, None, near)]
+    pooled = pool_calibrations(blocks)["power"]
+    assert pooled == {"runs_judged": 2, "runs_with_power": 1, "oracles_removed_with_power": 4, "oracles_judged_with_power": 4}
+    from expunge.evaluate.verdicts import calibration_lines
+
+    assert any("power" in line for line in calibration_lines(blocks[1])) and not any("power" in line for line in calibration_lines(blocks[0]))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .stats import pooled_cost_ratio
-from .verdicts import ClassRule, judge_class, measured, oracle_pass_rate, verdict_name
+from .verdicts import ClassRule, judge_class, measured, oracle_pass_rate, separating_power, verdict_name
 
 GOAL_MAX_COST, GOAL_MIN_CLASSES = 0.10, 8  # issue 22's goal: <= 10% of a retrain's passes, removed in >= 8 of 10 classes
 VERDICT_ORDER = ("removed", "output-only", "not removed", "broke the model")
@@ -142,6 +142,8 @@ def rejudge_cell(
     if calibration is None:
         return out, None
     block = dict(calibration, rule=rule.sentence(), oracles_against_others=oracle_pass_rate(raw_oracles, rule, raw_original), checks=dict(calibration.get("checks", {})))
+    if len(raw_oracles) >= 2:
+        block["power"] = separating_power(raw_original, raw_oracles, rule)
     masked = next((measured(r) for r in records if r["method"] == "output_mask" and r.get("status", "ok") == "ok"), None)
     if masked is not None and "output_mask" in block["checks"]:
         got = verdict_name(judge_class(masked, raw_oracles, rule, raw_original)["verdict"])
@@ -164,6 +166,15 @@ def calibration_markdown(pooled: dict[str, Any]) -> list[str]:
     for name, c in pooled["checks"].items():
         verdicts = ", ".join(f"{v} {n}" for v, n in sorted(c["verdicts"].items()))
         lines.append(f"| {name} | {c['expected']} | {c['passed']} / {c['runs']} | {verdicts} |")
+    power = pooled.get("power") or {}
+    if power.get("runs_judged"):
+        judged, removed = power["oracles_judged_with_power"], power["oracles_removed_with_power"]
+        lines += [
+            "",
+            f"Power: in {power['runs_with_power']} of {power['runs_judged']} tasks the original lies outside the oracles' own scatter on a decisive "
+            "column (`verdicts.separating_power`); only there can the rule tell a retrain from the original's features"
+            + (f"; oracles judged `removed` in those tasks: {removed} / {judged} ({removed / judged:.0%})." if judged else "."),
+        ]
     return lines
 
 

@@ -214,6 +214,29 @@ def oracle_pass_rate(rows: Sequence[Mapping[str, Any]], rule: ClassRule | None =
     return {"oracles": len(rows), "verdicts": verdicts, "fraction_removed": fraction, "required": MIN_ORACLE_PASS_RATE, "passed": fraction >= MIN_ORACLE_PASS_RATE}
 
 
+def separating_power(original: Mapping[str, Any], oracles: Sequence[Mapping[str, Any]], rule: ClassRule | None = None) -> dict[str, Any]:
+    """Whether the task lets the rule tell a retrain from the original's features at all.
+
+    An oracle passes the "moved toward the oracles" condition only when the original lies farther from the
+    other oracles' mean than the oracle does, by more than the noise margin. So on each decisive column the
+    power margin is ``|original − oracle mean| − RMS leave-one-out distance − max(moved_z × noise, min_moved)``;
+    the task has power when some margin is positive. Without it (the class's features are shared with other
+    classes, so the original already looks like a retrain) no rule of this form can pass the oracles and call a
+    logit mask output-only at once: the calibration fails for a stated reason, not a faulty rule.
+    """
+    rule = rule or ClassRule()
+    margins: dict[str, float] = {}
+    for c in rule.decisive:
+        values = [float(o[c]) for o in oracles if _finite(o.get(c))]
+        if len(values) < 2 or len(values) != len(oracles) or not _finite(original.get(c)):
+            continue
+        loo = float(np.sqrt(np.mean(loo_distances(values) ** 2)))
+        oracle_var = float(np.mean([sampling_error(o, c) ** 2 for o in oracles]))
+        noise = math.sqrt(sampling_error(original, c) ** 2 + oracle_var)
+        margins[c] = abs(float(original[c]) - float(np.mean(values))) - loo - max(rule.moved_z * noise, rule.min_moved)
+    return {"margins": margins, "has_power": None if not margins else any(m > 0 for m in margins.values())}
+
+
 CALIBRATION_EXPECTED = {"destroyed": "broke the model", "output_mask": "output-only", "original": "not removed"}
 """What the rule must call each adversarial model: re-drawn features plus a logit mask, the logit mask alone, doing nothing."""
 
@@ -226,6 +249,8 @@ def calibration_block(oracle_rows: Sequence[Mapping[str, Any]], checks: Mapping[
     """
     rule = rule or ClassRule()
     block: dict[str, Any] = {"rule": rule.sentence(), "oracles_against_others": oracle_pass_rate(oracle_rows, rule, original), "checks": {}}
+    if original is not None and len(oracle_rows) >= 2:
+        block["power"] = separating_power(original, oracle_rows, rule)
     for name, values in checks.items():
         expected = CALIBRATION_EXPECTED[name]
         got = verdict_name(judge_class(values, oracle_rows, rule, original)["verdict"])
@@ -247,6 +272,9 @@ def calibration_lines(block: Mapping[str, Any]) -> list[str]:
     else:
         lines = [f"- each oracle against the others: {loo['fraction_removed']:.0%} judged removed (required ≥ {loo['required']:.0%}; {', '.join(loo['verdicts'])}): {mark(loo['passed'])}"]
     lines += [f"- {name}: {c['verdict']} (must be {c['expected']}): {mark(c['passed'])}" for name, c in block["checks"].items()]
+    power = block.get("power") or {}
+    if power.get("has_power") is False:
+        lines.append("- power: the original lies within the oracles' own scatter on every decisive column, so no rule of this form can pass the oracles and call a logit mask output-only here")
     return [f"Rule: {block['rule']}.", "", *lines]
 
 
@@ -267,7 +295,14 @@ def pool_calibrations(blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             entry["verdicts"][c["verdict"]] = entry["verdicts"].get(c["verdict"], 0) + 1
     fraction = removed / total if total else None
     ok = None if fraction is None else fraction >= MIN_ORACLE_PASS_RATE and all(c["passed"] == c["runs"] for c in checks.values())
-    return {"runs": len(blocks), "oracles_removed": removed, "oracles_judged": total, "fraction_removed": fraction, "checks": checks, "passed": ok}
+    powered = [b for b in blocks if (b.get("power") or {}).get("has_power") is True and b["oracles_against_others"].get("fraction_removed") is not None]
+    power = {
+        "runs_judged": sum((b.get("power") or {}).get("has_power") is not None for b in blocks),
+        "runs_with_power": len(powered),
+        "oracles_removed_with_power": sum(b["oracles_against_others"]["verdicts"].count("removed") for b in powered),
+        "oracles_judged_with_power": sum(len(b["oracles_against_others"]["verdicts"]) for b in powered),
+    }
+    return {"runs": len(blocks), "oracles_removed": removed, "oracles_judged": total, "fraction_removed": fraction, "checks": checks, "passed": ok, "power": power}
 
 
 GAP_KEYS = ("delta_forget", "delta_retain", "delta_test", "delta_mia")
@@ -312,6 +347,7 @@ __all__ = [
     "noise_floor_flags",
     "oracle_pass_rate",
     "pool_calibrations",
+    "separating_power",
     "sampling_error",
     "verdict_name",
 ]
