@@ -255,7 +255,11 @@ def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> d
     extra = {}
     if tuned:
         cells_of = {role: [k for k, c in store["cells"].items() if cell_role(c) == role] for role in (TUNED_HERE, HELD_OUT)}
-        rows = {link["row"]: {"method": link["method"], "trials": link["trials"], "budgets": link.get("budgets")} for c in store["cells"].values() for link in c.get("tuning") or []}
+        rows = {
+            link["row"]: {"method": link["method"], "trials": link["trials"], "budgets": link.get("budgets"), "within": link.get("within")}
+            for c in store["cells"].values()
+            for link in c.get("tuning") or []
+        }
         extra["tuning"] = {"declared": spec.raw.get("tune"), "rows": rows, "tuned_on_cells": cells_of[TUNED_HERE], "held_out_cells": cells_of[HELD_OUT], "searches": store.get("tune", {})}
         extra["tuning"]["seconds"] = sum(float(v.get("seconds") or 0.0) for v in extra["tuning"]["searches"].values())
     return {
@@ -327,7 +331,10 @@ def _cells(ids: Sequence[str]) -> str:
 
 def tuning_note(tuning: dict[str, Any]) -> str:
     declared = "; ".join(
-        f"`{row}`: {t['method']} searched with {t['trials']} trials per setting" + (" and budget" if (t.get("budgets") or [None]) != [None] else "") for row, t in tuning["rows"].items()
+        f"`{row}`: {t['method']} searched with {t['trials']} trials per setting"
+        + (" and budget" if (t.get("budgets") or [None]) != [None] else "")
+        + ("; chosen only within " + ", ".join(f"{k} ≤ {v:g}" for k, v in t["within"].items()) if t.get("within") else "")
+        for row, t in tuning["rows"].items()
     )
     return (
         f"Tune stage ({declared}, {len(tuning['searches'])} search{'es' if len(tuning['searches']) != 1 else ''}, {tuning.get('seconds', 0.0):.0f} s) on each setting's validation split. Groups marked *tuned here* are the settings searched on "

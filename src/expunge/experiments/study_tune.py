@@ -11,6 +11,7 @@ A study declares (all keys but ``method`` optional)::
         on: {split: [iid, non_iid_2_5]}  # the axis values searched on; every other value is held out
         held_out_from: non_iid_2_5       # held-out cells carry the settings found on this value
         budgets: [0.1, 0.25]             # frontier only: one search per budget (default: every budget of the scale)
+        within: {relative_passes: 0.25}  # only a trial with every named record metric at most its limit is chosen (a cost budget)
         seed: 0                          # the search's draws and its unlearning runs (through Seeds)
 
 Why the stage keeps tuned and held-out cells apart: a row searched on the very setting it is
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("expunge.study")
 
-TUNE_KEYS = ("method", "as", "trials", "objective", "space", "on", "held_out_from", "budgets", "seed")
+TUNE_KEYS = ("method", "as", "trials", "objective", "space", "on", "held_out_from", "budgets", "seed", "within")
 SCALE_KEYS = ("trials", "budgets", "seed", "held_out_from")  # what a scale may change in every entry (``scales.X.tune``)
 TUNED_HERE, HELD_OUT = "tuned here", "held out"
 # config keys a search does not depend on (the other methods and seeds included: adding a method never re-searches)
@@ -67,10 +68,11 @@ class TuneSpec:
     held_out_from: str | None = None
     budgets: tuple[float, ...] | None = None  # frontier: None = every budget of the scale
     seed: int = 0
+    limits: dict[str, float] | None = None  # ``within``: {record metric: most allowed} for a trial to be chosen
 
     def search(self) -> dict[str, Any]:
-        """What the search result depends on besides the data and the method."""
-        return {"trials": self.trials, "objective": self.objective, "space": self.space, "seed": self.seed}
+        """What the search result depends on besides the data and the method (limits only when given: older keys stay valid)."""
+        return {"trials": self.trials, "objective": self.objective, "space": self.space, "seed": self.seed, **({"within": self.limits} if self.limits else {})}
 
 
 def _where(i: int) -> str:
@@ -114,6 +116,8 @@ def normalize(raw: Any) -> Any:
 
 def parse_tune(raw: Any, kind: str, axis_labels: dict[str, set[str]], methods: set[str], label: Callable[[Any], str]) -> list[TuneSpec]:
     """The ``tune`` list checked: known method, trials ≥ 1, ``on`` naming an existing axis and values, a row name that is free."""
+    from .tune import check_limits
+
     if raw is None or raw == []:
         return []
     if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
@@ -165,7 +169,11 @@ def parse_tune(raw: Any, kind: str, axis_labels: dict[str, set[str]], methods: s
             from .frontier import parse_budgets
 
             budgets = tuple(parse_budgets(budgets if isinstance(budgets, list) else [budgets]))
-        specs.append(TuneSpec(method, row, trials, objective, _space(entry.get("space"), where), axis, values, held, budgets, _int(entry.get("seed", 0), f"{where}.seed", 0)))
+        try:
+            limits = check_limits(entry.get("within"))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.within: {exc}") from exc
+        specs.append(TuneSpec(method, row, trials, objective, _space(entry.get("space"), where), axis, values, held, budgets, _int(entry.get("seed", 0), f"{where}.seed", 0), limits))
     rows = [s.row for s in specs]
     if len(set(rows)) != len(rows):
         raise ConfigError(f"tune: two searches make the same row ({rows}); give each its own `as`.")
@@ -227,7 +235,7 @@ def link_cells(specs: list[TuneSpec], cells: list[Cell], options: dict[str, Any]
                         f"add that value to the scale's axes, set the scale's tune.held_out_from, or drop the stage there (tune: false)."
                     )
                 role, source = HELD_OUT, by_labels[wanted].id
-            cell.tuning.append({"entry": i, "row": spec.row, "method": spec.method, "role": role, "source": source, "trials": spec.trials, "budgets": budgets})
+            cell.tuning.append({"entry": i, "row": spec.row, "method": spec.method, "role": role, "source": source, "trials": spec.trials, "budgets": budgets, "within": spec.limits})
 
 
 # ---------------------------------------------------------------- the searches (before the cells run)
@@ -272,7 +280,15 @@ def finished(book: dict[str, Any], search: Search) -> bool:
 
 
 def tune_job(
-    config_data: dict[str, Any], method: str, trials: int, seed: int, objective: str, space: dict[str, list[Any]] | None, budget: float | None, dataset_refs: dict[str, Any] | None = None
+    config_data: dict[str, Any],
+    method: str,
+    trials: int,
+    seed: int,
+    objective: str,
+    space: dict[str, list[Any]] | None,
+    budget: float | None,
+    dataset_refs: dict[str, Any] | None = None,
+    limits: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Executor job: one search, in-process on whichever worker runs it (datasets from Ray's object store there)."""
     from .config import load_config
@@ -281,7 +297,7 @@ def tune_job(
 
     started = time.time()
     with shared_datasets(_resolve(dataset_refs or {})):
-        path = tune(load_config(config_data), method, trials, seed=seed, objective=objective, space=copy.deepcopy(space), budget=budget)
+        path = tune(load_config(config_data), method, trials, seed=seed, objective=objective, space=copy.deepcopy(space), budget=budget, limits=limits)
     return {"file": str(path), "seconds": time.time() - started}
 
 
@@ -303,6 +319,7 @@ def run_searches(searches: list[Search], book: dict[str, Any], save: Callable[[]
             book[search.id] = {
                 "status": "ok", "key": search.key, "file": result.value["file"], "params": stored["best"]["params"],
                 "objective": stored["objective"], "best": stored["best"]["objective"], "trials": len(stored["trials"]), "trials_ok": len(ok),
+                "limits": stored.get("limits"), "trials_within": sum(1 for t in ok if t.get("within_limits", True)),
                 "oracle_floor": stored.get("oracle_floor"), "seconds": result.value["seconds"], "finished": time.time(),
             }  # fmt: skip
         else:
@@ -313,7 +330,7 @@ def run_searches(searches: list[Search], book: dict[str, Any], save: Callable[[]
     jobs = []
     for s in todo:
         data = prepare({**s.cell.config.to_dict(), "out": str(s.folder)})
-        jobs.append(Job(s.id, tune_job, (data, s.spec.method, s.spec.trials, s.spec.seed, s.spec.objective, s.spec.space, s.budget, refs)))
+        jobs.append(Job(s.id, tune_job, (data, s.spec.method, s.spec.trials, s.spec.seed, s.spec.objective, s.spec.space, s.budget, refs, s.spec.limits)))
     executor.map(jobs, on_result=record)
 
 
@@ -361,5 +378,5 @@ def cell_fields(cell: Cell) -> dict[str, Any]:
     """What ``study.json`` keeps per cell about the tune stage (the summary reads it)."""
     if not cell.tuning:
         return {}
-    keep = ("row", "method", "role", "source", "trials", "budgets", "params")
+    keep = ("row", "method", "role", "source", "trials", "budgets", "within", "params")
     return {"tuned_on": any(link["role"] == TUNED_HERE for link in cell.tuning), "tuning": [{k: link.get(k) for k in keep} for link in cell.tuning]}

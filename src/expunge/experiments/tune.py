@@ -106,13 +106,44 @@ def sample(space: dict[str, list[Any]], rng: np.random.Generator) -> dict[str, A
     return out
 
 
-def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int = 0, objective: str = "avg_gap", space: dict[str, list[Any]] | None = None, budget: float | None = None) -> Path:
+def check_limits(limits: Any) -> dict[str, float] | None:
+    """``{metric: maximum}`` with numeric maxima, or None (no limit)."""
+    if not limits:
+        return None
+    if not isinstance(limits, dict) or not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in limits.items()):
+        raise ConfigError(f"tuning limits must map record metrics to their most allowed value, e.g. {{relative_passes: 0.25}}; got {limits!r}.")
+    return {k: float(v) for k, v in limits.items()}
+
+
+def within_limits(record: dict[str, Any], limits: dict[str, float]) -> bool:
+    """Every limited metric is in the record and at most its limit (a metric the run does not report is a config error)."""
+    missing = [k for k in limits if not isinstance(record.get(k), (int, float))]
+    if missing:
+        raise ConfigError(f"tuning limits name {missing}, which this run does not report; limit a record metric such as relative_passes or max_gap.")
+    return all(record[k] <= v for k, v in limits.items())
+
+
+def tune(
+    config: ExperimentConfig,
+    method_name: str,
+    trials: int = 8,
+    seed: int = 0,
+    objective: str = "avg_gap",
+    space: dict[str, list[Any]] | None = None,
+    budget: float | None = None,
+    limits: dict[str, float] | None = None,
+) -> Path:
     """Random search; returns the path of the stored ``tune-<method>.json``.
 
     With ``budget`` (a fraction of one oracle retraining, as in ``expunge frontier``) the epochs
     are fixed by the frontier's budget rule and taken out of the search space, so every trial
     costs what the budget allows; results go to ``tune-<method>@<budget>.json``.
+
+    With ``limits`` ({record metric: most allowed}, e.g. ``{"relative_passes": 0.25}``) only a trial whose
+    every named metric is at most its limit can be chosen: a cost budget for a search whose space still
+    holds the epochs. Every trial is stored, marked ``within_limits``; none within them fails the search.
     """
+    limits = check_limits(limits)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise ConfigError(f"--trials must be a positive number of trials, got {trials!r}; e.g. --trials 8.")
     if not objective or not isinstance(objective, str):
@@ -155,6 +186,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
                     "objective": record[objective],
                     "status": "ok",
                     **{k: v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("delta_")},
+                    **({"within_limits": within_limits(record, limits)} if limits else {}),
                 }
             )
         except ConfigError:
@@ -164,7 +196,11 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
     ok = [r for r in results if r["status"] == "ok"]
     if not ok:
         raise RunsFailed(f"every tuning trial of {method_name} failed; first error: {results[0]['error']}")
-    best = min(ok, key=lambda r: r["objective"])
+    eligible = [r for r in ok if r.get("within_limits", True)]
+    if not eligible:
+        seen = "; ".join(f"{k}: " + ", ".join(f"{r[k]:.3g}" for r in ok) for k in limits or {})
+        raise RunsFailed(f"no tuning trial of {method_name} stayed within the limits {limits} ({len(ok)} ran; {seen}); widen them or narrow the space.")
+    best = min(eligible, key=lambda r: r["objective"])
     best_method = copy.deepcopy(base)
     for path, value in best["params"].items():
         set_path(best_method, path.split("."), value)
@@ -176,6 +212,7 @@ def tune(config: ExperimentConfig, method_name: str, trials: int = 8, seed: int 
         "method": method_name,
         "budget": budget,
         "budget_plan": budget_info,
+        "limits": limits,
         "objective": objective,
         "evaluated_on": "validation split (never the test set)",
         "validation_size": int(len(ctx.split.test)),
