@@ -48,6 +48,10 @@ class Seeds:
         """Seed of a fresh initialization (DEL's reset, an incompetent teacher): never the original's."""
         return run + 1_000_003 + model * 1_000_000
 
+    def equal_cost_retrain(self, run: int) -> int:
+        """Init seed of a retrain at equal cost: like an oracle's, it differs per original (train seed) and per run; never an oracle's or the original's."""
+        return self.fresh_init(run, model=2) + 1009 * self.train
+
     def perturbation(self, run: int) -> int:
         return run + 17
 

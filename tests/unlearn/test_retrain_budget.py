@@ -55,3 +55,17 @@ def test_capped_cuts_the_last_batch_and_spans_epochs():
 def test_budget_out_of_range_is_a_config_error(iid, budget):
     with pytest.raises(ConfigError, match="budget"):
         RetrainBudget(budget=budget).unlearn(iid.model(), iid.task())
+
+
+def test_each_original_gets_its_own_equal_cost_retrain(iid):
+    from dataclasses import replace
+
+    from expunge.seeds import Seeds
+
+    task0, task1 = iid.task(seed=3), iid.task(seed=3)
+    task1 = replace(task1, seeds=Seeds(train=1))
+    a = RetrainBudget(budget=0.3).unlearn(iid.model(), task0)
+    b = RetrainBudget(budget=0.3).unlearn(iid.model(), task1)
+    assert any(not torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))  # train seed 1 vs 0
+    seeds = [Seeds(train=t).equal_cost_retrain(r) for t in range(5) for r in range(3)]
+    assert len(set(seeds)) == 15 and not set(seeds) & ({Seeds(train=t).oracle(i) for t in range(5) for i in range(3)} | set(range(5)))

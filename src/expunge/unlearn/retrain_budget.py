@@ -5,7 +5,9 @@ same number of example passes? ``budget`` is a fraction of the original recipe's
 recipe's epochs over the retain set, as a full retrain costs); the run uses the recipe's optimizer
 (lr, momentum, weight decay, batch size, schedule) with its schedule compressed to the budget's
 epochs, and stops exactly at ``round(budget * epochs * |retain|)`` passes (the last epoch may be
-cut short). The input model is ignored: only its architecture, through ``task.fresh_model``.
+cut short). The input model is ignored: only its architecture, through ``task.fresh_model``; its
+initialization comes from the train seed and the run seed (``Seeds.equal_cost_retrain``), so each
+original of a study gets its own equal-cost retrain, as each gets its own oracles.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class RetrainBudget:
         if limit < 1:
             raise ConfigError(f"retrain_budget: budget {self.budget} of {full.epochs} epochs over {len(task.split.retain)} retain examples is under one pass; raise budget.")
         recipe = replace(full, epochs=math.ceil(limit / len(task.split.retain)), seed=task.seed)
-        fresh = task.fresh_model(task.seeds.fresh_init(task.seed, model=2)).to(task.device)
+        fresh = task.fresh_model(task.seeds.equal_cost_retrain(task.seed)).to(task.device)
         batches = capped(task.batches("retain", recipe.batch_size, seed_offset=5), limit)
         log = train(fresh, batches, recipe, task.device, None, task.loss_fn, task.progress, self.name, task.epoch_callback)
         task.notes.update(epochs=recipe.epochs, budget_passes=limit, steps=log.steps, train_seconds=log.seconds, epoch_losses=log.epoch_losses)
