@@ -80,6 +80,73 @@ def test_no_typed_numbers_in_benchmark_tables(section: str) -> None:
     assert not rows, f"docs/benchmarks.md, section {section}: typed table rows with numbers (generate them and include with --8<--):\n" + "\n".join(rows[:5])
 
 
+# --- method pages and the metrics page: the same check, with configuration tables marked ------------------------
+
+METHOD_PAGES = sorted((DOCS / "methods").glob("*.md")) + [DOCS / "metrics.md"]
+RESULT_FREE = "<!-- result-free table:"
+"""A table whose line above is ``<!-- result-free table: why -->`` holds configuration (options, defaults, registry
+names, the papers' settings), not results, and may show numbers such as a default ``0.1``. The marker is narrow: a
+marked table whose header names a result column (below) still fails, so a result table cannot be hidden by marking it."""
+RESULT_HEADER = re.compile(
+    r"\b(acc|accuracy|quality|FQ|utility|AUC|Avg\.?Gap|gap|speed-?up|seconds|passes|Fréchet|FID|distance|verdicts?|runs|"
+    r"mean|std|drop|occurrence|ROUGE|met|missed)\b|%|±|Δ|×",
+    re.IGNORECASE,
+)
+
+
+def tables(text: str) -> list[tuple[str, list[str]]]:
+    """Each markdown table outside code fences, with the last non-blank line above it."""
+    out: list[tuple[str, list[str]]] = []
+    above, current, fenced = "", None, False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        stripped = line.strip()
+        if not fenced and stripped.startswith("|"):
+            if current is None:
+                current = (above, [])
+                out.append(current)
+            current[1].append(line)
+            continue
+        current = None
+        if stripped and not fenced:
+            above = stripped
+    return out
+
+
+def unmarked_typed_rows(text: str) -> list[str]:
+    """Typed rows with numbers in tables not marked result-free, and the header of every marked table that has a result column."""
+    bad = []
+    for above, lines in tables(text):
+        if above.startswith(RESULT_FREE):
+            header = lines[0]
+            if RESULT_HEADER.search(re.sub(r"`[^`]*`", "", header)):
+                bad.append(f"marked result-free but its header has a result column: {header.strip()}")
+        else:
+            bad += typed_number_rows(lines)
+    return bad
+
+
+def test_the_method_page_check_allows_only_marked_configuration_tables() -> None:
+    config = "| option | default |\n|---|---|\n| `lr` | 0.1 |\n"
+    assert unmarked_typed_rows(config) == ["| `lr` | 0.1 |"]
+    assert unmarked_typed_rows("<!-- result-free table: defaults -->\n" + config) == []
+    results = "<!-- result-free table: hidden -->\n| method | target acc | speed-up |\n|---|---|---|\n| DEL | 3.7 | 12× |\n"
+    assert unmarked_typed_rows(results) == ["marked result-free but its header has a result column: | method | target acc | speed-up |"]
+    assert unmarked_typed_rows("```\n| a | b |\n|---|---|\n| x | 1 |\n```\n") == []  # a code block is not a table
+    two = "<!-- result-free table: defaults -->\n" + config + "\ntext\n\n" + config  # the marker covers one table only
+    assert unmarked_typed_rows(two) == ["| `lr` | 0.1 |"]
+
+
+@pytest.mark.parametrize("page", METHOD_PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_no_typed_numbers_in_method_page_tables(page: Path) -> None:
+    rows = unmarked_typed_rows(page.read_text())
+    assert not rows, (
+        f"{page.relative_to(ROOT)}: typed table rows with numbers (results belong in a generated file included with --8<--, "
+        f"or link to its section of docs/benchmarks.md; a configuration table needs a '{RESULT_FREE} why -->' line above it):\n" + "\n".join(rows[:5])
+    )
+
+
 def includes() -> list[tuple[str, str]]:
     found = []
     for page in sorted(DOCS.rglob("*.md")):
