@@ -101,37 +101,6 @@ def del_fmnist(data: dict[str, Any]) -> str:
     return "\n\n".join([setup, table(header, rows), "\n".join(notes)])
 
 
-# --- DEL tuned within the budget (del_budget_fmnist.json) ---------------------------------------
-
-
-def _tuned_label(m: dict[str, Any]) -> str:
-    h = m["hyperparams"]
-    reset = "own init" if h.get("reset") == "original_init" else "fresh reset"
-    return f"DEL tuned (lr {h['lr']:#.2g}, α {m['alpha']:.2f}, {reset}, {m['budget'].replace('_', '-')})"
-
-
-def del_budget(data: dict[str, Any]) -> str:
-    header = ["forget set", "method", *DELTA_LABELS, "Avg.Gap", "worst \\|Δ\\|", "× retrain"]
-    rows, notes = [], []
-    target = data["target"]
-    for mode_name, mode in data["modes"].items():
-        label = "IID" if mode_name == "iid" else "non-IID"
-        names = {"retrain": "retrain (noise floor)", "DEL": "DEL, paper settings", "DEL-tuned": _tuned_label(mode["tuned_method"])}
-        for name, s in mode["summary"].items():
-            rows.append([label, names.get(name, name), *(num(s[k], signed=name != "retrain") for k in DELTAS), num(s["avg_gap"]), num(s["max_gap"]), num(s["relative_time"])])
-        best = min((mode["summary"][n] for n in ("DEL", "DEL-tuned")), key=lambda s: s["max_gap"])
-        met = best["max_gap"] <= target["max_gap"] and best["relative_time"] <= target["relative_time"]
-        change = mode["summary"]["DEL-tuned"]["avg_gap"] - mode["summary"]["DEL"]["avg_gap"]
-        notes.append(
-            f"- {label}: target *worst |Δ| ≤ {target['max_gap']:g} within {target['relative_time']:g} × retrain* "
-            f"{'**met**' if met else '**not met**'} (best worst |Δ| {num(best['max_gap'])}); tuning moved Avg.Gap by {num(change, signed=True)}; "
-            f"the oracles' own worst |Δ| on the validation split is {num(mode['tuning']['oracle_floor_max_gap'])}."
-        )
-    first = next(iter(data["modes"].values()))["tuning"]
-    setup = f"Search: {len(first['trials'])} random trials per forget set, objective worst |Δ| on the {first['evaluated_on']}, over " + ", ".join(f"`{s}`" for s in data["space"]) + "."
-    return "\n\n".join([setup, table(header, rows), "\n".join(notes)])
-
-
 # --- the localization × algorithm grid (grid_fmnist.json) ------------------------------------
 
 GRID_ROWS: list[tuple[str, list[str]]] = [
@@ -654,7 +623,6 @@ def class_leaderboard_report(study_dir: Path, seen: Sequence[str] = CLASS_LEADER
 
 TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {  # output stem -> (stored result, builder)
     "del_fmnist": ("del_fmnist.json", del_fmnist),
-    "del_budget_fmnist": ("del_budget_fmnist.json", del_budget),
     "grid_fmnist": ("grid_fmnist.json", grid),
     "epsilon_fmnist": ("epsilon_fmnist.json", epsilon),
     "del_mask_remainder": ("del_mask_remainder.json", del_mask_remainder),
