@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..cost import count as count_passes
 from ..errors import ConfigError
 from ..hparams import hp
 from ..masks import Mask
@@ -114,12 +115,14 @@ class CritMemLocalizer:
     def _one(self, model: nn.Module, loss_fn: LossFn, rows: dict[str, nn.Parameter], x: torch.Tensor, index: int, first_step: dict[str, torch.Tensor]) -> CritMemRecord:
         with torch.no_grad():
             prediction = model(x).argmax(1)
+        count_passes(1, backward=False)
         record = CritMemRecord(index, int(prediction), False, 0)
         backup: dict[str, torch.Tensor] = {}
         try:
             for step in range(self.max_steps):
                 model.zero_grad(set_to_none=True)
                 loss_fn(model, (x, prediction, torch.tensor([index], device=x.device))).backward()
+                count_passes(1)
                 if step == 0:
                     for n, p in model.named_parameters():
                         if p.grad is not None:
@@ -127,9 +130,11 @@ class CritMemLocalizer:
                 self._zero_best(rows, backup, record)
                 record.steps = step + 1
                 with torch.no_grad():
-                    if int(model(x).argmax(1)) != record.prediction:
-                        record.flipped = True
-                        break
+                    flipped = int(model(x).argmax(1)) != record.prediction
+                count_passes(1, backward=False)
+                if flipped:
+                    record.flipped = True
+                    break
         finally:
             model.zero_grad(set_to_none=True)
             with torch.no_grad():

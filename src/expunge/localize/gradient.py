@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..cost import count as count_passes
 from ..errors import ConfigError
 from ..hparams import hp
 from ..train import Batch, LossFn, to_device
@@ -64,6 +65,7 @@ def accumulate_gradients(model: nn.Module, loss_fn: LossFn, data: Iterable[Batch
             size = batch_size_of(batch)
             model.zero_grad(set_to_none=True)
             loss_fn(model, to_device(batch, device)).backward()
+            count_passes(size)  # a localizer's gradient pass is part of the method's cost
             for n, p in params.items():
                 if p.grad is not None:
                     total[n] += size * transform(p.grad.detach()).double()
