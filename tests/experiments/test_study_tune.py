@@ -130,3 +130,17 @@ def test_held_out_cells_need_their_source_at_every_scale(tmp_path) -> None:
     study["axes"]["fraction"] = [0.1, 0.2, 0.3]
     with pytest.raises(ConfigError, match="held_out_from"):
         load_study(study)
+
+
+def test_summary_says_when_no_setting_is_held_out() -> None:
+    from expunge.experiments.study_summary import _tuned_flag, tuning_note
+
+    rows = {"DEL-tuned": {"method": "DEL", "trials": 4, "budgets": [None], "within": {"relative_passes": 0.25}}}
+    alone = tuning_note({"rows": rows, "searches": {"a": {}}, "tuned_on_cells": ["c1"], "held_out_cells": []})
+    paired = tuning_note({"rows": rows, "searches": {"a": {}}, "tuned_on_cells": ["c1"], "held_out_cells": ["c2"]})
+    assert "No setting of this study is held out" in alone and "*Held out* settings (1 cell)" in paired
+    assert "relative_passes ≤ 0.25" in alone
+    group = {"tuned_on": True, "tuning": {"DEL-tuned": {"params": {}}}}
+    assert "no held-out setting" in _tuned_flag({"row": "DEL-tuned"}, group, held_out=False)
+    assert "the held-out settings test it" in _tuned_flag({"row": "DEL-tuned"}, group, held_out=True)
+    assert _tuned_flag({"row": "DEL"}, group, held_out=False) == ""

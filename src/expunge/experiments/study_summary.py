@@ -311,7 +311,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += [""] if group.get("tuning") else []
         if group["targets"]:
             lines += ["Targets:", ""]
-            lines += [_target_line(t) + _tuned_flag(t, group) for t in group["targets"]]
+            held_out = bool((summary.get("tuning") or {}).get("held_out_cells"))
+            lines += [_target_line(t) + _tuned_flag(t, group, held_out) for t in group["targets"]]
             lines.append("")
         verdicts = group.get("class_verdicts")
         if verdicts:
@@ -339,8 +340,12 @@ def tuning_note(tuning: dict[str, Any]) -> str:
     return (
         f"Tune stage ({declared}, {len(tuning['searches'])} search{'es' if len(tuning['searches']) != 1 else ''}, {tuning.get('seconds', 0.0):.0f} s) on each setting's validation split. Groups marked *tuned here* are the settings searched on "
         f"({_cells(tuning['tuned_on_cells'])}): their tuned rows were chosen on that setting's data, so they flatter it. "
-        f"*Held out* settings ({_cells(tuning['held_out_cells'])}) were never searched on; their tuned rows carry settings found elsewhere. "
-        "The two are never pooled; `tuning trials` is each row's search effort (0: used as declared)."
+        + (
+            f"*Held out* settings ({_cells(tuning['held_out_cells'])}) were never searched on; their tuned rows carry settings found elsewhere. "
+            if tuning["held_out_cells"]
+            else "No setting of this study is held out, so every tuned row is judged on the data it was chosen on. "
+        )
+        + "The two are never pooled; `tuning trials` is each row's search effort (0: used as declared)."
     )
 
 
@@ -361,10 +366,11 @@ def tuning_line(row: str, entry: dict[str, Any], tuned_on: bool) -> str:
     return f"- `{row}` held out: carries the settings searched on {', '.join(entry['searched_on'])}: {chosen}."
 
 
-def _tuned_flag(target: dict[str, Any], group: dict[str, Any]) -> str:
-    """A target judged on a row tuned on this very setting says so: the held-out settings are its test."""
+def _tuned_flag(target: dict[str, Any], group: dict[str, Any], held_out: bool = True) -> str:
+    """A target judged on a row tuned on this very setting says so, and whether any held-out setting of the study tests it."""
     if group.get("tuned_on") and target.get("row") and _tuned_row(target["row"], group.get("tuning", {})):
-        return " *(a row tuned on this setting; the held-out settings test it)*"
+        test = "the held-out settings test it" if held_out else "this study has no held-out setting to test it"
+        return f" *(a row tuned on this setting; {test})*"
     return ""
 
 
