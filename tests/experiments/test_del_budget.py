@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from expunge.errors import ConfigError, RunsFailed
+from expunge.errors import ConfigError
 from expunge.experiments.config import load_config
 from expunge.experiments.study import run_study
 from expunge.experiments.study_plan import load_study, parse_study, plan_cells
@@ -76,7 +76,7 @@ def test_limits_pick_the_best_trial_within_them_and_keep_the_others(tmp_path) ->
 def test_limits_no_trial_meets_fail_the_search_and_unknown_metrics_are_config_errors(tmp_path) -> None:
     config = load_config(tiny_finetune(tmp_path))
     space = {"hyperparams.epochs": ["int", 2, 3]}
-    with pytest.raises(RunsFailed, match=r"within the limits .*relative_passes: 1"):
+    with pytest.raises(ConfigError, match=r"within the limits .*relative_passes: 1"):
         tune(config, "finetune", trials=2, space=space, limits={"relative_passes": 0.5})
     with pytest.raises(ConfigError, match="does not report"):
         tune(config, "finetune", trials=1, space=space, limits={"no_such_metric": 1.0})

@@ -199,7 +199,8 @@ def tune(
     eligible = [r for r in ok if r.get("within_limits", True)]
     if not eligible:
         seen = "; ".join(f"{k}: " + ", ".join(f"{r[k]:.3g}" for r in ok) for k in limits or {})
-        raise RunsFailed(f"no tuning trial of {method_name} stayed within the limits {limits} ({len(ok)} ran; {seen}); widen them or narrow the space.")
+        # seeded trials give the same costs again: a config error, which executors do not retry
+        raise ConfigError(f"no tuning trial of {method_name} stayed within the limits {limits} ({len(ok)} ran; {seen}); widen them or narrow the space.")
     best = min(eligible, key=lambda r: r["objective"])
     best_method = copy.deepcopy(base)
     for path, value in best["params"].items():
