@@ -605,7 +605,11 @@ def class_leaderboard_report(study_dir: Path, seen: Sequence[str] = CLASS_LEADER
         lines += [
             "",
             f"The {retrains['runs']} `retrain_budget` runs hold {retrains['distinct']} distinct sets of measured values: it ignores the original, and its "
-            "initialization and data order come from the unlearning seed, so the train seeds of a class give one model, judged against each seed's oracles.",
+            + (
+                "initialization follows the train seed as well as the unlearning seed (`Seeds.equal_cost_retrain`), so each task has its own equal-cost retrain."
+                if retrains["distinct"] == retrains["runs"]
+                else "runs that share an initialization seed and a retain set give one model, judged against each seed's oracles (runs stored before its initialization followed the train seed)."
+            ),
         ]
     lines += ["", "Verdict calibration, the tasks the rule was chosen on apart from the others:", ""]
     parts = {"seen when the rule was chosen": [c for c in cells if c in seen], "never seen": [c for c in cells if c not in seen]}
