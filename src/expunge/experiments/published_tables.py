@@ -363,29 +363,6 @@ def frontier_small(results: Path) -> str:
     return "\n\n".join(blocks)
 
 
-# --- zero-shot with 4-36 analysis images (zero_shot_analysis_size.json) ------------------------
-
-
-def zero_shot_analysis_size(data: dict[str, Any]) -> str:
-    """Per analysis-set size: the class left on the training pool (mean / worst class / worst run), the rule's hit rate."""
-    rows = []
-    for size, s in data["summary"].items():
-        left = " / ".join(num(s[k]) for k in ("target_acc_train", "worst_class_target_acc_train", "worst_run_target_acc_train"))
-        rows.append([size, left, num(s["other_drop_train"]), f"{num(100 * s['rule_met'], 0)}%", num(s["seconds"], 3)])
-    records, sizes = data["records"], [int(k) for k in data["summary"]]
-    setup = f"Setup: {len(data['classes'])} classes × {data['seeds']} seeds ({len(records)} runs); each size draws as many other-class images as class images."
-    notes = []
-    for size in sizes:
-        runs = [r for r in records if r["analysis_images"] == size]
-        worst = max(runs, key=lambda r: r["target_acc_train"])
-        notes.append(
-            f"- {size} images: rule met in {sum(bool(r['rule_met']) for r in runs)} of {len(runs)} runs; the worst run (class {worst['class']}, seed {worst['seed']}) "
-            f"keeps {num(worst['target_acc_train'])}% of the class's training images, K_p {min(r['k_p'] for r in runs)}–{max(r['k_p'] for r in runs)}."
-        )
-    header = ["analysis images", "target acc train: mean / worst class / worst run", "other-class drop", "rule met", "seconds"]
-    return "\n\n".join([setup, table(header, rows), "\n".join(notes)])
-
-
 # --- zero-shot on the authors' architecture (zero_shot_fmnist_cnn512.json) -------------------------
 
 CNN512_ROWS: list[tuple[str, list[str]]] = [
@@ -630,7 +607,6 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {  # output ste
     "grid_fmnist": ("grid_fmnist.json", grid),
     "epsilon_fmnist": ("epsilon_fmnist.json", epsilon),
     "del_mask_remainder": ("del_mask_remainder.json", del_mask_remainder),
-    "zero_shot_analysis_size": ("zero_shot_analysis_size.json", zero_shot_analysis_size),
     "zero_shot_fmnist_cnn512": ("zero_shot_fmnist_cnn512.json", zero_shot_cnn512),
     "lm_tuning_equal_trials": ("lm_tuning_equal_trials.json", lm_tuning_equal_trials),
     "llm_authors_dev_sweep": ("llm_authors_dev_sweep.json", lm_dev_sweeps),
