@@ -134,8 +134,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['cells']} cells of {result['mean_cell_seconds_sequential']:.0f} s on average (sequential); speed-up {result['speedup']:.2f}, "
         f"**parallel efficiency {result['parallel_efficiency']:.2f}** (sequential / (2 × Ray), whole study each) on {result['cpu_count']} cores. "
         f"The two Ray workers were busy with cells {100 * result['ray_worker_busy_fraction']:.0f}% of the Ray run's wall time (the executor's own overhead: "
-        f"start, dataset put, shared-model jobs, summary), but each cell took {result['ray_cell_slowdown']:.2f} × its sequential time: "
-        f"the load average was {result['sequential_load_average']:.1f} during the sequential run (1 of it ours), so other jobs held the second core.",
+        f"start, dataset put, shared-model jobs, summary), and each cell took {result['ray_cell_slowdown']:.2f} × its sequential time: "
+        + (
+            f"the load average was {result['sequential_load_average']:.1f} during the sequential run (1 of it ours), so other jobs held the second core."
+            if result["sequential_load_average"] > 1.3
+            else f"the machine was otherwise quiet (load average {result['sequential_load_average']:.1f} during the sequential run, 1 of it ours), "
+            "so what slows a cell beside a second one is the two workers sharing the memory bandwidth."
+        ),
     ]
     return "\n".join(rows) + "\n"
 
