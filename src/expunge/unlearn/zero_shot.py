@@ -37,7 +37,7 @@ RECIPE_CHOICES = ["auto", "mnist-cnn", "resnet-cifar10", "resnet-cifar100", "vgg
 TIE_BREAK_CHOICES = ["first-occurrence", "relevance-sum"]  # expunge.zeroshot.localizer.TIE_BREAKS (tested equal)
 # recipe edit -> (out_scope, cut_in) of expunge's neuron paths (the same weights the authors' code edits)
 RECIPE_PATHS = {"in+target": ("target", True), "all-columns": ("all", False)}
-MIN_ANALYSIS_IMAGES = 16  # benchmarks/results/zero_shot_analysis_size.json (K_p rule, 10 classes x 3 seeds): 16 leave 0.28% of a class, 8 leave 0.71% (up to 4.2%), 4 leave 8.35% (up to 69%)
+MIN_ANALYSIS_IMAGES = 16  # benchmarks/results/zero_shot_analysis_size_study.json (K_p rule, 10 classes x 3 seeds): 4 images leave far more of the class than 16
 
 
 def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:

@@ -81,7 +81,7 @@ class ZeroShotConfig:
         return KpRule(max_target_rate=self.max_target_rate, max_other_drop=self.max_other_drop, max_target_confidence=self.max_target_confidence, max_k=self.max_k, confidence=self.confidence)
 
 
-MIN_RELIABLE_ANALYSIS_IMAGES = 16  # measured (benchmarks/results/zero_shot_analysis_size.json): 16 images leave 0.28% of a class, 8 leave 0.71% (up to 4.2%), 4 leave 8.35% (up to 69%)
+MIN_RELIABLE_ANALYSIS_IMAGES = 16  # measured (benchmarks/results/zero_shot_analysis_size_study.json, docs/benchmarks.md#zero-shot-size)
 PAPER_CONFIG = ZeroShotConfig(cut_in=True, k_a=None, k_p=80 / 512)  # authors' MNIST setting: K_a 50, K_p 80 of 512 neurons
 
 
@@ -159,7 +159,7 @@ def zero_shot_unlearn(
     if len(x) < MIN_RELIABLE_ANALYSIS_IMAGES:
         warnings.warn(
             f"only {len(x)} analysis images: with fewer than {MIN_RELIABLE_ANALYSIS_IMAGES}, the K_p rule is met on them but the class often "
-            "survives on the training set (benchmarks/results/zero_shot_analysis_size.json); pass more unseen images of the class.",
+            "survives on the training set (docs/benchmarks.md#zero-shot-size); pass more unseen images of the class.",
             stacklevel=2,
         )
     if other_images is not None:
