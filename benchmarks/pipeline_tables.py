@@ -1,6 +1,6 @@
 """Write the markdown files docs/benchmarks.md includes, from the stored study results (never typed by hand).
 
-One file per study (the frontier's and the cnn512 zero-shot tables are named sections), built by
+One file per study (the frontier's tables are named sections), built by
 ``expunge.experiments.published_tables``; each starts with a "generated ... do not edit" line, and a test
 fails when a file differs from what its stored results give. ``--plots`` also redraws the frontier's
 whole-range plots (``frontier_fmnist_all_<split>.png``, the low- and high-budget runs merged).

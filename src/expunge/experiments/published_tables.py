@@ -363,79 +363,6 @@ def frontier_small(results: Path) -> str:
     return "\n\n".join(blocks)
 
 
-# --- zero-shot on the authors' architecture (zero_shot_fmnist_cnn512.json) -------------------------
-
-CNN512_ROWS: list[tuple[str, list[str]]] = [
-    ("original", ["original"]),
-    ("retrain without the class", ["retrain"]),
-    ("**LRA-NPP, expunge default**", ["lra-npp"]),
-    ("LRA-NPP, paper setting (K_p = 80 of 512)", ["lra-npp-paper"]),
-    ("Gaussian / Laplace noise (paper's path)", ["noise-gn", "noise-ln"]),
-]
-
-
-def _cnn512_row(label: str, names: list[str], overall: dict[str, Any]) -> list[str]:
-    rows = [overall[n] for n in names]
-
-    def pair(a: str, b: str) -> str:  # train / test of one method, or one metric of several methods
-        if len(rows) > 1:
-            return " / ".join(num(o[a], 1) for o in rows) + " (train)"
-        return f"{num(rows[0][a])} / {num(rows[0][b])}"
-
-    def each(key: str, digits: int) -> str:
-        return " / ".join(num(o[key], digits) for o in rows)
-
-    one = len(rows) == 1
-    seconds = "–" if names == ["original"] else " / ".join(num(o["seconds"], 1 if n == "retrain" else 3) for n, o in zip(names, rows))
-    speed = "–" if names == ["original"] else " / ".join(f"{num(o['speedup'], 0)}×" for o in rows)
-    cells = [pair("target_acc_train", "target_acc_test"), pair("other_drop_train", "other_drop_test"), each("mia_fr", 2 if one else 1), each("mia_fs", 2 if one else 1)]
-    cells += [each("probe_target_acc", 2 if one else 1), seconds, speed]
-    if label.startswith("**"):
-        cells[:2] = [f"**{c}**" for c in cells[:2]]
-    return [label, *cells]
-
-
-def _cnn512_per_class(summary: dict[str, Any], method: str) -> str:
-    """The retired script's per-class table of one method (mean over seeds; seconds of its own retrain beside)."""
-    rows = []
-    for c, v in summary["per_class"][method].items():
-        rt = summary["per_class"]["retrain"][c]
-        rows.append(
-            [c, num(v["target_acc_train"]), num(v["target_acc_test"]), f"{num(v['other_acc_train'])} ({num(-v['other_drop_train'], signed=True)})", num(v["mia_fr"], 1), num(v["mia_fs"], 1)]
-            + [num(v["probe_target_acc"], 1), num(v["seconds"], 3), num(rt["seconds"], 1), f"{num(v['speedup'], 0)}×", num(v["k_p"], 0), f"{v['rule_met']}/{v['runs']}, {v['escalated']}"]
-        )
-    header = ["class", "target acc train", "target acc test", "other acc train (Δ vs original)", "Fr", "Fs", "probe", "seconds", "retrain seconds", "speed-up", "K_p", "rule met / escalated"]
-    return table(header, rows)
-
-
-def zero_shot_cnn512(data: dict[str, Any]) -> str:
-    """Means over classes (per class, the mean over seeds), the issue's targets per zero-shot method, and per-class tables."""
-    summary, setup = data["summary"], data["provenance"]["setup"]
-    overall = summary["overall"]
-    head = (
-        f"Setup: `{setup['model']}` ({', '.join(f'{k} {v}' for k, v in (setup.get('model_options') or {}).items())}) trained {setup['recipe']['epochs']} epochs "
-        f"on a {setup['pool_size']:,}-image pool; "
-        f"{len(data['provenance']['classes'])} classes × {len(data['provenance']['seeds'])} seeds; {setup['n_analysis']} analysis images of the class. Accuracies in %."
-    )
-    header = ["method", "target acc train / test", "other-class drop train / test", "Fr", "Fs", "probe", "seconds", "speed-up"]
-    notes = []
-    for method, label in (("lra-npp", "LRA-NPP, expunge default"), ("lra-npp-paper", "LRA-NPP, paper setting")):
-        target, per_class = summary["targets"][method], summary["per_class"][method]
-        met = all(v for k, v in target.items() if k != "short_classes")
-        worst = max(per_class, key=lambda c: per_class[c]["target_acc_train"])
-        drops = [v["other_drop_train"] for v in per_class.values()]
-        short = ", ".join(map(str, target["short_classes"])) or "none"
-        notes.append(
-            f"- {label}: targets (≤ 2% left, other classes within 1 point, ≥ 100× faster; means over classes) {'**met**' if met else '**not met**'}; "
-            f"classes short of them: {short}. Worst class {worst} keeps {num(per_class[worst]['target_acc_train'])}%; "
-            f"per-class other-class drop {num(min(drops))} to {num(max(drops))} points; Fr {num(overall[method]['mia_fr'], 1)} (retrain {num(overall['retrain']['mia_fr'], 1)})."
-        )
-    main = "\n\n".join([head, table(header, [_cnn512_row(label, names, overall) for label, names in CNN512_ROWS]), "\n".join(notes)])
-    blocks = [section("table", main)]
-    blocks += [section(f"per_class_{m.replace('-', '_')}", f"Per class, `{m}`:\n\n" + _cnn512_per_class(summary, m)) for m in ("lra-npp", "lra-npp-paper")]
-    return "\n\n".join(blocks)
-
-
 # --- language models: the tuning record behind the lm-authors rows (docs/methods/language-models.md) ---------------
 
 
@@ -607,7 +534,6 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {  # output ste
     "grid_fmnist": ("grid_fmnist.json", grid),
     "epsilon_fmnist": ("epsilon_fmnist.json", epsilon),
     "del_mask_remainder": ("del_mask_remainder.json", del_mask_remainder),
-    "zero_shot_fmnist_cnn512": ("zero_shot_fmnist_cnn512.json", zero_shot_cnn512),
     "lm_tuning_equal_trials": ("lm_tuning_equal_trials.json", lm_tuning_equal_trials),
     "llm_authors_dev_sweep": ("llm_authors_dev_sweep.json", lm_dev_sweeps),
 }
