@@ -27,7 +27,12 @@ def test_study_cli_run_report_and_list(tmp_path, capsys) -> None:
     tables = (tmp_path / "tables.md").read_text()
     assert tables.startswith("<!-- generated") and "### lr=0.05" in tables and "# Study" not in tables
     assert json.loads((tmp_path / "tables.json").read_text()) == json.loads((out / "summary.json").read_text())  # the summary beside its tables
-    capsys.readouterr()
+    assert json.loads((out / "summary.json").read_text())["columns"][0] == "avg_gap"  # the stored (default) columns
+    assert main(["study", "report", str(out), "--columns", "relative_passes,seconds"]) == 0  # columns chosen after the run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["columns"] == ["relative_passes", "seconds"] and "| relative_passes | seconds |" in (out / "study.md").read_text()
+    assert main(["study", "report", str(out), "--columns", "avg_gap,no_such_metric"]) == 2  # named, with what exists
+    assert "no_such_metric" in capsys.readouterr().err
     assert main(["study", "list"]) == 0
     listing = capsys.readouterr().out
     assert "demo" in listing and "smoke:" in listing and "published:" in listing

@@ -55,7 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .study_summary import write_summary
 
-    path = write_summary(Path(args.study_dir), args.tables)
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    path = write_summary(Path(args.study_dir), args.tables, columns)
     print(path.read_text())
     print(f"wrote {path}" + (f" and {args.tables}" if args.tables else ""))
     return 0

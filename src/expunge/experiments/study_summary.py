@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..evaluate.class_summary import calibration_markdown, class_leaderboard, leaderboard_markdown, rejudge_cell, verdict_counts
 from ..evaluate.gaps import deltas
 from ..evaluate.stats import RATIO_SOURCES, pooled_cost_ratio
@@ -125,6 +126,15 @@ def default_columns(kind: str, records: Sequence[dict[str, Any]]) -> list[str]:
     return [k for k, v in oracle.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in BOOKKEEPING][:8]
 
 
+def check_columns(columns: Sequence[str], records: Sequence[dict[str, Any]]) -> list[str]:
+    """The requested columns, each of which some stored record measured; otherwise a ConfigError naming what exists."""
+    present = {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise ConfigError(f"column(s) {', '.join(missing)} are in no stored record of this study; measured columns: {', '.join(sorted(present))}.")
+    return list(columns)
+
+
 def group_rows(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
     """method -> {column: {mean, std, n}, "runs", "failed", "errors"}; every numeric column is kept for the targets."""
     rows: dict[str, dict[str, Any]] = {}
@@ -205,10 +215,12 @@ def group_tuning(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> dict[str, Any]:
+def summarize_study(folder: str | Path, cells: Iterable[str] | None = None, columns: Sequence[str] | None = None) -> dict[str, Any]:
     """Read study.json and every finished cell's output; return the summary (pure: nothing is recomputed).
 
     ``cells``: summarize only these cell ids (e.g. to report the cells a rule was chosen on apart from the others).
+    ``columns``: show these columns instead of the ones the study stored at its start (columns only choose what a
+    table shows, so a stored study can be reported with a column added later, e.g. ``relative_passes``).
     """
     folder = Path(folder)
     store = json.loads((folder / "study.json").read_text())
@@ -232,7 +244,7 @@ def summarize_study(folder: str | Path, cells: Iterable[str] | None = None) -> d
         cell_folder = folder / "cells" / cell_id
         group["records"] += READERS[spec.kind](cell_folder, cell_folder / OUTPUTS[spec.kind])
     all_records = [r for g in groups.values() for r in g["records"]]
-    columns = spec.columns or default_columns(spec.kind, all_records)
+    columns = check_columns(columns, all_records) if columns else spec.columns or default_columns(spec.kind, all_records)
     summary_groups = []
     tuned = any(g["role"] for g in groups.values())
     order = {TUNED_HERE: 0, HELD_OUT: 1, None: 2}
@@ -387,11 +399,12 @@ def _target_line(t: dict[str, Any]) -> str:
     return TargetResult(**t).line()
 
 
-def write_summary(folder: str | Path, tables: str | Path | None = None) -> Path:
+def write_summary(folder: str | Path, tables: str | Path | None = None, columns: Sequence[str] | None = None) -> Path:
     """study.md and summary.json beside study.json; ``tables``: also the tables alone, for a docs page to include,
-    with the summary they came from beside them (``X.md`` and ``X.json``), so the published numbers keep their source."""
+    with the summary they came from beside them (``X.md`` and ``X.json``), so the published numbers keep their source.
+    ``columns``: the table columns, instead of the ones stored with the study."""
     folder = Path(folder)
-    summary = summarize_study(folder)
+    summary = summarize_study(folder, columns=columns)
     atomic_write_json(folder / "summary.json", summary)
     atomic_write_text(folder / "study.md", summary_markdown(summary))
     if tables:

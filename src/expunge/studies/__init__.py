@@ -29,6 +29,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     report = inner.add_parser("report", help="rewrite study.md and summary.json from a study folder's stored results")
     report.add_argument("study_dir")
     report.add_argument("--tables", metavar="OUT.md", default=None, help="also write the tables alone, for a docs page to include (pymdownx.snippets)")
+    report.add_argument("--columns", metavar="A,B,...", default=None, help="the table's columns, instead of those stored with the study (e.g. add relative_passes)")
     for parser in inner.choices.values():  # --debug after the study subcommand too (cli.main adds it one level up)
         parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback of an error")
     return study
