@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save
 
-from .utils import atomic_write_bytes, atomic_write_json, stable_hash
+from .utils import atomic_write_bytes, atomic_write_json, environment_info, stable_hash
 
 log = logging.getLogger("expunge.cache")
 
@@ -98,7 +98,9 @@ class ModelCache:
                 log.warning("cache entry %s unreadable (%s); retraining", folder, exc)
         init_state = state_to_cpu(model)
         info = fit(model)
-        info = {"kind": kind, "spec": spec, **info}
+        # The thread count is not in the key (a model trained at 2 threads differs from one at 1 thread only in the
+        # order of float sums), but it is recorded: a result that reuses the entry can say what trained it.
+        info = {"kind": kind, "spec": spec, "trained_under": environment_info(), **info}
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             save_state(folder / "init.safetensors", init_state)
