@@ -139,7 +139,11 @@ def markdown(result: dict[str, Any]) -> str:
             f"the load average was {result['sequential_load_average']:.1f} during the sequential run (1 of it ours), so other jobs held the second core."
             if result["sequential_load_average"] > 1.3
             else f"the machine was otherwise quiet (load average {result['sequential_load_average']:.1f} during the sequential run, 1 of it ours), "
-            "so what slows a cell beside a second one is the two workers sharing the memory bandwidth."
+            + (
+                "so what slows a cell beside a second one is the two workers sharing the memory bandwidth."
+                if result["ray_cell_slowdown"] > 1.02
+                else "and a cell ran no slower beside a second one: what is lost is the executor's own time."
+            )
         ),
     ]
     return "\n".join(rows) + "\n"
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "parallel_efficiency": sequential["seconds"] / (2 * parallel["seconds"]),
         "definition": "sequential seconds / (2 x Ray seconds), whole study each (Ray start, dataset put, shared-model jobs and summary included)",
         "cpu_count": os.cpu_count(),
-        "note": "2 cores shared with other jobs: see load_average (above 2 means other processes competed for the cores)",
+        "note": "see load_average: above 1 in the sequential run or above 2 in the Ray run means other processes competed for the cores",
         "environment": environment_info(),
     }
     result = derived(result)
