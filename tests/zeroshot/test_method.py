@@ -117,3 +117,16 @@ def test_too_few_analysis_images_warn(trained_mlp, separable_bundle) -> None:
     x_a, _ = class_images(separable_bundle.test, 1, 4)
     with pytest.warns(UserWarning, match="only 4 analysis images"):
         zero_shot_unlearn(trained_mlp, 1, x_a, config=ZeroShotConfig(k_p=1))
+
+
+def test_the_too_few_images_warning_quotes_the_stored_study() -> None:
+    """The warning's numbers are the analysis-size table's (mean ± std of the class left), rounded as printed."""
+    import json
+    from pathlib import Path
+
+    from expunge.unlearn.zero_shot import MEASURED_CLASS_LEFT
+
+    stored = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/zero_shot_analysis_size_study.json").read_text())
+    rows = {int(g["key"]["analysis"]): g["rows"]["zero_shot-kp-auto"]["target_acc_train"] for g in stored["groups"]}
+    for images, (mean, std) in MEASURED_CLASS_LEFT.items():
+        assert float(f"{rows[images]['mean']:.2g}") == mean and float(f"{rows[images]['std']:.2g}") == std, (images, rows[images])
