@@ -124,7 +124,7 @@ def test_the_too_few_images_warning_quotes_the_stored_study() -> None:
     import json
     from pathlib import Path
 
-    from expunge.unlearn.zero_shot import MEASURED_CLASS_LEFT
+    from expunge.zeroshot.method import MEASURED_CLASS_LEFT
 
     stored = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/zero_shot_analysis_size_study.json").read_text())
     rows = {int(g["key"]["analysis"]): g["rows"]["zero_shot-kp-auto"]["target_acc_train"] for g in stored["groups"]}

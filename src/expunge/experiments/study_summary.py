@@ -116,8 +116,13 @@ def _stats(values: Iterable[Any]) -> dict[str, float | int | None]:
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else None, "n": int(arr.size)}
 
 
+def measured_columns(records: Sequence[dict[str, Any]]) -> set[str]:
+    """Every record key holding a number (a column a table can show)."""
+    return {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def default_columns(kind: str, records: Sequence[dict[str, Any]]) -> list[str]:
-    present = {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    present = measured_columns(records)
     preferred = POOL_COLUMNS if kind == "pool" else EXAMPLE_COLUMNS
     columns = [c for c in preferred if c in present]
     if columns:
@@ -128,7 +133,7 @@ def default_columns(kind: str, records: Sequence[dict[str, Any]]) -> list[str]:
 
 def check_columns(columns: Sequence[str], records: Sequence[dict[str, Any]]) -> list[str]:
     """The requested columns, each of which some stored record measured; otherwise a ConfigError naming what exists."""
-    present = {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    present = measured_columns(records)
     missing = [c for c in columns if c not in present]
     if missing:
         raise ConfigError(f"column(s) {', '.join(missing)} are in no stored record of this study; measured columns: {', '.join(sorted(present))}.")

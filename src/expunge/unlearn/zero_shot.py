@@ -37,10 +37,6 @@ RECIPE_CHOICES = ["auto", "mnist-cnn", "resnet-cifar10", "resnet-cifar100", "vgg
 TIE_BREAK_CHOICES = ["first-occurrence", "relevance-sum"]  # expunge.zeroshot.localizer.TIE_BREAKS (tested equal)
 # recipe edit -> (out_scope, cut_in) of expunge's neuron paths (the same weights the authors' code edits)
 RECIPE_PATHS = {"in+target": ("target", True), "all-columns": ("all", False)}
-MIN_ANALYSIS_IMAGES = 16  # benchmarks/results/zero_shot_analysis_size_study.json (K_p rule, 10 classes x 3 seeds): 4 images leave far more of the class than 16
-# % of the class's training images still recognised (mean, std over 30 runs) by analysis-set size, from that study;
-# tests/zeroshot check these against the stored JSON, so the warning cannot drift from the table.
-MEASURED_CLASS_LEFT = {4: (5.6, 18.0), 8: (1.7, 3.7), 16: (0.11, 0.24)}
 
 
 def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
@@ -50,12 +46,12 @@ def analysis_inputs(task: UnlearningTask, method: str, target: int) -> tuple[tor
         raise ConfigError(
             f"{method} needs a few unseen images of class {target}: set split.analysis_images (e.g. 36, the authors' size), or in the API expunge.ForgetClass({target}, analysis=unseen_inputs)."
         )
-    if len(x) < MIN_ANALYSIS_IMAGES:
+    from ..zeroshot.method import MIN_RELIABLE_ANALYSIS_IMAGES, measured_risk  # lazy, as the method itself
+
+    if len(x) < MIN_RELIABLE_ANALYSIS_IMAGES:
         warnings.warn(
-            f"{method}: only {len(x)} analysis images; measured on Fashion-MNIST, fewer than {MIN_ANALYSIS_IMAGES} often leave part of the class "
-            "(% of the class left on its training images, mean ± std over 30 runs: "
-            + "; ".join(f"{n} images: {m:g} ± {sd:g}" for n, (m, sd) in MEASURED_CLASS_LEFT.items())
-            + "; docs/benchmarks.md#zero-shot-size); use 16 or more.",
+            f"{method}: only {len(x)} analysis images; measured on Fashion-MNIST, fewer than {MIN_RELIABLE_ANALYSIS_IMAGES} often leave part of the class "
+            f"({measured_risk()}); use {MIN_RELIABLE_ANALYSIS_IMAGES} or more.",
             stacklevel=3,
         )
     other = task.other_images
